@@ -1,0 +1,30 @@
+"""Configuration: one typed Settings object loaded from configs/<profile>.yaml plus KB_* env overrides."""
+
+from configs.errors import ConfigError, IndexBusy, IngestError, KBError, ModelUnavailable, RetrievalError
+from configs.settings import (
+    ChunkingSettings,
+    EmbeddingSettings,
+    IndexSettings,
+    IngestSettings,
+    RetrievalSettings,
+    Settings,
+    load_settings,
+    offline_environment,
+)
+
+__all__ = [
+    "ChunkingSettings",
+    "ConfigError",
+    "EmbeddingSettings",
+    "IndexBusy",
+    "IndexSettings",
+    "IngestError",
+    "IngestSettings",
+    "KBError",
+    "ModelUnavailable",
+    "RetrievalError",
+    "RetrievalSettings",
+    "Settings",
+    "load_settings",
+    "offline_environment",
+]

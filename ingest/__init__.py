@@ -1,0 +1,1 @@
+"""Ingestion: loaders -> chunking -> manifest -> the index (Chroma + BM25)."""

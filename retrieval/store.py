@@ -1,0 +1,132 @@
+"""The dense store: a Chroma collection (embedded PersistentClient or a `chroma run` server), cosine space."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs.errors import RetrievalError
+from configs.settings import IndexSettings
+from retrieval.types import Chunk
+
+logger = logging.getLogger(__name__)
+
+
+class ChromaStore:
+    """Vectors and chunk text in Chroma; we always pass our own vectors (Chroma's default embedder downloads)."""
+
+    def __init__(self, settings: IndexSettings, path: Path) -> None:
+        self._settings = settings
+        self._path = path
+        self._collection: Any = None
+
+    @property
+    def location(self) -> str:
+        """Where the vectors live, for messages."""
+        return self._settings.chroma_url or str(self._path / "chroma")
+
+    def _client(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        url = self._settings.chroma_url
+        if url:
+            from urllib.parse import urlparse
+
+            parsed = urlparse(url)
+            if not parsed.hostname:
+                raise RetrievalError(f"index.chroma_url {url!r} is not a URL like http://127.0.0.1:8000")
+            try:
+                client = chromadb.HttpClient(
+                    host=parsed.hostname,
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=chroma_settings,
+                )
+                client.heartbeat()
+            except Exception as exc:
+                raise RetrievalError(
+                    f"cannot reach the Chroma server at {url} ({type(exc).__name__}); start it with "
+                    f"`chroma run --path DIR --host 127.0.0.1 --port N` or unset index.chroma_url"
+                ) from exc
+            return client
+        (self._path / "chroma").mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(self._path / "chroma"), settings=chroma_settings)
+
+    @property
+    def collection(self) -> Any:
+        """The Chroma collection, opened once (created on first use, cosine space, no embedding function)."""
+        if self._collection is None:
+            client = self._client()
+            self._collection = client.get_or_create_collection(
+                name=self._settings.collection,
+                metadata={"hnsw:space": "cosine"},
+                embedding_function=None,
+            )
+            self._max_batch = int(client.get_max_batch_size())
+        return self._collection
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write chunks with their vectors; ids are deterministic, so re-writing is idempotent."""
+        collection = self.collection
+        for start in range(0, len(chunks), self._max_batch):
+            part = chunks[start : start + self._max_batch]
+            collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + len(part)],
+                documents=[c.text for c in part],
+                metadatas=[c.to_record() for c in part],
+            )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        collection = self.collection
+        for start in range(0, len(ids), self._max_batch):
+            collection.delete(ids=ids[start : start + self._max_batch])
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (used to move a renamed file without re-embedding it)."""
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), self._max_batch):
+            got = self.collection.get(ids=list(ids[start : start + self._max_batch]), include=["embeddings"])
+            for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
+                out[cid] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def all_ids(self) -> set[str]:
+        """Every id in the collection (used to find orphans after a crash)."""
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            got = self.collection.get(include=[], limit=self._max_batch, offset=offset)
+            ids.update(got["ids"])
+            if len(got["ids"]) < self._max_batch:
+                return ids
+            offset += self._max_batch
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity (1 - cosine distance), best first."""
+        collection = self.collection
+        n = min(k, collection.count())
+        if n == 0:
+            return []
+        res = collection.query(
+            query_embeddings=[vector],
+            n_results=n,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (Chunk.from_record(cid, doc, dict(meta or {})), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
