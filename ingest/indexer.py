@@ -196,13 +196,13 @@ class Indexer:
             else:
                 files = self._files_under(root, seen_dirs, report)
             for path, base in files:
-                if file_type_of(path) is None or path.suffix.lower() not in cfg.extensions:
-                    report.skip(path, f"unsupported file type '{path.suffix or '(none)'}'")
-                    continue
                 try:
                     st = path.stat()
                 except OSError as exc:
                     report.skip(path, f"cannot read file ({exc.strerror or exc}); check the link or permissions")
+                    continue
+                if file_type_of(path) is None or path.suffix.lower() not in cfg.extensions:
+                    report.skip(path, f"unsupported file type '{path.suffix or '(none)'}'")
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     report.skip(path, "not a regular file")
@@ -281,13 +281,8 @@ class Indexer:
                 if p not in seen and p not in skipped_paths and any(_is_under(p, r) for r in roots)
             ]
             work, gone = self._apply_moves(work, gone, known, fingerprint, report)
-            for cand in work:
-                if str(cand.path) in known:
-                    report.changed += 1
-                else:
-                    report.new += 1
             progress("total", len(work))
-            self._index_files(work, fingerprint, report, progress)
+            self._index_files(work, fingerprint, report, progress, set(known))
             if gone:
                 self._remove_paths(gone, report)
                 report.deleted += len(gone)
@@ -393,7 +388,9 @@ class Indexer:
                 except queue.Empty:
                     pass
 
-    def _index_files(self, work: list[Candidate], fingerprint: str, report: IngestReport, progress: Progress) -> None:
+    def _index_files(
+        self, work: list[Candidate], fingerprint: str, report: IngestReport, progress: Progress, known: set[str]
+    ) -> None:
         if not work:
             return
         _ = self.chunker  # load the tokenizer before the parse thread needs it
@@ -406,6 +403,10 @@ class Indexer:
                 continue
             batch.append(parsed)
             pending_chunks += len(parsed.pieces)
+            if str(parsed.candidate.path) in known:
+                report.changed += 1
+            else:
+                report.new += 1
             if pending_chunks >= self.settings.ingest.batch_chunks:
                 self._flush(batch, fingerprint, report)
                 batch, pending_chunks = [], 0

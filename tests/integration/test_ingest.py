@@ -1,0 +1,194 @@
+"""Ingest into a real Chroma (embedded and a `chroma run` server) with the real bundled embedder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.indexer import Indexer
+from retrieval.lexical import LexicalIndex
+from retrieval.store import ChromaStore
+from tests.conftest import PYTHON, SAMPLE, make_settings
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _indexer(index_dir: Path, embedder: Any, **sections: Any) -> Indexer:
+    return Indexer(make_settings(index_dir, **sections), embedder=embedder)
+
+
+def _state(indexer: Indexer) -> dict[str, Any]:
+    """Everything a user could observe about an index, normalised for comparison."""
+    coll = indexer.store.collection
+    got = coll.get(include=["documents", "metadatas"])
+    chroma = {i: (d, m["source"], m.get("page"), m["start"]) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+    lexical = LexicalIndex.load(indexer.index_dir)
+    return {
+        "chroma": chroma,
+        "manifest": indexer.manifest.all_chunk_ids(),
+        "files": {p: r.hash for p, r in indexer.manifest.files().items()},
+        "lexical": set(lexical.ids) if lexical else set(),
+    }
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-m", "ingest", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_cli_indexes_good_files_and_reports_each_bad_one(corpus: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    root, expected = corpus
+    proc = _cli(str(root), "--index", str(tmp_path / "idx"), "--json")
+    assert proc.returncode == 3, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    reasons = {str(Path(s["path"]).relative_to(root)): s["reason"] for s in report["skipped"]}
+    assert set(reasons) == set(expected)
+    for rel, fragment in expected.items():
+        assert fragment.lower() in reasons[rel].lower(), (rel, reasons[rel])
+    good = sum(1 for p in SAMPLE.rglob("*") if p.is_file()) + 1  # + latin1.txt
+    assert report["new"] == good and report["chunks_written"] > good
+    assert report["files_seen"] == len(expected) - 2 + good  # unsupported and unreadable files are not "seen"
+    for key in ("files_seen", "new", "changed", "deleted", "unchanged", "skipped", "chunks_written",
+                "chunks_removed", "seconds"):
+        assert key in report
+    # The re-run embeds nothing and still reports the same skipped files.
+    again = json.loads(_cli(str(root), "--index", str(tmp_path / "idx"), "--json").stdout.strip().splitlines()[-1])
+    assert again["unchanged"] == good and again["chunks_written"] == 0 and len(again["skipped"]) == len(expected)
+    listing = _cli("--list", "--index", str(tmp_path / "idx"))
+    assert "code-of-conduct.pdf" in listing.stdout and f"{good} files" in listing.stdout
+
+
+def test_cli_argument_errors() -> None:
+    assert _cli("/no/such/folder").returncode == 2
+    assert "not found" in _cli("/no/such/folder").stderr
+    assert _cli().returncode == 2
+    bad = _cli(str(SAMPLE), env={"KB_CHUNKING__MAX_TOKEN": "3"})
+    assert bad.returncode == 1 and "unknown key 'chunking.max_token'" in bad.stderr
+
+
+def test_edits_deletes_moves_and_config_changes(tmp_path: Path, embedder: Any) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE, docs)
+    indexer = _indexer(tmp_path / "idx", embedder)
+    first = indexer.run([docs])
+    assert first.new == 11 and not first.skipped
+
+    (docs / "finance" / "expenses.txt").write_text("Expense Claims\n\nClaims are now paid weekly on Fridays.\n")
+    (docs / "it" / "password-faq.txt").unlink()
+    (docs / "archive").mkdir()
+    (docs / "hr" / "benefits.docx").rename(docs / "archive" / "benefits.docx")
+    (docs / "hr" / "new-note.md").write_text("# Office hours\n\nThe office opens at 07:30.\n")
+    second = indexer.run([docs])
+    assert (second.new, second.changed, second.deleted, second.moved, second.unchanged) == (1, 1, 1, 1, 8)
+
+    state = _state(indexer)
+    assert state["chroma"].keys() == state["manifest"] == state["lexical"]
+    sources = {v[1] for v in state["chroma"].values()}
+    assert str(docs / "it" / "password-faq.txt") not in sources
+    assert str(docs / "hr" / "benefits.docx") not in sources
+    moved = [m for m in indexer.store.collection.get(include=["metadatas"])["metadatas"] if m["filename"] == "benefits.docx"]
+    assert moved and all(m["collection"] == "archive" and m.get("tag:archive") for m in moved)
+    texts = " ".join(v[0] for v in state["chroma"].values())
+    assert "paid weekly on Fridays" in texts and "next monthly salary run" not in texts
+    # Moving reused the stored vectors: only the changed and the new file were embedded.
+    assert second.chunks_written == len(indexer.manifest.chunk_ids(str(docs / "finance" / "expenses.txt"))) + len(
+        indexer.manifest.chunk_ids(str(docs / "hr" / "new-note.md"))) + len(moved)
+
+    # A chunking change re-indexes every file; nothing of the old generation survives.
+    rechunked = _indexer(tmp_path / "idx", embedder, chunking={"max_tokens": 64})
+    third = rechunked.run([docs])
+    assert third.changed == 11 and third.unchanged == 0
+    after = _state(rechunked)
+    assert after["chroma"].keys() == after["manifest"] == after["lexical"]
+    assert not (after["manifest"] & state["manifest"])
+
+
+def test_removing_a_folder_from_the_index(tmp_path: Path, embedder: Any) -> None:
+    indexer = _indexer(tmp_path / "idx", embedder)
+    indexer.run([SAMPLE])
+    report = indexer.remove([SAMPLE / "hr"])
+    assert report.deleted == 3
+    state = _state(indexer)
+    assert not any("/hr/" in v[1] for v in state["chroma"].values())
+    assert state["chroma"].keys() == state["manifest"] == state["lexical"]
+
+
+def test_ingest_into_a_chroma_server(tmp_path: Path, embedder: Any, chroma_server: str) -> None:
+    indexer = _indexer(tmp_path / "idx", embedder, index={"chroma_url": chroma_server})
+    report = indexer.run([SAMPLE])
+    assert report.new == 11
+    assert ChromaStore(indexer.settings.index, tmp_path / "idx").count() == report.chunks_written
+    assert not (tmp_path / "idx" / "chroma").exists()  # vectors went to the server, not an embedded store
+    assert indexer.run([SAMPLE]).unchanged == 11
+
+
+def test_unreachable_chroma_server_is_a_clear_fatal_error(tmp_path: Path) -> None:
+    proc = _cli(str(SAMPLE), "--index", str(tmp_path / "idx"), env={"KB_INDEX__CHROMA_URL": "http://127.0.0.1:9"})
+    assert proc.returncode == 1
+    assert "cannot reach the Chroma server" in proc.stderr and "chroma run" in proc.stderr
+
+
+def test_a_second_ingest_on_the_same_index_refuses(tmp_path: Path) -> None:
+    from ingest.indexer import IndexLock
+
+    (tmp_path / "idx").mkdir()
+    with IndexLock(tmp_path / "idx"):
+        proc = _cli(str(SAMPLE), "--index", str(tmp_path / "idx"))
+    assert proc.returncode == 1 and "is being written by pid" in proc.stderr
+
+
+def _many_files(root: Path, n: int) -> None:
+    root.mkdir(parents=True)
+    for i in range(n):
+        paras = [f"Document {i}, part {j}: " + " ".join(f"fact {i}.{j}.{k} about topic {k % 7}" for k in range(30))
+                 for j in range(4)]
+        (root / f"doc{i:03}.txt").write_text(f"Title {i}\n\n" + "\n\n".join(paras))
+
+
+def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, embedder: Any) -> None:
+    docs = tmp_path / "docs"
+    _many_files(docs, 60)
+    env = {"KB_INGEST__BATCH_CHUNKS": "8"}
+    killed = tmp_path / "killed"
+    committed_at_kill = []
+    for delay in (0.0, 1.0, 2.0):
+        proc = subprocess.Popen([PYTHON, "-m", "ingest", str(docs), "--index", str(killed)], cwd=ROOT,
+                                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        manifest = killed / "manifest.sqlite"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:  # wait until it has committed something
+            if manifest.exists():
+                try:
+                    with sqlite3.connect(manifest) as db:
+                        if db.execute("SELECT COUNT(*) FROM files").fetchone()[0] > 0:
+                            break
+                except sqlite3.Error:
+                    pass
+            time.sleep(0.05)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            with sqlite3.connect(killed / "manifest.sqlite") as db:
+                committed_at_kill.append(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+        proc.wait()
+    assert committed_at_kill and min(committed_at_kill) < 60  # at least one kill really landed mid-run
+    finish = _cli(str(docs), "--index", str(killed), "--json", env=env)
+    assert finish.returncode == 0, finish.stderr
+    resumed = _state(_indexer(killed, embedder, ingest={"batch_chunks": 8}))
+    clean_indexer = _indexer(tmp_path / "clean", embedder, ingest={"batch_chunks": 8})
+    clean_indexer.run([docs])
+    clean = _state(clean_indexer)
+    assert resumed == clean
+    assert len(clean["chroma"]) == len(set(clean["chroma"]))

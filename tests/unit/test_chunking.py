@@ -1,0 +1,56 @@
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from configs.settings import ChunkingSettings
+from ingest.chunking import Chunker
+from ingest.loaders import Document, Section, default_loaders, file_type_of
+from tests.conftest import SAMPLE
+
+LONG = "\n\n".join(
+    f"Paragraph {i}. " + " ".join(f"The quarterly report number {i}-{j} lists revenue and costs." for j in range(12))
+    for i in range(8)
+)
+
+
+def _chunker(embedder: Any, **kw: Any) -> Chunker:
+    return Chunker(ChunkingSettings(**kw), embedder.tokenizer, embedder.max_tokens)
+
+
+def test_no_chunk_exceeds_the_embedders_budget(embedder: Any) -> None:
+    chunker = _chunker(embedder, max_tokens=64)
+    doc = Document(Path("r.txt"), "txt", "Annual report", (Section(LONG), Section("x" * 5000)))
+    pieces = chunker.split(doc)
+    assert len(pieces) > 10
+    for piece in pieces:
+        assert embedder.count_tokens(piece.embed_text) <= 64
+
+
+def test_offsets_locate_each_chunk_verbatim_in_its_section(embedder: Any) -> None:
+    doc = Document(Path("r.txt"), "txt", "Annual report", (Section(LONG, page=3, heading="Costs"),))
+    for piece in _chunker(embedder, max_tokens=80).split(doc):
+        assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
+        assert piece.page == 3
+
+
+def test_paragraph_boundaries_are_preferred(embedder: Any) -> None:
+    pieces = _chunker(embedder, max_tokens=200).split(Document(Path("r.txt"), "txt", "", (Section(LONG),)))
+    assert all(p.text.startswith("Paragraph") for p in pieces)
+
+
+def test_title_and_heading_prefix_the_embedded_text_only(embedder: Any) -> None:
+    path = SAMPLE / "hr" / "leave-policy.md"
+    doc = default_loaders()[file_type_of(path) or ""].load(path, path.read_bytes())
+    pieces = _chunker(embedder).split(doc)
+    sick = next(p for p in pieces if "doctor's note" in p.text)
+    assert sick.embed_text.startswith("Leave Policy > Sick leave\n")
+    assert not sick.text.startswith("Leave Policy >")
+
+
+@pytest.mark.parametrize("overlap", [0, 16])
+def test_overlap_is_honoured(embedder: Any, overlap: int) -> None:
+    doc = Document(Path("r.txt"), "txt", "", (Section(LONG),))
+    pieces = _chunker(embedder, max_tokens=64, overlap_tokens=overlap).split(doc)
+    overlaps = [a.end > b.start for a, b in zip(pieces, pieces[1:], strict=False)]
+    assert any(overlaps) == (overlap > 0)

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from configs.errors import ConfigError
+from configs.settings import PROJECT_ROOT, load_settings
+
+
+def test_defaults_load_from_yaml() -> None:
+    s = load_settings(environ={})
+    assert s.index.collection == "knowledge_base"
+    assert s.resolve(s.index.path) == PROJECT_ROOT / "data" / "index"
+
+
+def test_env_overrides_single_keys_with_types() -> None:
+    s = load_settings(environ={"KB_INDEX__PATH": "/srv/kb", "KB_CHUNKING__MAX_TOKENS": "128"})
+    assert s.index.path == Path("/srv/kb")
+    assert s.chunking.max_tokens == 128
+
+
+def test_misspelled_env_key_is_an_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'index.pathh'.*allowed here: path"):
+        load_settings(environ={"KB_INDEX__PATHH": "/x"})
+
+
+def test_env_var_without_section_is_explained() -> None:
+    with pytest.raises(ConfigError, match="KB_<SECTION>__<KEY>"):
+        load_settings(environ={"KB_PATH": "/x"})
+
+
+def test_misspelled_yaml_key_is_an_error(tmp_path: Path) -> None:
+    profile = tmp_path / "typo.yaml"
+    profile.write_text("chunking:\n  max_token: 100\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'chunking.max_token'"):
+        load_settings(str(profile), environ={})
+
+
+def test_bad_value_is_an_error(tmp_path: Path) -> None:
+    profile = tmp_path / "bad.yaml"
+    profile.write_text("embedding:\n  precision: fp64\n")
+    with pytest.raises(ConfigError, match="embedding.precision"):
+        load_settings(str(profile), environ={})
+
+
+def test_missing_profile_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings("no-such-profile", environ={})
