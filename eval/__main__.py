@@ -1,0 +1,119 @@
+"""`python -m eval retrieval --dataset DIR --split SPLIT [--json PATH]` and the other evaluation commands.
+
+Exit status: 0 ok, 1 the run failed, 2 bad arguments (nightly adds 4: a regression was found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from configs.errors import KBError
+from configs.logs import configure_logging
+from configs.settings import load_settings, offline_environment
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("retrieval", help="retrieval metrics of each pipeline variant on a BEIR-layout dataset")
+    r.add_argument("--dataset", type=Path, required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
+    r.add_argument("--split", default="test", help="qrels/<split>.tsv or questions_<split>.jsonl (default: test)")
+    r.add_argument("--json", type=Path, help="also write the results as JSON here")
+    r.add_argument("--variants", help="comma-separated subset of: bm25,dense,fusion,fusion+rerank,tutorial")
+    r.add_argument("--tutorial", action="store_true", help="also measure the LangChain tutorial pipeline")
+    r.add_argument("--profile", help="config profile (default: default)")
+    r.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
+    for cmd in (r,):
+        cmd.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline_environment()
+    args = _parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        settings = load_settings(args.profile)
+        if args.command == "retrieval":
+            return _retrieval(settings, args)
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _ingest_corpus(settings: Any, dataset: Any, index_dir: Path | None = None) -> tuple[Path, Any]:
+    from tqdm import tqdm
+
+    from eval.retrieval_metrics import eval_settings, materialise
+    from ingest.indexer import Indexer
+
+    docs = materialise(dataset)
+    index_dir = index_dir or docs.parent / "index"
+    indexer = Indexer(eval_settings(settings, index_dir), index_dir=index_dir)
+    bar = tqdm(total=0, unit="doc", desc=f"index {dataset.name}", disable=None, file=sys.stderr)
+
+    def progress(event: str, n: int) -> None:
+        if event == "total":
+            bar.total = n
+            bar.refresh()
+        else:
+            bar.update(n)
+
+    report = indexer.run([docs], progress=progress)
+    bar.close()
+    if report.chunks_written:
+        print(f"indexed {dataset.name}: {report.new + report.changed} docs, {report.chunks_written} chunks "
+              f"in {report.seconds:.0f} s", file=sys.stderr)
+    indexer.close()
+    return index_dir, indexer.embedder
+
+
+def _retrieval(settings: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from eval.datasets import load_dataset
+    from eval.retrieval_metrics import Variant, make_retriever, run_variant, variants_for
+
+    dataset = load_dataset(args.dataset, args.split)
+    index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
+    retriever = make_retriever(settings, index_dir, embedder)
+    variants = variants_for(retriever)
+    if args.variants:
+        wanted = set(args.variants.split(","))
+        variants = [v for v in variants if v.name in wanted]
+    results: dict[str, Any] = {}
+    for variant in variants:
+        bar = tqdm(total=len(dataset.qrels), desc=variant.name, unit="q", disable=None, file=sys.stderr)
+        results[variant.name] = run_variant(retriever, dataset, variant, bar.update)["metrics"]
+        bar.close()
+    if args.tutorial or (args.variants and "tutorial" in args.variants):
+        from eval.baseline import tutorial_variant
+
+        results["tutorial"] = tutorial_variant(dataset, settings)
+    default = "fusion+rerank" if retriever.reranker is not None else "fusion"
+    results["default"] = default
+    _print_table(dataset, results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _print_table(dataset: Any, results: dict[str, Any]) -> None:
+    print(f"{dataset.name} ({dataset.split}, {len(dataset.qrels)} queries)")
+    print(f"{'variant':16} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, m in results.items():
+        if name == "default":
+            continue
+        mark = " *" if name == results["default"] else ""
+        print(f"{name:16} {m['ndcg@10']:8.4f} {m['recall@100']:8.4f} {m['mrr@10']:8.4f} "
+              f"{m['p50_ms']:8.1f} {m['p95_ms']:8.1f}{mark}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

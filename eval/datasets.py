@@ -1,0 +1,111 @@
+"""Evaluation datasets read in place from their folders: BEIR layout, and QA layout (PubMedQA as a RAG set)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from configs.errors import KBError
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """A question with optional reference answer and gold documents."""
+
+    id: str
+    question: str
+    reference: str | None = None
+    gold_docs: tuple[str, ...] = ()
+
+
+@dataclass
+class Dataset:
+    """A corpus, its queries and relevance judgements (query id -> doc id -> grade)."""
+
+    name: str
+    root: Path
+    split: str
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    qa: list[QAItem] = field(default_factory=list)
+
+    def corpus(self) -> Iterator[tuple[str, str, str]]:
+        """(doc id, title, text) for every document, streamed from corpus.jsonl."""
+        with open(self.root / "corpus.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                yield str(row["_id"]), str(row.get("title") or ""), str(row.get("text") or "")
+
+    def fingerprint(self) -> str:
+        """Identifies the data (file sizes and mtimes), so cached indexes and comparisons match it."""
+        h = hashlib.sha256()
+        for p in sorted(self.root.rglob("*")):
+            if p.is_file():
+                st = p.stat()
+                h.update(f"{p.relative_to(self.root)}:{st.st_size}:{int(st.st_mtime)}".encode())
+        return h.hexdigest()[:12]
+
+
+def load_dataset(root: Path, split: str = "test") -> Dataset:
+    """BEIR layout (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) or QA layout (questions_SPLIT.jsonl)."""
+    root = root.expanduser().resolve()
+    if not (root / "corpus.jsonl").exists():
+        raise KBError(f"{root} has no corpus.jsonl; pass a BEIR-layout folder (corpus.jsonl, queries.jsonl, qrels/)")
+    qrels_file = root / "qrels" / f"{split}.tsv"
+    if qrels_file.exists():
+        qrels: dict[str, dict[str, int]] = {}
+        with open(qrels_file, encoding="utf-8") as fh:
+            next(fh)  # header
+            for line in fh:
+                parts = line.strip().split("\t")
+                if len(parts) >= 3 and int(parts[2]) > 0:
+                    qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+        queries = {}
+        with open(root / "queries.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                if str(row["_id"]) in qrels:
+                    queries[str(row["_id"])] = str(row["text"])
+        return Dataset(root.name, root, split, queries, qrels)
+    candidates = sorted(root.glob("questions_*.jsonl"))
+    qa_file = root / f"questions_{split}.jsonl"
+    if not qa_file.exists():
+        if split == "test" and len(candidates) == 1:
+            qa_file = candidates[0]
+        else:
+            found = ", ".join(p.name for p in candidates) or "none"
+            raise KBError(f"{root} has no qrels/{split}.tsv or questions_{split}.jsonl (found: {found}); pick --split")
+    items = []
+    with open(qa_file, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            gold = row.get("gold_doc")
+            golds = tuple(gold) if isinstance(gold, list) else ((str(gold),) if gold else ())
+            items.append(QAItem(str(row["_id"]), str(row["question"]), row.get("reference_answer"), golds))
+    return Dataset(
+        root.name,
+        root,
+        qa_file.stem.removeprefix("questions_"),
+        {i.id: i.question for i in items},
+        {i.id: {g: 1 for g in i.gold_docs} for i in items if i.gold_docs},
+        qa=items,
+    )
+
+
+def holdout(ids: list[str], part: str, fraction: float = 0.5) -> list[str]:
+    """Deterministic split by hash: 'train' and 'eval' halves never overlap (reranker training vs reporting)."""
+    def bucket(i: str) -> float:
+        return int(hashlib.sha256(i.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    return [i for i in ids if (bucket(i) < fraction) == (part == "train")]
+
+
+def sample(items: list[str], n: int | None, seed: int) -> list[str]:
+    """A seeded sample (all when n is None or larger than the list)."""
+    if n is None or n >= len(items):
+        return list(items)
+    return sorted(random.Random(seed).sample(items, n))

@@ -1,0 +1,121 @@
+"""Retrieval evaluation: index a dataset's corpus (cached), run its queries through each pipeline variant,
+score with ranx (nDCG@10, Recall@100, MRR@10) and time every query."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs.settings import PROJECT_ROOT, Settings
+from eval.datasets import Dataset
+from retrieval.embeddings import Embedder
+from retrieval.retriever import Retriever, build_retriever
+from retrieval.types import Hit
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("ndcg@10", "recall@100", "mrr@10")
+CACHE = PROJECT_ROOT / "data" / "cache"
+DEPTH = 300  # chunks fetched per query so that 100 distinct documents are ranked
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A pipeline variant to evaluate."""
+
+    name: str
+    fusion: str
+    rerank: bool = False
+
+
+def corpus_dir(dataset: Dataset) -> Path:
+    """Where the dataset's documents are written as files (one per document) for the real ingest path."""
+    return CACHE / f"{dataset.name}-{dataset.fingerprint()}" / "docs"
+
+
+def materialise(dataset: Dataset) -> Path:
+    """Write each document as <id>.txt ('title', blank line, text); skipped when already written."""
+    docs = corpus_dir(dataset)
+    done = docs.parent / "docs.complete"
+    if done.exists():
+        return docs
+    docs.mkdir(parents=True, exist_ok=True)
+    for doc_id, title, text in dataset.corpus():
+        safe = doc_id.replace("/", "_")
+        body = f"{title}\n\n{text}" if title else text
+        (docs / f"{safe}.txt").write_text(body, encoding="utf-8")
+    done.write_text("ok")
+    return docs
+
+
+def doc_id_of(hit: Hit) -> str:
+    return Path(str(hit.chunk.metadata.get("filename") or hit.chunk.source)).stem
+
+
+def documents_ranked(hits: Sequence[Hit], limit: int = 100) -> dict[str, float]:
+    """Chunk hits -> documents, each at its best chunk's position (scores only need to be monotonic)."""
+    out: dict[str, float] = {}
+    for hit in hits:
+        doc = doc_id_of(hit)
+        if doc not in out:
+            out[doc] = float(limit - len(out))
+            if len(out) == limit:
+                break
+    return out
+
+
+def evaluate_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """ranx metrics; queries with no retrieved document count as zero."""
+    from ranx import Qrels, Run, evaluate
+
+    full_run = {q: (run.get(q) or {"__none__": 0.0}) for q in qrels}
+    scores = evaluate(Qrels(qrels), Run(full_run), list(METRICS), make_comparable=True)
+    return {m: round(float(scores[m]), 4) for m in METRICS}
+
+
+def run_variant(
+    retriever: Retriever, dataset: Dataset, variant: Variant, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Metrics and per-query latency (p50/p95 in ms) of one variant on the dataset's judged queries."""
+    run: dict[str, dict[str, float]] = {}
+    latencies = []
+    for qid, text in dataset.queries.items():
+        if qid not in dataset.qrels:
+            continue
+        t0 = time.perf_counter()
+        result = retriever.search(text, top_k=DEPTH, fusion=variant.fusion, rerank=variant.rerank)  # type: ignore[arg-type]
+        latencies.append((time.perf_counter() - t0) * 1000)
+        run[qid] = documents_ranked(result.hits)
+        if progress:
+            progress(1)
+    metrics = evaluate_run(dataset.qrels, run)
+    metrics["p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
+    metrics["p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
+    metrics["queries"] = len(latencies)
+    return {"metrics": metrics, "run": run}
+
+
+def eval_settings(settings: Settings, index_dir: Path) -> Settings:
+    """The configured pipeline, pointed at the eval index, with enough candidates for Recall@100."""
+    retrieval = settings.retrieval.model_copy(
+        update={"dense_k": max(settings.retrieval.dense_k, DEPTH), "lexical_k": max(settings.retrieval.lexical_k, DEPTH)}
+    )
+    index = settings.index.model_copy(update={"path": index_dir, "chroma_url": None})
+    return settings.model_copy(update={"retrieval": retrieval, "index": index})
+
+
+def variants_for(retriever: Retriever) -> list[Variant]:
+    out = [Variant("bm25", "bm25"), Variant("dense", "dense"), Variant("fusion", retriever.settings.fusion)]
+    if retriever.reranker is not None:
+        out.append(Variant("fusion+rerank", retriever.settings.fusion, rerank=True))
+    return out
+
+
+def make_retriever(settings: Settings, index_dir: Path, embedder: Embedder | None = None) -> Retriever:
+    return build_retriever(eval_settings(settings, index_dir), index_dir, embedder)

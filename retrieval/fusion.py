@@ -1,0 +1,54 @@
+"""Fusing ranked lists from several retrievers into one (reciprocal rank fusion or weighted scores)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from retrieval.types import Chunk, Hit
+
+Ranked = Sequence[tuple[Chunk, float]]  # best first
+
+
+def reciprocal_rank_fusion(lists: Mapping[str, Ranked], weights: Mapping[str, float], k: int = 60) -> list[Hit]:
+    """score(chunk) = sum over lists of weight / (k + rank); ties keep the first list's order."""
+    return _fuse(lists, {name: [w / (k + r) for r in range(1, len(lists[name]) + 1)] for name, w in
+                         ((n, weights.get(n, 1.0)) for n in lists)})
+
+
+def weighted_score_fusion(lists: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Hit]:
+    """score(chunk) = sum over lists of weight * min-max-normalised score (0 where a list did not find it)."""
+    contributions: dict[str, list[float]] = {}
+    for name, ranked in lists.items():
+        scores = [s for _, s in ranked]
+        if not scores:
+            contributions[name] = []
+            continue
+        lo, hi = min(scores), max(scores)
+        span = hi - lo
+        w = weights.get(name, 1.0)
+        contributions[name] = [w * ((s - lo) / span if span > 0 else 1.0) for s in scores]
+    return _fuse(lists, contributions)
+
+
+def _fuse(lists: Mapping[str, Ranked], contributions: Mapping[str, list[float]]) -> list[Hit]:
+    total: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    ranks: dict[str, dict[str, int]] = {}
+    raw: dict[str, dict[str, float]] = {}
+    for name, ranked in lists.items():
+        for rank, ((chunk, score), part) in enumerate(zip(ranked, contributions[name], strict=True), start=1):
+            if chunk.id not in chunks:
+                chunks[chunk.id] = chunk
+                ranks[chunk.id] = {}
+                raw[chunk.id] = {}
+                total[chunk.id] = 0.0
+            total[chunk.id] += part
+            ranks[chunk.id][name] = rank
+            raw[chunk.id][name] = score
+    order = sorted(total, key=lambda cid: -total[cid])  # stable: first-seen order breaks ties
+    return [Hit(chunks[cid], total[cid], ranks[cid], raw[cid]) for cid in order]
+
+
+def single_list(name: str, ranked: Ranked) -> list[Hit]:
+    """One retriever's list as Hits (no fusion)."""
+    return [Hit(chunk, score, {name: r}, {name: score}) for r, (chunk, score) in enumerate(ranked, start=1)]

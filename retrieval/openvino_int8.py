@@ -1,0 +1,121 @@
+"""An int8 copy of a sentence-transformers model for CPUs with VNNI: OpenVINO + NNCF post-training quantization.
+
+On CPUs without native bf16 (no AMX / AVX512-BF16) this is the only arithmetic that beats fp32 PyTorch:
+measured 2.7x on SciFact abstracts with cosine agreement 0.997 to fp32 (see BENCHMARKS.md). The quantized
+model is built once from the local weights, calibrated on a fixed text set shipped beside this file (so the
+result is deterministic), and cached on disk; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+CALIBRATION = Path(__file__).with_name("calibration.txt")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def available() -> bool:
+    """True when openvino and nncf are installed and the CPU has int8 dot-product instructions."""
+    try:
+        import nncf  # noqa: F401
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return False
+    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+def _cache_key(model_dir: Path) -> str:
+    import nncf
+    import openvino
+
+    h = hashlib.sha256()
+    for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
+        st = (model_dir / name).stat()
+        h.update(f"{name}:{st.st_size}".encode())
+    h.update(CALIBRATION.read_bytes())
+    h.update(f"{openvino.__version__}|{nncf.__version__}".encode())
+    return h.hexdigest()[:16]
+
+
+class Int8Encoder:
+    """Encodes with the quantized model; tokenization and batching mirror sentence-transformers."""
+
+    def __init__(self, st_model: Any, model_dir: Path, cache_dir: Path, threads: int | None) -> None:
+        import openvino as ov
+
+        self._tokenizer = st_model.tokenizer
+        self._max_length = int(st_model.max_seq_length)
+        target = cache_dir / f"{model_dir.name}-int8-{_cache_key(model_dir)}"
+        if not (target / "model.xml").exists():
+            self._build(st_model, target)
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self._compiled = ov.Core().compile_model(str(target / "model.xml"), "CPU", config)
+        self.path = target
+
+    def _tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        enc = self._tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self._max_length, return_tensors="np"
+        )
+        if "token_type_ids" not in enc:
+            enc["token_type_ids"] = np.zeros_like(enc["input_ids"])
+        return {k: np.asarray(enc[k], dtype=np.int64) for k in INPUTS}
+
+    def _build(self, st_model: Any, target: Path) -> None:
+        import nncf
+        import openvino as ov
+        import torch
+
+        logger.warning("building the int8 embedder once (about a minute); cached in %s", target)
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self, model: Any) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                features = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+                out = self.model(features)["sentence_embedding"]
+                return torch.nn.functional.normalize(out, dim=-1)
+
+        example = {k: torch.from_numpy(v) for k, v in self._tokenize(["an example", "another example text"]).items()}
+        with torch.inference_mode():
+            ov_model = ov.convert_model(Wrapped(st_model).eval(), example_input=example)
+        texts = [t for t in CALIBRATION.read_text(encoding="utf-8").splitlines() if t.strip()]
+        batches = [self._tokenize(texts[i : i + 8]) for i in range(0, len(texts), 8)]
+        quantized = nncf.quantize(
+            ov_model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches)
+        )
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        ov.save_model(quantized, str(tmp / "model.xml"))
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished first; its copy is identical
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Unit vectors, batches sorted by length so padding is minimal (as sentence-transformers does)."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), int(self._compiled.outputs[0].get_partial_shape()[1].get_length())),
+                       dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self._compiled(self._tokenize([texts[i] for i in idx]))[0]
+        return out

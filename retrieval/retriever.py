@@ -1,0 +1,154 @@
+"""The Retriever: dense + lexical search with one filter, fused, optionally reranked, with a relevance floor."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from configs.errors import RetrievalError
+from configs.settings import RetrievalSettings, Settings
+from retrieval.embeddings import Embedder, build_embedder
+from retrieval.filters import Filter
+from retrieval.fusion import reciprocal_rank_fusion, single_list, weighted_score_fusion
+from retrieval.lexical import LexicalIndex
+from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
+from retrieval.store import ChromaStore
+from retrieval.types import Hit
+
+logger = logging.getLogger(__name__)
+
+Fusion = Literal["rrf", "weighted", "dense", "bm25"]
+MAX_QUERY_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The outcome of one search."""
+
+    hits: list[Hit]
+    relevant: bool  # False: nothing cleared the relevance floor ("no relevant context")
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Retriever:
+    """Reads one index; reloads the lexical index when an ingest publishes a new generation."""
+
+    def __init__(
+        self,
+        settings: RetrievalSettings,
+        embedder: Embedder,
+        store: ChromaStore,
+        index_dir: Path,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.index_dir = index_dir
+        self.reranker = reranker
+        self._lexical: LexicalIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def lexical(self) -> LexicalIndex | None:
+        """The published BM25 index, reloaded when an ingest has published a newer generation."""
+        published = LexicalIndex.published_generation(self.index_dir)
+        current = self._lexical
+        if published is not None and (current is None or current.generation != published):
+            with self._lock:
+                if self._lexical is None or self._lexical.generation != published:
+                    self._lexical = LexicalIndex.load(self.index_dir)
+        return self._lexical
+
+    def search(
+        self,
+        query: str,
+        filters: Filter | None = None,
+        top_k: int | None = None,
+        *,
+        fusion: Fusion | None = None,
+        rerank: bool | None = None,
+    ) -> Retrieval:
+        """Best chunks for the query under the filter; fusion/rerank default to the configured pipeline."""
+        cfg = self.settings
+        query = " ".join(query.split())
+        if not query:
+            raise RetrievalError("the question is empty; type a question")
+        if len(query) > MAX_QUERY_CHARS:
+            raise RetrievalError(f"the question is {len(query)} characters; keep it under {MAX_QUERY_CHARS}")
+        flt = filters or Filter()
+        fusion = fusion or cfg.fusion
+        use_rerank = (self.reranker is not None) if rerank is None else (rerank and self.reranker is not None)
+        if rerank and self.reranker is None:
+            raise RetrievalError("reranking was requested but no reranker is configured (retrieval.rerank)")
+        k = top_k or cfg.top_k
+        timings: dict[str, float] = {}
+        lists = {}
+        t0 = time.perf_counter()
+        if fusion != "bm25":
+            vector = self.embedder.embed_query(query)
+            timings["embed"] = _ms(t0)
+            t1 = time.perf_counter()
+            lists["dense"] = self.store.query(vector, cfg.dense_k, flt.to_where())
+            timings["dense"] = _ms(t1)
+        if fusion != "dense":
+            t1 = time.perf_counter()
+            lexical = self.lexical
+            lists["bm25"] = lexical.search(query, cfg.lexical_k, flt) if lexical is not None else []
+            timings["bm25"] = _ms(t1)
+        weights = {"dense": cfg.dense_weight, "bm25": cfg.lexical_weight}
+        if fusion == "rrf":
+            hits = reciprocal_rank_fusion(lists, weights, cfg.rrf_k)
+        elif fusion == "weighted":
+            hits = weighted_score_fusion(lists, weights)
+        else:
+            name = "dense" if fusion == "dense" else "bm25"
+            hits = single_list(name, lists[name])
+        relevant = any(self._clears_floor(h) for h in hits[: max(k, cfg.rerank_top_n)])
+        if use_rerank and hits:
+            assert self.reranker is not None
+            t1 = time.perf_counter()
+            head = self.reranker.rerank(query, hits[: cfg.rerank_top_n])
+            hits = head + hits[cfg.rerank_top_n :]
+            timings["rerank"] = _ms(t1)
+        timings["total"] = _ms(t0)
+        return Retrieval(hits[:k], relevant, timings)
+
+    def _clears_floor(self, hit: Hit) -> bool:
+        dense = hit.scores.get("dense")
+        lexical = hit.scores.get("bm25")
+        return (dense is not None and dense >= self.settings.min_dense_score) or (
+            lexical is not None and lexical >= self.settings.lexical_floor
+        )
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    """The configured reranker, or None."""
+    cfg = settings.retrieval
+    if cfg.rerank == "cross-encoder":
+        return CrossEncoderReranker(settings.resolve(cfg.rerank_model))
+    if cfg.rerank == "http":
+        if not cfg.rerank_url:
+            raise RetrievalError("retrieval.rerank is 'http' but retrieval.rerank_url is not set")
+        return HttpReranker(cfg.rerank_url)
+    return None
+
+
+def build_retriever(settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None) -> Retriever:
+    """The object graph for reading an index, from Settings."""
+    index_dir = index_dir or settings.resolve(settings.index.path)
+    return Retriever(
+        settings.retrieval,
+        embedder or build_embedder(settings),
+        ChromaStore(settings.index, index_dir),
+        index_dir,
+        build_reranker(settings),
+    )

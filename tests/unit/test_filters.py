@@ -1,0 +1,87 @@
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from configs.errors import RetrievalError
+from retrieval.filters import Filter, MetadataColumns
+
+
+def _metas(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        meta: dict[str, Any] = {
+            "collection": rnd.choice(["hr", "it", "finance"]),
+            "file_type": rnd.choice(["pdf", "md", "txt"]),
+            "source": f"/docs/f{i % 7}.txt",
+            "mtime": rnd.randint(1_600_000_000, 1_800_000_000),
+        }
+        for tag in rnd.sample(["hr", "it", "policies", "archive"], rnd.randint(0, 2)):
+            meta["tag:" + tag] = True
+        out.append(meta)
+    return out
+
+
+def _where_matches(where: dict[str, Any] | None, meta: dict[str, Any]) -> bool:
+    """A small evaluator of Chroma's where-clause semantics, to check to_where() says what matches() says."""
+    if where is None:
+        return True
+    if "$and" in where:
+        return all(_where_matches(w, meta) for w in where["$and"])
+    if "$or" in where:
+        return any(_where_matches(w, meta) for w in where["$or"])
+    ((key, cond),) = where.items()
+    ((op, value),) = cond.items()
+    have = meta.get(key)
+    if op == "$in":
+        return have in value
+    if op == "$eq":
+        return have == value
+    if have is None:
+        return False
+    return {"$gte": have >= value, "$lte": have <= value}[op]
+
+
+FILTERS = [
+    {},
+    {"collections": ["hr"]},
+    {"file_types": ["pdf", ".MD"]},
+    {"tags": ["policies", "archive"]},
+    {"sources": ["/docs/f3.txt"]},
+    {"modified_after": "2022-01-01", "modified_before": "2025-06-30"},
+    {"collections": ["it", "hr"], "tags": ["it"], "file_types": ["txt"], "modified_after": 1_700_000_000},
+    {"collections": ["nope"]},
+]
+
+
+@pytest.mark.parametrize("spec", FILTERS)
+def test_dense_where_lexical_mask_and_python_predicate_agree(spec: dict[str, Any]) -> None:
+    metas = _metas(400)
+    flt = Filter.parse(spec)
+    expected = np.array([flt.matches(m) for m in metas])
+    assert (MetadataColumns(metas).mask(flt) == expected).all()
+    assert np.array([_where_matches(flt.to_where(), m) for m in metas]).tolist() == expected.tolist()
+    if spec and spec != {"collections": ["nope"]}:
+        assert 0 < expected.sum() < len(metas)  # the filter really discriminates in this data
+
+
+def test_dates_are_inclusive_whole_days() -> None:
+    flt = Filter.parse({"modified_before": "2024-01-31"})
+    assert flt.matches({"mtime": 1706745599})  # 2024-01-31T23:59:59Z
+    assert not flt.matches({"mtime": 1706745600})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"colections": ["hr"]}, "unknown filter key"),
+        ({"tags": "x", "modified_after": "last tuesday"}, "YYYY-MM-DD"),
+        ({"collections": [3]}, "list of non-empty strings"),
+        ({"modified_after": "2025-01-01", "modified_before": "2024-01-01"}, "later than"),
+    ],
+)
+def test_invalid_filters_are_clear_errors(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(RetrievalError, match=message):
+        Filter.parse(spec)

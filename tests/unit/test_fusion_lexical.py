@@ -1,0 +1,64 @@
+from pathlib import Path
+
+from retrieval.filters import Filter
+from retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from retrieval.lexical import LexicalIndex
+from retrieval.types import Chunk
+
+
+def _c(i: str) -> Chunk:
+    return Chunk(i, f"text {i}", f"/d/{i}")
+
+
+def test_rrf_rewards_agreement_and_records_ranks() -> None:
+    dense = [(_c("a"), 0.9), (_c("b"), 0.8), (_c("c"), 0.7)]
+    bm25 = [(_c("b"), 12.0), (_c("d"), 10.0), (_c("c"), 3.0)]
+    hits = reciprocal_rank_fusion({"dense": dense, "bm25": bm25}, {"dense": 1.0, "bm25": 1.0}, k=60)
+    assert [h.chunk.id for h in hits] == ["b", "c", "a", "d"]  # found by both beats found by one
+    b = hits[0]
+    assert b.ranks == {"dense": 2, "bm25": 1} and b.scores == {"dense": 0.8, "bm25": 12.0}
+    assert abs(b.score - (1 / 62 + 1 / 61)) < 1e-12
+
+
+def test_weights_shift_the_order() -> None:
+    dense = [(_c("a"), 0.9), (_c("b"), 0.1)]
+    bm25 = [(_c("b"), 9.0), (_c("a"), 1.0)]
+    assert weighted_score_fusion({"dense": dense, "bm25": bm25}, {"dense": 2.0, "bm25": 1.0})[0].chunk.id == "a"
+    assert weighted_score_fusion({"dense": dense, "bm25": bm25}, {"dense": 1.0, "bm25": 2.0})[0].chunk.id == "b"
+
+
+ROWS = [
+    ("1", "Employees get 25 days of paid annual leave.", {"collection": "hr", "tag:hr": True, "mtime": 10}),
+    ("2", "The VPN times out after 12 hours of connection.", {"collection": "it", "tag:it": True, "mtime": 20}),
+    ("3", "Annual leave requests go through the HR portal.", {"collection": "hr", "tag:hr": True, "mtime": 30}),
+    ("4", "Connecting to the VPN requires multi-factor authentication.", {"collection": "it", "mtime": 40}),
+]
+
+
+def _index(tmp_path: Path) -> LexicalIndex:
+    built = LexicalIndex.build(((i, t, t, {**m, "source": f"/d/{i}"}) for i, t, m in ROWS), generation=7)
+    built.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert loaded is not None and loaded.generation == 7 and LexicalIndex.published_generation(tmp_path) == 7
+    return loaded
+
+
+def test_bm25_stems_and_ranks(tmp_path: Path) -> None:
+    hits = _index(tmp_path).search("connections to the vpn", k=10)
+    assert {c.id for c, _ in hits} == {"2", "4"}  # "connections" matches "connection"/"connecting"
+
+
+def test_bm25_filter_restricts_results(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    assert {c.id for c, _ in index.search("annual leave vpn", 10, Filter.parse({"collections": ["it"]}))} == {"2", "4"}
+    assert {c.id for c, _ in index.search("annual leave vpn", 10)} == {"1", "2", "3", "4"}
+    assert index.search("annual leave", 10, Filter.parse({"modified_after": 35})) == []
+    assert index.search("zzzz unknownword", 10) == []
+
+
+def test_publishing_a_new_generation_replaces_the_old(tmp_path: Path) -> None:
+    _index(tmp_path)
+    LexicalIndex.build([("9", "only row", "only row", {})], generation=8).save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert loaded is not None and loaded.ids == ["9"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bm25-8", "bm25.current"]
