@@ -67,8 +67,11 @@ def _ingest_corpus(settings: Any, dataset: Any, index_dir: Path | None = None) -
     report = indexer.run([docs], progress=progress)
     bar.close()
     if report.chunks_written:
-        print(f"indexed {dataset.name}: {report.new + report.changed} docs, {report.chunks_written} chunks "
-              f"in {report.seconds:.0f} s", file=sys.stderr)
+        print(
+            f"indexed {dataset.name}: {report.new + report.changed} docs, {report.chunks_written} chunks "
+            f"in {report.seconds:.0f} s",
+            file=sys.stderr,
+        )
     indexer.close()
     return index_dir, indexer.embedder
 
@@ -77,7 +80,7 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from eval.datasets import load_dataset
-    from eval.retrieval_metrics import Variant, make_retriever, run_variant, variants_for
+    from eval.retrieval_metrics import make_retriever, run_variant, variants_for
 
     dataset = load_dataset(args.dataset, args.split)
     index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
@@ -111,8 +114,10 @@ def _print_table(dataset: Any, results: dict[str, Any]) -> None:
         if name == "default":
             continue
         mark = " *" if name == results["default"] else ""
-        print(f"{name:16} {m['ndcg@10']:8.4f} {m['recall@100']:8.4f} {m['mrr@10']:8.4f} "
-              f"{m['p50_ms']:8.1f} {m['p95_ms']:8.1f}{mark}")
+        print(
+            f"{name:16} {m['ndcg@10']:8.4f} {m['recall@100']:8.4f} {m['mrr@10']:8.4f} "
+            f"{m['p50_ms']:8.1f} {m['p95_ms']:8.1f}{mark}"
+        )
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ def load_dataset(root: Path, split: str = "test") -> Dataset:
 
 def holdout(ids: list[str], part: str, fraction: float = 0.5) -> list[str]:
     """Deterministic split by hash: 'train' and 'eval' halves never overlap (reranker training vs reporting)."""
+
     def bucket(i: str) -> float:
         return int(hashlib.sha256(i.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
 

@@ -104,7 +104,10 @@ def run_variant(
 def eval_settings(settings: Settings, index_dir: Path) -> Settings:
     """The configured pipeline, pointed at the eval index, with enough candidates for Recall@100."""
     retrieval = settings.retrieval.model_copy(
-        update={"dense_k": max(settings.retrieval.dense_k, DEPTH), "lexical_k": max(settings.retrieval.lexical_k, DEPTH)}
+        update={
+            "dense_k": max(settings.retrieval.dense_k, DEPTH),
+            "lexical_k": max(settings.retrieval.lexical_k, DEPTH),
+        }
     )
     index = settings.index.model_copy(update={"path": index_dir, "chroma_url": None})
     return settings.model_copy(update={"retrieval": retrieval, "index": index})

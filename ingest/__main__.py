@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-
 import sys
 from pathlib import Path
 
@@ -65,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         indexer = Indexer(settings, index_dir=index_dir)
         if args.list:
             return _list(indexer, args.json)
-        if args.remove:
-            report = indexer.remove(args.paths)
-        else:
-            report = _run_with_progress(indexer, args.paths)
+        report = indexer.remove(args.paths) if args.remove else _run_with_progress(indexer, args.paths)
         indexer.close()
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ Crash safety: see ingest/manifest.py. Concurrency: one writer per index, enforce
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fcntl
 import hashlib
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,7 @@ class IndexLock:
             holder = self._fh.read().strip() or "another process"
             self._fh.close()
             raise IndexBusy(
-                f"index {self._path.parent} is being written by {holder}; wait for it to finish "
-                "or use another --index"
+                f"index {self._path.parent} is being written by {holder}; wait for it to finish or use another --index"
             ) from exc
         self._fh.seek(0)
         self._fh.truncate()
@@ -279,9 +279,7 @@ class Indexer:
                 work.append(cand)
             skipped_paths = {s["path"] for s in report.skipped}
             gone = [
-                p
-                for p in known
-                if p not in seen and p not in skipped_paths and any(_is_under(p, r) for r in roots)
+                p for p in known if p not in seen and p not in skipped_paths and any(_is_under(p, r) for r in roots)
             ]
             work, gone = self._apply_moves(work, gone, known, fingerprint, report)
             progress("total", len(work))
@@ -339,8 +337,9 @@ class Indexer:
             new_rows.append(ChunkRow(cid, new_path, row.seq, row.text, row.embed_text, meta))
             chunks.append(Chunk.from_record(cid, row.text, meta))
         matrix = np.stack([vectors[r.id] for r in rows]) if rows else np.zeros((0, 1), dtype=np.float32)
-        record = FileRecord(new_path, cand.hash, fingerprint, cand.size, cand.mtime, rec.file_type, rec.pages,
-                            rec.chars, len(chunks))
+        record = FileRecord(
+            new_path, cand.hash, fingerprint, cand.size, cand.mtime, rec.file_type, rec.pages, rec.chars, len(chunks)
+        )
         self._write(chunks, matrix, [record], new_rows, removed=[old_path], report=report)
         return True
 
@@ -386,10 +385,8 @@ class Indexer:
         finally:
             stop.set()
             while thread.is_alive():  # drain so the producer can finish
-                try:
+                with contextlib.suppress(queue.Empty):
                     out.get(timeout=0.1)
-                except queue.Empty:
-                    pass
 
     def _index_files(
         self, work: list[Candidate], fingerprint: str, report: IngestReport, progress: Progress, known: set[str]
@@ -452,8 +449,17 @@ class Indexer:
             pages = doc.pages or 1
             report.pages += pages
             records.append(
-                FileRecord(path, cand.hash, fingerprint, cand.size, cand.mtime, doc.file_type, pages, doc.chars,
-                           len(parsed.pieces))
+                FileRecord(
+                    path,
+                    cand.hash,
+                    fingerprint,
+                    cand.size,
+                    cand.mtime,
+                    doc.file_type,
+                    pages,
+                    doc.chars,
+                    len(parsed.pieces),
+                )
             )
         t0 = time.perf_counter()
         vectors = self.embedder.embed_documents(embed_texts)
@@ -543,4 +549,4 @@ def _is_under(path: str, root: Path | str) -> bool:
 
 
 def _iso(mtime: float) -> str:
-    return datetime.fromtimestamp(mtime, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(mtime, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

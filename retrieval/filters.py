@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ def _epoch(value: Any, key: str, end_of_day: bool) -> int:
     else:
         raise RetrievalError(f"filter {key}={value!r} is not a date; use YYYY-MM-DD")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
@@ -77,9 +77,12 @@ class Filter:
             modified_after=None if after in (None, "") else _epoch(after, "modified_after", False),
             modified_before=None if before in (None, "") else _epoch(before, "modified_before", True),
         )
-        if flt.modified_after is not None and flt.modified_before is not None:
-            if flt.modified_after > flt.modified_before:
-                raise RetrievalError("filter modified_after is later than modified_before; swap them")
+        if (
+            flt.modified_after is not None
+            and flt.modified_before is not None
+            and flt.modified_after > flt.modified_before
+        ):
+            raise RetrievalError("filter modified_after is later than modified_before; swap them")
         return flt
 
     def is_empty(self) -> bool:

@@ -11,8 +11,13 @@ Ranked = Sequence[tuple[Chunk, float]]  # best first
 
 def reciprocal_rank_fusion(lists: Mapping[str, Ranked], weights: Mapping[str, float], k: int = 60) -> list[Hit]:
     """score(chunk) = sum over lists of weight / (k + rank); ties keep the first list's order."""
-    return _fuse(lists, {name: [w / (k + r) for r in range(1, len(lists[name]) + 1)] for name, w in
-                         ((n, weights.get(n, 1.0)) for n in lists)})
+    return _fuse(
+        lists,
+        {
+            name: [w / (k + r) for r in range(1, len(lists[name]) + 1)]
+            for name, w in ((n, weights.get(n, 1.0)) for n in lists)
+        },
+    )
 
 
 def weighted_score_fusion(lists: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Hit]:

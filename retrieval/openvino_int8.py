@@ -113,8 +113,9 @@ class Int8Encoder:
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """Unit vectors, batches sorted by length so padding is minimal (as sentence-transformers does)."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), int(self._compiled.outputs[0].get_partial_shape()[1].get_length())),
-                       dtype=np.float32)
+        out = np.zeros(
+            (len(texts), int(self._compiled.outputs[0].get_partial_shape()[1].get_length())), dtype=np.float32
+        )
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
             out[idx] = self._compiled(self._tokenize([texts[i] for i in idx]))[0]

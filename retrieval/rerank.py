@@ -55,8 +55,9 @@ class CrossEncoderReranker:
                     )
                 from sentence_transformers import CrossEncoder
 
-                self._model = CrossEncoder(str(self._path), device="cpu", max_length=self._max_length,
-                                           local_files_only=True)
+                self._model = CrossEncoder(
+                    str(self._path), device="cpu", max_length=self._max_length, local_files_only=True
+                )
         return self._model
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
@@ -94,7 +95,9 @@ class HttpReranker:
             response.raise_for_status()
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ModelUnavailable(f"reranking endpoint {self._url} failed ({exc}); check retrieval.rerank_url") from exc
+            raise ModelUnavailable(
+                f"reranking endpoint {self._url} failed ({exc}); check retrieval.rerank_url"
+            ) from exc
         results = data["results"] if isinstance(data, dict) else data
         scores = [0.0] * len(hits)
         for item in results:

@@ -14,29 +14,44 @@ CODE_OF_CONDUCT = [
     (
         "Code of Conduct",
         [
-            ("Purpose", "Northwind Labs expects every employee, contractor and visitor to treat others with "
-             "respect. This code applies in the office, at customer sites, at company events and in every "
-             "online channel the company uses."),
-            ("Reporting concerns", "Report harassment or discrimination to your manager, to People Operations "
-             "at people@northwind.example, or anonymously through the ethics hotline at extension 4400. "
-             "Reports are acknowledged within two business days and investigated confidentially."),
+            (
+                "Purpose",
+                "Northwind Labs expects every employee, contractor and visitor to treat others with "
+                "respect. This code applies in the office, at customer sites, at company events and in every "
+                "online channel the company uses.",
+            ),
+            (
+                "Reporting concerns",
+                "Report harassment or discrimination to your manager, to People Operations "
+                "at people@northwind.example, or anonymously through the ethics hotline at extension 4400. "
+                "Reports are acknowledged within two business days and investigated confidentially.",
+            ),
         ],
     ),
     (
         "Conflicts of interest",
         [
-            ("Outside work", "Employees must disclose any outside employment, board seat or consulting work "
-             "to People Operations before accepting it. Work for a competitor of Northwind Labs is not allowed."),
-            ("Gifts", "Gifts from suppliers or customers worth more than 75 euros must be declined or reported "
-             "to the Finance team within 5 days. Meals during business meetings are allowed."),
+            (
+                "Outside work",
+                "Employees must disclose any outside employment, board seat or consulting work "
+                "to People Operations before accepting it. Work for a competitor of Northwind Labs is not allowed.",
+            ),
+            (
+                "Gifts",
+                "Gifts from suppliers or customers worth more than 75 euros must be declined or reported "
+                "to the Finance team within 5 days. Meals during business meetings are allowed.",
+            ),
         ],
     ),
     (
         "Consequences",
         [
-            ("Breaches", "A breach of this code can lead to a written warning, and repeated or serious breaches "
-             "can lead to dismissal. Retaliation against anyone who reports a concern in good faith is itself "
-             "a serious breach."),
+            (
+                "Breaches",
+                "A breach of this code can lead to a written warning, and repeated or serious breaches "
+                "can lead to dismissal. Retaliation against anyone who reports a concern in good faith is itself "
+                "a serious breach.",
+            ),
         ],
     ),
 ]
@@ -45,20 +60,32 @@ SECURITY_POLICY = [
     (
         "Information Security Policy",
         [
-            ("Devices", "All laptops must use full-disk encryption and lock the screen after 5 minutes of "
-             "inactivity. Lost or stolen devices must be reported to the IT service desk within one hour, "
-             "by phone at extension 2222."),
-            ("Accounts", "Multi-factor authentication is mandatory for email, the VPN and the source code "
-             "host. Shared accounts are not allowed; every person uses their own account."),
+            (
+                "Devices",
+                "All laptops must use full-disk encryption and lock the screen after 5 minutes of "
+                "inactivity. Lost or stolen devices must be reported to the IT service desk within one hour, "
+                "by phone at extension 2222.",
+            ),
+            (
+                "Accounts",
+                "Multi-factor authentication is mandatory for email, the VPN and the source code "
+                "host. Shared accounts are not allowed; every person uses their own account.",
+            ),
         ],
     ),
     (
         "Data classification",
         [
-            ("Levels", "Data is classified as Public, Internal, Confidential or Restricted. Customer "
-             "personal data is always Restricted and may only be stored in the EU data centre."),
-            ("Retention", "Restricted data is deleted 30 days after a customer contract ends, unless the law "
-             "requires a longer retention period."),
+            (
+                "Levels",
+                "Data is classified as Public, Internal, Confidential or Restricted. Customer "
+                "personal data is always Restricted and may only be stored in the EU data centre.",
+            ),
+            (
+                "Retention",
+                "Restricted data is deleted 30 days after a customer contract ends, unless the law "
+                "requires a longer retention period.",
+            ),
         ],
     ),
 ]
@@ -89,17 +116,25 @@ def build_benefits_docx(path: Path) -> None:
     doc = Document()
     doc.core_properties.title = "Employee Benefits"
     doc.add_heading("Employee Benefits", level=1)
-    doc.add_paragraph("This document describes the benefits every permanent employee of Northwind Labs receives "
-                      "from their first day of employment.")
+    doc.add_paragraph(
+        "This document describes the benefits every permanent employee of Northwind Labs receives "
+        "from their first day of employment."
+    )
     doc.add_heading("Health insurance", level=2)
-    doc.add_paragraph("The company pays 80 percent of the premium for the group health plan, for the employee "
-                      "and their dependants. Enrolment must be completed within 30 days of the start date.")
+    doc.add_paragraph(
+        "The company pays 80 percent of the premium for the group health plan, for the employee "
+        "and their dependants. Enrolment must be completed within 30 days of the start date."
+    )
     doc.add_heading("Pension", level=2)
-    doc.add_paragraph("Northwind Labs matches pension contributions up to 5 percent of the gross salary. "
-                      "Matching starts after the probation period of three months.")
+    doc.add_paragraph(
+        "Northwind Labs matches pension contributions up to 5 percent of the gross salary. "
+        "Matching starts after the probation period of three months."
+    )
     doc.add_heading("Learning budget", level=2)
-    doc.add_paragraph("Each employee has a learning budget of 1,500 euros per calendar year for courses, "
-                      "conferences and books. Unused budget does not carry over to the next year.")
+    doc.add_paragraph(
+        "Each employee has a learning budget of 1,500 euros per calendar year for courses, "
+        "conferences and books. Unused budget does not carry over to the next year."
+    )
     doc.save(str(path))
 
 
@@ -110,14 +145,19 @@ def build_travel_docx(path: Path) -> None:
     doc.core_properties.title = "Travel Policy"
     doc.add_heading("Travel Policy", level=1)
     doc.add_heading("Booking", level=2)
-    doc.add_paragraph("Book all business travel through the company travel portal at least 14 days in advance. "
-                      "Train is preferred over flights for trips under 500 kilometres.")
+    doc.add_paragraph(
+        "Book all business travel through the company travel portal at least 14 days in advance. "
+        "Train is preferred over flights for trips under 500 kilometres."
+    )
     doc.add_heading("Hotels", level=2)
-    doc.add_paragraph("The hotel limit is 150 euros per night in most cities and 220 euros per night in London, "
-                      "Paris and Zurich. Breakfast is included in the limit.")
+    doc.add_paragraph(
+        "The hotel limit is 150 euros per night in most cities and 220 euros per night in London, "
+        "Paris and Zurich. Breakfast is included in the limit."
+    )
     doc.add_heading("Per diem", level=2)
-    doc.add_paragraph("A per diem of 45 euros per day covers meals on travel days. No receipts are needed "
-                      "for the per diem.")
+    doc.add_paragraph(
+        "A per diem of 45 euros per day covers meals on travel days. No receipts are needed for the per diem."
+    )
     doc.save(str(path))
 
 
@@ -126,12 +166,20 @@ def build_onboarding_pptx(path: Path) -> None:
 
     slides = [
         ("Engineering Onboarding", "Welcome to the engineering team at Northwind Labs."),
-        ("Week one", "Set up your laptop with the bootstrap script, get access to the source code host, "
-         "and pair with your onboarding buddy on a small bug fix."),
-        ("Code review", "Every change needs one approving review before merge. Reviews should be answered "
-         "within one business day."),
-        ("On-call", "New engineers join the on-call rotation after 8 weeks. On-call shifts last one week and "
-         "are paid an allowance of 300 euros per shift."),
+        (
+            "Week one",
+            "Set up your laptop with the bootstrap script, get access to the source code host, "
+            "and pair with your onboarding buddy on a small bug fix.",
+        ),
+        (
+            "Code review",
+            "Every change needs one approving review before merge. Reviews should be answered within one business day.",
+        ),
+        (
+            "On-call",
+            "New engineers join the on-call rotation after 8 weeks. On-call shifts last one week and "
+            "are paid an allowance of 300 euros per shift.",
+        ),
     ]
     prs = Presentation()
     prs.core_properties.title = "Engineering Onboarding"

@@ -29,7 +29,12 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in LOOPBACK and not host.startswith("127.") and self.family != socket.AF_UNIX:
+        if (
+            isinstance(host, str)
+            and host not in LOOPBACK
+            and not host.startswith("127.")
+            and self.family != socket.AF_UNIX
+        ):
             raise RuntimeError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)
 
@@ -70,7 +75,9 @@ def write_corpus(root: Path) -> dict[str, str]:
     _encrypted_pdf(broken / "encrypted.pdf")
     (broken / "loop.md").symlink_to(broken / "loop.md")
     (broken / "again").symlink_to(broken, target_is_directory=True)  # a folder loop: walked once
-    (root / "latin1.txt").write_bytes("Café prices: the espresso costs 2 euros in the Zürich office.\n".encode("latin-1"))
+    (root / "latin1.txt").write_bytes(
+        "Café prices: the espresso costs 2 euros in the Zürich office.\n".encode("latin-1")
+    )
     return {
         "broken/truncated.pdf": "PDF",
         "broken/corrupt.pdf": "PDF",

@@ -31,7 +31,10 @@ def _state(indexer: Indexer) -> dict[str, Any]:
     """Everything a user could observe about an index, normalised for comparison."""
     coll = indexer.store.collection
     got = coll.get(include=["documents", "metadatas"])
-    chroma = {i: (d, m["source"], m.get("page"), m["start"]) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+    chroma = {
+        i: (d, m["source"], m.get("page"), m["start"])
+        for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+    }
     lexical = LexicalIndex.load(indexer.index_dir)
     return {
         "chroma": chroma,
@@ -43,7 +46,11 @@ def _state(indexer: Indexer) -> dict[str, Any]:
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "ingest", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [PYTHON, "-m", "ingest", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, **(env or {})},
     )
 
@@ -60,8 +67,17 @@ def test_cli_indexes_good_files_and_reports_each_bad_one(corpus: tuple[Path, dic
     good = sum(1 for p in SAMPLE.rglob("*") if p.is_file()) + 1  # + latin1.txt
     assert report["new"] == good and report["chunks_written"] > good
     assert report["files_seen"] == len(expected) - 2 + good  # unsupported and unreadable files are not "seen"
-    for key in ("files_seen", "new", "changed", "deleted", "unchanged", "skipped", "chunks_written",
-                "chunks_removed", "seconds"):
+    for key in (
+        "files_seen",
+        "new",
+        "changed",
+        "deleted",
+        "unchanged",
+        "skipped",
+        "chunks_written",
+        "chunks_removed",
+        "seconds",
+    ):
         assert key in report
     # The re-run embeds nothing and still reports the same skipped files.
     again = json.loads(_cli(str(root), "--index", str(tmp_path / "idx"), "--json").stdout.strip().splitlines()[-1])
@@ -98,13 +114,16 @@ def test_edits_deletes_moves_and_config_changes(tmp_path: Path, embedder: Any) -
     sources = {v[1] for v in state["chroma"].values()}
     assert str(docs / "it" / "password-faq.txt") not in sources
     assert str(docs / "hr" / "benefits.docx") not in sources
-    moved = [m for m in indexer.store.collection.get(include=["metadatas"])["metadatas"] if m["filename"] == "benefits.docx"]
+    moved = [
+        m for m in indexer.store.collection.get(include=["metadatas"])["metadatas"] if m["filename"] == "benefits.docx"
+    ]
     assert moved and all(m["collection"] == "archive" and m.get("tag:archive") for m in moved)
     texts = " ".join(v[0] for v in state["chroma"].values())
     assert "paid weekly on Fridays" in texts and "next monthly salary run" not in texts
     # Moving reused the stored vectors: only the changed and the new file were embedded.
     assert second.chunks_written == len(indexer.manifest.chunk_ids(str(docs / "finance" / "expenses.txt"))) + len(
-        indexer.manifest.chunk_ids(str(docs / "hr" / "new-note.md"))) + len(moved)
+        indexer.manifest.chunk_ids(str(docs / "hr" / "new-note.md"))
+    ) + len(moved)
 
     # A chunking change re-indexes every file; nothing of the old generation survives.
     rechunked = _indexer(tmp_path / "idx", embedder, chunking={"max_tokens": 64})
@@ -152,8 +171,10 @@ def test_a_second_ingest_on_the_same_index_refuses(tmp_path: Path) -> None:
 def _many_files(root: Path, n: int) -> None:
     root.mkdir(parents=True)
     for i in range(n):
-        paras = [f"Document {i}, part {j}: " + " ".join(f"fact {i}.{j}.{k} about topic {k % 7}" for k in range(30))
-                 for j in range(4)]
+        paras = [
+            f"Document {i}, part {j}: " + " ".join(f"fact {i}.{j}.{k} about topic {k % 7}" for k in range(30))
+            for j in range(4)
+        ]
         (root / f"doc{i:03}.txt").write_text(f"Title {i}\n\n" + "\n\n".join(paras))
 
 
@@ -164,8 +185,13 @@ def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, emb
     killed = tmp_path / "killed"
     committed_at_kill = []
     for delay in (0.0, 1.0, 2.0):
-        proc = subprocess.Popen([PYTHON, "-m", "ingest", str(docs), "--index", str(killed)], cwd=ROOT,
-                                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "ingest", str(docs), "--index", str(killed)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         manifest = killed / "manifest.sqlite"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:  # wait until it has committed something

@@ -2,7 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import PdfLoader, SkipFile, TextLoader, UnstructuredLoader, decode_text, default_loaders, file_type_of
+from ingest.loaders import (
+    PdfLoader,
+    SkipFile,
+    TextLoader,
+    UnstructuredLoader,
+    decode_text,
+    default_loaders,
+    file_type_of,
+)
 from tests.conftest import SAMPLE, write_corpus
 
 CASES = {
