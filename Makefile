@@ -56,7 +56,7 @@ lint: setup
 bench: bench-ingest
 
 bench-ingest: setup
-	$(PYTHON) scripts/bench_ingest.py
+	$(PYTHON) -m eval bench-ingest
 
 clean-index:
 	rm -rf data/index

