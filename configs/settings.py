@@ -146,6 +146,37 @@ class ServingSettings(Section):
     feedback_db: Path = Path("data/feedback.sqlite")
 
 
+class EvalSettings(Section):
+    """The nightly evaluation: datasets, judge, history and regression thresholds."""
+
+    retrieval_datasets: tuple[str, ...] = ("../shared/data/scifact:test", "../shared/data/pubmedqa:dev")
+    qa_dataset: str | None = "../shared/data/pubmedqa:dev"
+    qa_sample: int = Field(default=50, ge=1)
+    qa_extra_glob: str = "data/eval/*.jsonl"  # your own QA sets (question, reference?, gold_sources?)
+    seed: int = 13
+    judge_backend: Literal["openai", "local", "none"] = "local"
+    judge_base_url: str = "http://127.0.0.1:8000/v1"
+    judge_model: str | None = None
+    judge_json: bool = True  # ask the server for JSON output (vLLM, llama.cpp server support it)
+    judge_gguf: str = "bundled"
+    judge_timeout_s: float = Field(default=180.0, gt=0)
+    reports_dir: Path = Path("reports")
+    # Absolute drop that counts as a regression, per metric (against the previous comparable run);
+    # against the best comparable run the allowed drop is best_tolerance times larger.
+    thresholds: dict[str, float] = {
+        "ndcg@10": 0.02,
+        "recall@100": 0.02,
+        "mrr@10": 0.02,
+        "faithfulness": 0.05,
+        "answer_relevancy": 0.05,
+        "context_precision": 0.05,
+        "context_recall": 0.05,
+        "citation_validity": 0.05,
+        "gold_hit": 0.05,
+    }
+    best_tolerance: float = Field(default=2.0, ge=1.0)
+
+
 class Settings(Section):
     """The whole application's configuration."""
 
@@ -157,6 +188,7 @@ class Settings(Section):
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     serving: ServingSettings = ServingSettings()
+    eval: EvalSettings = EvalSettings()
 
     def resolve(self, path: Path) -> Path:
         """A configured relative path is relative to the project root, not the working directory."""

@@ -1,6 +1,6 @@
 """`python -m eval retrieval --dataset DIR --split SPLIT [--json PATH]` and the other evaluation commands.
 
-Exit status: 0 ok, 1 the run failed, 2 bad arguments (nightly adds 4: a regression was found).
+Exit status: 0 ok, 1 the run failed, 2 bad arguments; nightly: 4 when a regression was found.
 """
 
 from __future__ import annotations
@@ -32,7 +32,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-tutorial", action="store_true", help="skip the tutorial pipeline (about 5 minutes)")
     b.add_argument("--out", type=Path, default=Path("bench/out/ingest.json"))
     b.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b):
+    t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
+    t.add_argument("--dataset", type=Path, required=True)
+    t.add_argument("--split", default="train")
+    t.add_argument("--json", type=Path, help="write every configuration's metrics here")
+    t.add_argument("--profile", help="config profile (default: default)")
+    t.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
+    n = sub.add_parser("nightly", help="end-to-end evaluation with report, history and regression verdict")
+    n.add_argument("--out", type=Path, help="report folder (default: reports/<timestamp>/)")
+    n.add_argument("--sample", type=int, help="questions sampled from the QA set (default: eval.qa_sample)")
+    n.add_argument("--index", type=Path, help="index for the user QA sets in data/eval (default: index.path)")
+    n.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, t, n):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -45,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.profile)
         if args.command == "retrieval":
             return _retrieval(settings, args)
+        if args.command == "nightly":
+            from eval.nightly import main_nightly
+
+            return main_nightly(settings, args.out, args.sample, args.index)
+        if args.command == "tune-fusion":
+            return _tune(settings, args)
         if args.command == "bench-ingest":
             from eval.bench_ingest import main as bench_ingest
 
@@ -116,6 +133,53 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _tune(settings: Any, args: argparse.Namespace) -> int:
+    """Every fusion configuration of a small grid, scored on the given (training) split; best first.
+
+    Each query's dense and BM25 lists are fetched once; only the fusion is recomputed per configuration.
+    """
+    from eval.datasets import load_dataset
+    from eval.retrieval_metrics import DEPTH, documents_ranked, evaluate_run, make_retriever
+    from retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
+
+    dataset = load_dataset(args.dataset, args.split)
+    index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
+    retriever = make_retriever(settings, index_dir, embedder)
+    lexical = retriever.lexical
+    lists: dict[str, dict[str, Any]] = {}
+    for qid, text in dataset.queries.items():
+        if qid in dataset.qrels:
+            lists[qid] = {
+                "dense": retriever.store.query(embedder.embed_query(text), DEPTH, None),
+                "bm25": lexical.search(text, DEPTH) if lexical is not None else [],
+            }
+    grid: list[dict[str, Any]] = []
+    for k in (5, 10, 20, 30, 60, 100):
+        for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
+            grid.append({"fusion": "rrf", "rrf_k": k, "dense_weight": w, "lexical_weight": 1.0})
+    for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
+        grid.append({"fusion": "weighted", "dense_weight": w, "lexical_weight": 1.0})
+    rows = []
+    for params in grid:
+        weights = {"dense": params["dense_weight"], "bm25": params["lexical_weight"]}
+        run = {}
+        for qid, pair in lists.items():
+            if params["fusion"] == "rrf":
+                hits = reciprocal_rank_fusion(pair, weights, params["rrf_k"])
+            else:
+                hits = weighted_score_fusion(pair, weights)
+            run[qid] = documents_ranked(hits)
+        rows.append({**params, **evaluate_run(dataset.qrels, run)})
+    rows.sort(key=lambda r: -r["ndcg@10"])
+    for row in rows[:10]:
+        print(json.dumps(row))
+    print(f"best on {dataset.name} {dataset.split} ({len(lists)} queries): {json.dumps(rows[0])}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2))
     return 0
 
 

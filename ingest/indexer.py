@@ -56,6 +56,8 @@ class IngestReport:
     tokens_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    write_seconds: float = 0.0
+    lexical_seconds: float = 0.0
     recovered: bool = False
 
     def skip(self, path: Path | str, reason: str) -> None:
@@ -287,7 +289,9 @@ class Indexer:
             if gone:
                 self._remove_paths(gone, report)
                 report.deleted += len(gone)
+            t0 = time.perf_counter()
             self.publish_lexical()
+            report.lexical_seconds = time.perf_counter() - t0
             self.manifest.set_meta("run_state", "clean")
         report.seconds = time.perf_counter() - started
         return report
@@ -476,6 +480,7 @@ class Indexer:
         report: IngestReport,
     ) -> None:
         """The crash-safe write: log ids, write Chroma, commit the manifest, then delete what was replaced."""
+        t0 = time.perf_counter()
         ids = [c.id for c in chunks]
         self.manifest.log_pending(ids, "add")
         if chunks:
@@ -484,6 +489,7 @@ class Indexer:
         if garbage:
             self.store.delete(garbage)
             self.manifest.clear_pending(garbage, "del")
+        report.write_seconds += time.perf_counter() - t0
         report.chunks_written += len(chunks)
         report.chunks_removed += len(garbage)
 

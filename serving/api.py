@@ -7,7 +7,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,26 @@ def _citations_payload(answer: Answer) -> list[dict[str, Any]]:
     ]
 
 
-def build_router(chain: AnswerChain, api_key: str | None, max_request_bytes: int, indexed_sources: Any) -> APIRouter:
-    """Routes under /v1; indexed_sources() returns the set of files that may be served by /v1/files."""
+def check_filter_values(flt: Filter, facets: dict[str, list[str]]) -> None:
+    """A filter value the index has never seen is almost always a typo: say so instead of answering nothing."""
+    for field, key in (("collections", "collection"), ("file_types", "file_type"), ("tags", "tag")):
+        unknown = [v for v in getattr(flt, field) if v not in facets.get(key, [])]
+        if unknown:
+            known = ", ".join(facets.get(key, [])) or "none"
+            raise RetrievalError(f"unknown {key} {', '.join(map(repr, unknown))} in filters (known: {known})")
+
+
+def build_router(
+    chain: AnswerChain, api_key: str | None, max_request_bytes: int, facets: Callable[[], dict[str, list[str]]]
+) -> APIRouter:
+    """Routes under /v1; facets() lists the index's filter values and files (only those may be served)."""
     router = APIRouter(prefix="/v1")
+
+    def parse_filter(data: dict[str, Any] | None) -> Filter:
+        flt = Filter.parse(data)
+        if not flt.is_empty():
+            check_filter_values(flt, facets())
+        return flt
 
     def authorised(request: Request) -> bool:
         if not api_key:
@@ -117,7 +134,7 @@ def build_router(chain: AnswerChain, api_key: str | None, max_request_bytes: int
             return body
         assert isinstance(body, RetrieveRequest)
         try:
-            result = chain.retriever.search(body.query, Filter.parse(body.filters), top_k=body.top_k)
+            result = chain.retriever.search(body.query, parse_filter(body.filters), top_k=body.top_k)
         except KBError as exc:
             return _kb_error(exc)
         hits = [
@@ -146,7 +163,7 @@ def build_router(chain: AnswerChain, api_key: str | None, max_request_bytes: int
             {"role": m.role, "content": m.text()} for m in body.messages[: users[-1]] if m.role in ("user", "assistant")
         ]
         try:
-            flt = Filter.parse(body.filters)
+            flt = parse_filter(body.filters)
             chain.validate(question)
         except KBError as exc:
             return _kb_error(exc)
@@ -183,7 +200,7 @@ def build_router(chain: AnswerChain, api_key: str | None, max_request_bytes: int
     def files(request: Request, source: str) -> Any:
         if not authorised(request):
             return error(401, "missing or wrong API key; send Authorization: Bearer <key>", "authentication_error")
-        if source not in indexed_sources():
+        if source not in facets()["source"]:
             return error(404, "not an indexed file", "not_found")
         path = Path(source)
         if not path.is_file():

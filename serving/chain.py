@@ -17,9 +17,16 @@ from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import Filter
 from retrieval.retriever import Retriever
 from retrieval.types import Hit
-from serving.citations import CitationFilter
+from serving.citations import CitationFilter, strip_markers
 from serving.llm import ChatModel, Message, complete
-from serving.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages, withhold_instructions
+from serving.prompts import (
+    NO_CONTEXT,
+    REFUSAL,
+    PromptSource,
+    answer_messages,
+    condense_messages,
+    withhold_instructions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +125,21 @@ class ExtractiveAnswerer:
         return "\n".join(f"- {candidates[i][2]} [{candidates[i][0]}]" for i in best)
 
 
+def is_refusal(text: str) -> bool:
+    return REFUSAL.lower().rstrip(".") in text.lower()
+
+
+def grounded(text: str, citations: Sequence[Citation], cited: Sequence[int], min_support: float = 0.6) -> bool:
+    """True when the answer cites a source and most of its content words occur in the sources it cites."""
+    if not cited:
+        return False
+    words = {w.lower() for w in re.findall(r"[A-Za-z0-9]{3,}", strip_markers(text))}
+    if not words:
+        return False
+    source_words = {w.lower() for c in citations if c.index in cited for w in re.findall(r"[A-Za-z0-9]{3,}", c.text)}
+    return len(words & source_words) / len(words) >= min_support
+
+
 class AnswerChain:
     """Builds answers; one instance serves many requests (stateless between calls)."""
 
@@ -205,6 +227,15 @@ class AnswerChain:
                 logger.warning("LLM unavailable, answering extractively: %s", exc)
                 notice = f"The language model is unavailable ({exc}). Showing the most relevant passages instead."
                 mode = "fallback"
+        if mode == "llm" and text and not is_refusal(text) and not grounded(text, citations, checker.cited):
+            # Small local models often answer beside the sources; the reader gets the cited passages too.
+            notice = "This answer could not be verified against the sources; the most relevant passages follow."
+            extra = self.extractive.answer(standalone, citations)
+            if extra:
+                extra = "\n\nFrom the sources:\n" + extra
+                out = checker.feed(extra) + checker.flush()
+                text += out
+                yield Delta(out)
         if self.chat_model is None or mode == "fallback":
             mode = "extractive" if self.chat_model is None else "fallback"
             text = self.extractive.answer(standalone, citations)

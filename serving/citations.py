@@ -50,7 +50,8 @@ def clean(text: str, n_sources: int) -> tuple[str, list[int]]:
     """Non-streaming form: (text with invalid markers removed, cited source numbers in order)."""
     f = CitationFilter(n_sources)
     out = f.feed(text) + f.flush()
-    return re.sub(r"[ \t]+([.,;:])", r"\1", out).strip(), f.cited
+    out = re.sub(r"[ \t]+([.,;:])", r"\1", out)
+    return re.sub(r"[ \t]{2,}", " ", out).strip(), f.cited
 
 
 def strip_markers(text: str) -> str:

@@ -1,7 +1,6 @@
 """The Gradio Q&A page: streaming answers, sources with highlighted passages, filters, feedback, upload."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Gradio reads the event-data type hints (gr.LikeData) at runtime.
 import html
 import logging
 import re
@@ -13,6 +12,7 @@ from urllib.parse import quote
 
 from configs.errors import KBError
 from retrieval.filters import Filter
+from serving.api import check_filter_values
 from serving.chain import Answer, AnswerChain, Citation, Delta
 from serving.citations import strip_markers
 from serving.feedback import FeedbackStore
@@ -20,7 +20,34 @@ from serving.feedback import FeedbackStore
 logger = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]+")
-_STOP = set("the a an and or of to in on for with is are was were be by as at it this that from which what how".split())
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+    "with",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "by",
+    "as",
+    "at",
+    "it",
+    "this",
+    "that",
+    "from",
+    "which",
+    "what",
+    "how",
+}
 _SENT = re.compile(r"[^.!?\n]+[.!?]?")
 
 
@@ -150,6 +177,7 @@ def build_page(
                     }
                 )
                 chain.validate(message)
+                check_filter_values(flt, facets())
             except KBError as exc:
                 raise gr.Error(str(exc)) from exc
             past = [{"role": m["role"], "content": _text(m["content"])} for m in history]

@@ -1,0 +1,162 @@
+"""Ragas behind a narrow wrapper, so nothing else depends on its API churn.
+
+Faithfulness and answer relevancy for every row; context precision and context recall only where a reference
+answer exists. The judge is configured, never implied: an OpenAI-compatible endpoint (vLLM in production,
+JSON output requested where the server supports it) or the local llama.cpp model. A score the judge failed to
+produce (unparsable output, timeout) is returned as None and counted, never as 0 and never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from configs.settings import EvalSettings, LLMSettings
+
+logger = logging.getLogger(__name__)
+
+METRICS_ALWAYS = ("faithfulness", "answer_relevancy")
+METRICS_WITH_REFERENCE = ("context_precision", "context_recall")
+
+
+@dataclass(frozen=True)
+class QARow:
+    """One answered question for the judge."""
+
+    question: str
+    answer: str
+    contexts: list[str]
+    reference: str | None = None
+
+
+def _patch_ragas_import() -> None:
+    """ragas 0.4.3 imports langchain_community.chat_models.vertexai, which current langchain-community removed
+    (ragas issues #2745, #2995). Register a stand-in module before the import; ragas never uses it here."""
+    name = "langchain_community.chat_models.vertexai"
+    if name in sys.modules:
+        return
+    try:
+        __import__(name)
+    except ImportError:
+        stub = types.ModuleType(name)
+
+        class ChatVertexAI:  # noqa: D401 - placeholder type for ragas' isinstance checks
+            """Unused placeholder."""
+
+        stub.ChatVertexAI = ChatVertexAI  # type: ignore[attr-defined]
+        sys.modules[name] = stub
+
+
+def judge_name(judge: EvalSettings) -> str:
+    if judge.judge_backend == "openai":
+        return f"openai:{judge.judge_model or '?'}@{judge.judge_base_url}"
+    return f"local:{judge.judge_gguf}"
+
+
+def _judge_llm(judge: EvalSettings, llm: LLMSettings) -> Any:
+    if judge.judge_backend == "openai":
+        from langchain_openai import ChatOpenAI
+
+        kwargs: dict[str, Any] = {}
+        if judge.judge_json:
+            kwargs["model_kwargs"] = {"response_format": {"type": "json_object"}}
+        key = llm.api_key.get_secret_value() if llm.api_key else "not-needed"
+        return ChatOpenAI(
+            base_url=judge.judge_base_url,
+            model=judge.judge_model or "default",
+            api_key=key,
+            temperature=0.0,
+            timeout=judge.judge_timeout_s,
+            max_retries=1,
+            **kwargs,
+        )
+    from langchain_community.chat_models import ChatLlamaCpp
+
+    from serving.llm import bundled_gguf
+
+    path = str(bundled_gguf()) if judge.judge_gguf == "bundled" else judge.judge_gguf
+    return ChatLlamaCpp(model_path=path, n_ctx=4096, temperature=0.0, max_tokens=512, verbose=False, use_mmap=False)
+
+
+def _embeddings() -> Any:
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from retrieval.embeddings import bundled_model_path
+
+    return HuggingFaceEmbeddings(model_name=str(bundled_model_path()), model_kwargs={"device": "cpu"})
+
+
+def _clean(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+class RagasSuite:
+    """Scores QARows; returns per-metric lists aligned with the rows (None = not applicable or judge failed)."""
+
+    def __init__(self, judge: EvalSettings, llm: LLMSettings) -> None:
+        self._judge = judge
+        self._llm_settings = llm
+
+    @property
+    def name(self) -> str:
+        return judge_name(self._judge)
+
+    def score(self, rows: Sequence[QARow]) -> dict[str, list[float | None]]:
+        _patch_ragas_import()
+        from ragas import EvaluationDataset, RunConfig, evaluate
+        from ragas.embeddings import LangchainEmbeddingsWrapper
+        from ragas.llms import LangchainLLMWrapper
+        from ragas.metrics import Faithfulness, LLMContextPrecisionWithReference, LLMContextRecall, ResponseRelevancy
+
+        llm = LangchainLLMWrapper(_judge_llm(self._judge, self._llm_settings))
+        emb = LangchainEmbeddingsWrapper(_embeddings())
+        local = self._judge.judge_backend != "openai"
+        config = RunConfig(timeout=int(self._judge.judge_timeout_s), max_retries=1, max_workers=1 if local else 4)
+        out: dict[str, list[float | None]] = {m: [None] * len(rows) for m in METRICS_ALWAYS + METRICS_WITH_REFERENCE}
+        groups = [
+            ([i for i, r in enumerate(rows)], [Faithfulness(), ResponseRelevancy(strictness=1)], False),
+            (
+                [i for i, r in enumerate(rows) if r.reference],
+                [LLMContextPrecisionWithReference(), LLMContextRecall()],
+                True,
+            ),
+        ]
+        for indices, metrics, with_reference in groups:
+            if not indices:
+                continue
+            samples = [
+                {
+                    "user_input": rows[i].question,
+                    "response": rows[i].answer,
+                    "retrieved_contexts": rows[i].contexts,
+                    **({"reference": rows[i].reference} if with_reference else {}),
+                }
+                for i in indices
+            ]
+            result = evaluate(
+                EvaluationDataset.from_list(samples),
+                metrics=metrics,
+                llm=llm,
+                embeddings=emb,
+                run_config=config,
+                raise_exceptions=False,
+                show_progress=False,
+            )
+            frame = result.to_pandas()
+            for metric in metrics:
+                column = metric.name
+                key = {"llm_context_precision_with_reference": "context_precision"}.get(column, column)
+                if column not in frame:
+                    continue
+                for pos, i in enumerate(indices):
+                    out[key][i] = _clean(frame[column].iloc[pos])
+        return out

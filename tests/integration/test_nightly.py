@@ -1,0 +1,100 @@
+"""`python -m eval nightly` end to end on a tiny dataset with the local LLM and the local judge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+DOCS = {
+    "leave": ("Leave policy", "Employees get 25 days of paid annual leave per year. Up to 5 days carry over."),
+    "sick": ("Sick leave", "A doctor's note is required from the fourth consecutive day of sick leave."),
+    "vpn": ("VPN guide", "The VPN tunnel times out after 12 hours and must be activated again."),
+    "pass": ("Passwords", "Passwords must be at least 14 characters long. A passphrase is recommended."),
+    "exp": ("Expenses", "Expense claims must be submitted within 30 days with a receipt."),
+    "hotel": ("Travel", "The hotel limit is 150 euros per night, 220 euros in London, Paris and Zurich."),
+    "oncall": ("On-call", "New engineers join the on-call rotation after 8 weeks; shifts last one week."),
+    "release": ("Releases", "Releases ship every second Tuesday; the branch is cut the Thursday before."),
+}
+QUESTIONS = {
+    "leave": ("How many days of annual leave do employees get?", "25 days of paid annual leave per year."),
+    "sick": ("When is a doctor's note needed?", "From the fourth consecutive day of sick leave."),
+    "vpn": ("When does the VPN time out?", "After 12 hours."),
+    "pass": ("How long must passwords be?", "At least 14 characters."),
+    "exp": ("How soon must expenses be claimed?", "Within 30 days, with a receipt."),
+    "hotel": ("What is the hotel limit in Paris?", "220 euros per night."),
+    "oncall": ("When do new engineers join on-call?", "After 8 weeks."),
+    "release": ("How often are releases shipped?", "Every second Tuesday."),
+}
+
+
+def _tiny_dataset(root: Path) -> Path:
+    ds = root / "tinykb"
+    (ds / "qrels").mkdir(parents=True)
+    with open(ds / "corpus.jsonl", "w") as fh:
+        for doc_id, (title, text) in DOCS.items():
+            fh.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with open(ds / "queries.jsonl", "w") as q, open(ds / "qrels" / "test.tsv", "w") as r, \
+            open(ds / "questions_dev.jsonl", "w") as qa:
+        r.write("query-id\tcorpus-id\tscore\n")
+        for doc_id, (question, reference) in QUESTIONS.items():
+            q.write(json.dumps({"_id": f"q{doc_id}", "text": question}) + "\n")
+            r.write(f"q{doc_id}\t{doc_id}\t1\n")
+            qa.write(json.dumps({"_id": f"q{doc_id}", "question": question, "gold_doc": doc_id,
+                                 "reference_answer": reference}) + "\n")
+    return ds
+
+
+def _nightly(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([PYTHON, "-m", "eval", "nightly", "--out", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=1500, env={**os.environ, **env})
+
+
+def test_nightly_reports_every_metric_and_flags_a_planted_regression(tmp_path: Path) -> None:
+    ds = _tiny_dataset(tmp_path)
+    env = {
+        "KB_EVAL__RETRIEVAL_DATASETS": f'["{ds}:test"]',
+        "KB_EVAL__QA_DATASET": f"{ds}:dev",
+        "KB_EVAL__QA_SAMPLE": "2",
+        "KB_EVAL__QA_EXTRA_GLOB": "tests/no-such-folder/*.jsonl",
+        "KB_EVAL__REPORTS_DIR": str(tmp_path / "reports"),
+        "KB_EVAL__JUDGE_TIMEOUT_S": "120",
+        "KB_LLM__MAX_TOKENS": "64",
+    }
+    first = _nightly(env, tmp_path / "r1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "plan:" in first.stderr and "min" in first.stderr  # it says how long it will take before it starts
+    report = json.loads((tmp_path / "r1" / "report.json").read_text())
+    for metric in ("tinykb/ndcg@10", "tinykb/recall@100", "tinykb/mrr@10", "tinykb/p50_ms", "citation_validity",
+                   "abstention_rate", "answer_words", "gold_hit"):
+        assert metric in report["metrics"], metric
+    for metric in ("faithfulness", "answer_relevancy", "context_precision", "context_recall"):
+        # Scored, or counted as a judge failure: never silently missing.
+        scored = metric in report["metrics"]
+        failed = report["judge_failures"].get(metric, 0)
+        assert scored or failed == len(report["questions"]), metric
+    assert report["config"]["judge"].startswith("local:") and len(report["questions"]) == 2
+    page = (tmp_path / "r1" / "report.html").read_text()
+    assert "no regression" in page and page.count("data:image/png;base64,") >= 2
+
+    # Plant a regression: pretend the previous night retrieved far better, then run again.
+    history = tmp_path / "reports" / "history.jsonl"
+    record = json.loads(history.read_text().splitlines()[-1])
+    record["run_id"] = "19990101T000000Z"
+    record["metrics"]["tinykb/ndcg@10"] = record["metrics"]["tinykb/ndcg@10"] + 0.5
+    history.write_text(history.read_text() + json.dumps(record) + "\n")
+    second = _nightly({**env, "KB_EVAL__JUDGE_BACKEND": "none"}, tmp_path / "r2")
+    assert second.returncode == 4, second.stderr[-3000:]
+    verdict = json.loads((tmp_path / "r2" / "report.json").read_text())["verdict"]
+    assert any(r["metric"] == "tinykb/ndcg@10" for r in verdict["regressions"])
+    assert "REGRESSION" in (tmp_path / "r2" / "report.html").read_text()
+    assert len(history.read_text().splitlines()) == 3

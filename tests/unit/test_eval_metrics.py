@@ -1,0 +1,61 @@
+import json
+from pathlib import Path
+
+from eval.answer_metrics import citation_validity, content_words
+from eval.history import append_run, load_history, verdict
+from eval.retrieval_metrics import documents_ranked, evaluate_run
+from retrieval.types import Chunk, Hit
+
+SOURCES = ["Employees get 25 days of paid annual leave per year.", "The VPN times out after 12 hours."]
+
+
+def test_citation_validity_hand_computed() -> None:
+    # sentence 1 cites [1] correctly; sentence 2 cites [2] for a claim it does not support; [3] does not exist.
+    text = "Employees get 25 days of annual leave [1]. Leave requests need a doctor's note [2][3]."
+    assert citation_validity(text, SOURCES) == 1 / 3
+    assert citation_validity("No citations here.", SOURCES) is None
+    assert citation_validity("The VPN times out after 12 hours [2].", SOURCES) == 1.0
+
+
+def test_content_words_drop_stop_words() -> None:
+    assert content_words("The VPN is on for 12 hours") == {"vpn", "12", "hours"}
+
+
+def test_ndcg_and_recall_by_hand() -> None:
+    qrels = {"q1": {"d1": 1}, "q2": {"d2": 1, "d3": 1}}
+    run = {"q1": {"d1": 3.0, "x": 2.0}, "q2": {"x": 3.0, "d3": 2.0}}
+    m = evaluate_run(qrels, run)
+    # q1: nDCG 1, MRR 1. q2: one of two relevant at rank 2: DCG = 1/log2(3); IDCG = 1 + 1/log2(3).
+    idcg = 1 + 1 / 1.584962500721156
+    assert abs(m["ndcg@10"] - (1 + (1 / 1.584962500721156) / idcg) / 2) < 1e-3
+    assert abs(m["mrr@10"] - (1 + 0.5) / 2) < 1e-4
+    assert abs(m["recall@100"] - (1 + 0.5) / 2) < 1e-4
+
+
+def test_chunks_map_to_documents_at_their_best_rank() -> None:
+    def hit(doc: str) -> Hit:
+        return Hit(Chunk(doc + "#", "t", f"/c/{doc}.txt", {"filename": f"{doc}.txt"}), 1.0)
+
+    ranked = documents_ranked([hit("a"), hit("b"), hit("a"), hit("c")])
+    assert list(ranked) == ["a", "b", "c"] and ranked["a"] > ranked["b"] > ranked["c"]
+
+
+def test_verdict_flags_drops_beyond_thresholds() -> None:
+    history = [{"run_id": "1", "metrics": {"ndcg@10": 0.80, "faithfulness": 0.7}},
+               {"run_id": "2", "metrics": {"ndcg@10": 0.75, "faithfulness": 0.7}}]
+    v = verdict({"ndcg@10": 0.74, "faithfulness": 0.55}, history, {"ndcg@10": 0.02, "faithfulness": 0.05}, 2.0)
+    flagged = {(r["metric"], r["against"]) for r in v["regressions"]}
+    # ndcg: -0.01 vs previous (ok), -0.06 vs best > 0.04 (flagged); faithfulness: -0.15 vs previous and best.
+    assert flagged == {("ndcg@10", "best"), ("faithfulness", "previous"), ("faithfulness", "best")}
+    assert verdict({"ndcg@10": 0.1}, [], {"ndcg@10": 0.02}, 2.0)["regressions"] == []
+
+
+def test_history_survives_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    append_run(path, {"run_id": "a", "metrics": {}})
+    with open(path, "a") as fh:
+        fh.write('{"run_id": "b", "metr')  # a crash mid-write
+    assert [r["run_id"] for r in load_history(path)] == ["a"]
+    append_run(path, {"run_id": "c", "metrics": {}})
+    assert [r["run_id"] for r in load_history(path)] == ["a", "c"]
+    assert json.loads(path.read_text().splitlines()[0])["run_id"] == "a"
