@@ -79,7 +79,13 @@ lint: setup
 	$(BIN)/ruff check configs retrieval ingest serving eval tests scripts
 	$(BIN)/mypy configs retrieval ingest serving eval
 
-bench: bench-ingest
+bench: bench-ingest bench-retrieval
+
+bench-retrieval: setup
+	$(PYTHON) -m eval retrieval --dataset ../shared/data/scifact --split test --tutorial --json bench/out/retrieval-scifact.json
+
+eval: setup
+	$(PYTHON) -m eval nightly
 
 bench-ingest: setup
 	$(PYTHON) -m eval bench-ingest

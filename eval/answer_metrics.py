@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from serving.chain import Answer
-from serving.citations import strip_markers
+from serving.citations import claims, strip_markers
 from serving.prompts import NO_CONTEXT, REFUSAL
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -20,23 +20,15 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
 
 
-def _claims(text: str) -> list[tuple[str, list[int]]]:
-    """(sentence without markers, the source numbers it cites) for each sentence that cites something."""
-    out = []
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
-        numbers = [int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", sentence) for n in group.split(",")]
-        if numbers:
-            out.append((strip_markers(sentence), numbers))
-    return out
-
-
 def citation_validity(text: str, sources: Sequence[str], min_overlap: float = 0.3) -> float | None:
     """Share of citations that point at an existing source sharing >= min_overlap of the sentence's content words.
 
     None when the answer cites nothing (that is measured by the abstention and faithfulness metrics instead).
     """
     checks = []
-    for sentence, numbers in _claims(text):
+    for sentence, numbers in claims(text):
+        if not numbers:
+            continue
         words = content_words(sentence)
         for n in numbers:
             if not 1 <= n <= len(sources):

@@ -80,7 +80,7 @@ def _judge_llm(judge: EvalSettings, llm: LLMSettings) -> Any:
     from serving.llm import bundled_gguf
 
     path = str(bundled_gguf()) if judge.judge_gguf == "bundled" else judge.judge_gguf
-    return ChatLlamaCpp(model_path=path, n_ctx=4096, temperature=0.0, max_tokens=512, verbose=False, use_mmap=False)
+    return ChatLlamaCpp(model_path=path, n_ctx=4096, temperature=0.0, max_tokens=256, verbose=False, use_mmap=False)
 
 
 def _embeddings() -> Any:

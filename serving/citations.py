@@ -61,3 +61,18 @@ def strip_markers(text: str) -> str:
 def numbers_in(text: str) -> Iterable[int]:
     for m in MARKER.finditer(text):
         yield from (int(x) for x in m.group(1).split(","))
+
+
+_TRAILING = re.compile(r"([.!?])\s*((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+)")
+
+
+def claims(text: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, source numbers it cites) per sentence; a marker written after the full stop
+    ("... a receipt. [1]") belongs to the sentence before it."""
+    moved = _TRAILING.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text)
+    out = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", moved):
+        numbers = list(numbers_in(sentence))
+        if sentence.strip():
+            out.append((strip_markers(sentence).strip(), numbers))
+    return out

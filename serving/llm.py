@@ -164,7 +164,11 @@ class LlamaCppChatModel:
         with self._lock:
             llm = self._load()
             for event in llm.create_chat_completion(
-                messages=list(messages), max_tokens=max_tokens, temperature=temperature, stream=True
+                messages=list(messages),
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stream=True,
+                repeat_penalty=1.15,  # small local models loop on a sentence without it
             ):
                 delta = event["choices"][0].get("delta", {})
                 if delta.get("content"):

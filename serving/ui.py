@@ -14,7 +14,7 @@ from configs.errors import KBError
 from retrieval.filters import Filter
 from serving.api import check_filter_values
 from serving.chain import Answer, AnswerChain, Citation, Delta
-from serving.citations import strip_markers
+from serving.citations import claims
 from serving.feedback import FeedbackStore
 
 logger = logging.getLogger(__name__)
@@ -62,8 +62,7 @@ def _words(text: str) -> set[str]:
 
 def highlight(c: Citation, answer_text: str) -> str:
     """The passage as HTML with the sentences the answer draws on for this source marked."""
-    claims = [strip_markers(s) for s in re.split(r"(?<=[.!?])\s+|\n", answer_text) if f"[{c.index}]" in s]
-    targets = [_words(s) for s in claims]
+    targets = [_words(sentence) for sentence, numbers in claims(answer_text) if c.index in numbers]
     out, pos = [], 0
     for m in _SENT.finditer(c.text):
         sentence = m.group(0)

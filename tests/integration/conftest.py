@@ -45,9 +45,25 @@ def llama_server() -> Iterator[str]:
 
     port = free_port()
     proc = subprocess.Popen(
-        [PYTHON, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1", "--port",
-         str(port), "--n_ctx", "4096", "--use_mmap", "false", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            PYTHON,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(bundled_gguf()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--use_mmap",
+            "false",
+            "--model_alias",
+            "smollm2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, proc, timeout=120)

@@ -16,8 +16,9 @@ EXTRACTIVE = {"llm": {"backend": "extractive"}}
 
 
 def _chat(url: str, question: str, **body: Any) -> httpx.Response:
-    return httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": question}], **body},
-                      timeout=120)
+    return httpx.post(
+        f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": question}], **body}, timeout=120
+    )
 
 
 def test_retrieve_returns_hits_with_metadata_and_honours_filters(kb_index: Path, tmp_path: Path) -> None:
@@ -59,7 +60,8 @@ def test_streaming_completion_is_openai_compatible(kb_index: Path, tmp_path: Pat
 
         client = OpenAI(base_url=f"{app.url}/v1", api_key="unused")
         stream = client.chat.completions.create(
-            model="kb-assistant", messages=[{"role": "user", "content": "When does the VPN connection time out?"}],
+            model="kb-assistant",
+            messages=[{"role": "user", "content": "When does the VPN connection time out?"}],
             stream=True,
         )
         chunks = list(stream)
@@ -76,12 +78,17 @@ def test_streaming_completion_is_openai_compatible(kb_index: Path, tmp_path: Pat
         ({"messages": [{"role": "user", "content": "why? " * 20_000}]}, 400, "keep it under"),
         ({"messages": [{"role": "system", "content": "hi"}]}, 400, "user message"),
         ({"messages": []}, 400, "messages"),
-        ({"messages": [{"role": "user", "content": "leave"}], "filters": {"colections": ["hr"]}}, 400, "unknown filter"),
+        (
+            {"messages": [{"role": "user", "content": "leave"}], "filters": {"colections": ["hr"]}},
+            400,
+            "unknown filter",
+        ),
         ({"messages": [{"role": "user", "content": "leave"}], "filters": {"collections": ["hrr"]}}, 400, "known: "),
     ],
 )
-def test_bad_requests_get_clear_json_errors(kb_index: Path, tmp_path: Path, body: dict[str, Any], status: int,
-                                            fragment: str) -> None:
+def test_bad_requests_get_clear_json_errors(
+    kb_index: Path, tmp_path: Path, body: dict[str, Any], status: int, fragment: str
+) -> None:
     with start_app(kb_index, tmp_path, **EXTRACTIVE) as app:
         r = httpx.post(f"{app.url}/v1/chat/completions", json=body, timeout=60)
         assert r.status_code == status
@@ -89,8 +96,12 @@ def test_bad_requests_get_clear_json_errors(kb_index: Path, tmp_path: Path, body
 
 
 def test_oversized_body_and_api_key(kb_index: Path, tmp_path: Path) -> None:
-    with start_app(kb_index, tmp_path, llm={"backend": "extractive"}, serving={"api_key": "s3cret", "max_request_kb": 4,
-                                                                             "feedback_db": str(tmp_path / "f.db")}) as app:
+    with start_app(
+        kb_index,
+        tmp_path,
+        llm={"backend": "extractive"},
+        serving={"api_key": "s3cret", "max_request_kb": 4, "feedback_db": str(tmp_path / "f.db")},
+    ) as app:
         body = {"messages": [{"role": "user", "content": "leave policy"}]}
         assert _chat(app.url, "leave policy").status_code == 401
         ok = httpx.post(f"{app.url}/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret"})
@@ -108,8 +119,15 @@ def test_question_outside_the_documents_gets_no_guess(kb_index: Path, tmp_path: 
 
 
 def test_llm_down_falls_back_to_extractive_and_says_so(kb_index: Path, tmp_path: Path) -> None:
-    down = {"llm": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "max_retries": 0,
-                    "timeout_s": 2}}
+    down = {
+        "llm": {
+            "backend": "openai",
+            "base_url": "http://127.0.0.1:9/v1",
+            "model": "m",
+            "max_retries": 0,
+            "timeout_s": 2,
+        }
+    }
     with start_app(kb_index, tmp_path, **down) as app:
         data = _chat(app.url, "How many days of paid annual leave do employees get?").json()
         assert data["kb"]["mode"] == "fallback"
@@ -132,8 +150,14 @@ def test_hostile_document_text_is_quoted_not_obeyed(kb_index: Path, tmp_path: Pa
 def test_llm_answers_through_the_openai_backend(kb_index: Path, tmp_path: Path, llama_server: str) -> None:
     real_llm = {"llm": {"backend": "openai", "base_url": llama_server, "max_retries": 0, "max_tokens": 96}}
     with start_app(kb_index, tmp_path, **real_llm) as app:
-        r = httpx.post(f"{app.url}/v1/chat/completions", timeout=120, json={
-            "stream": True, "messages": [{"role": "user", "content": "How long is parental leave for birth parents?"}]})
+        r = httpx.post(
+            f"{app.url}/v1/chat/completions",
+            timeout=120,
+            json={
+                "stream": True,
+                "messages": [{"role": "user", "content": "How long is parental leave for birth parents?"}],
+            },
+        )
         events = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
         text = "".join(e["choices"][0]["delta"].get("content", "") for e in events if e.get("choices"))
         assert text.strip() and events[-1]["kb"]["mode"] == "llm"

@@ -15,6 +15,7 @@ def test_citation_validity_hand_computed() -> None:
     assert citation_validity(text, SOURCES) == 1 / 3
     assert citation_validity("No citations here.", SOURCES) is None
     assert citation_validity("The VPN times out after 12 hours [2].", SOURCES) == 1.0
+    assert citation_validity("- The VPN times out after 12 hours. [2]\n- Employees get 25 days. [1]", SOURCES) == 1.0
 
 
 def test_content_words_drop_stop_words() -> None:
@@ -41,8 +42,10 @@ def test_chunks_map_to_documents_at_their_best_rank() -> None:
 
 
 def test_verdict_flags_drops_beyond_thresholds() -> None:
-    history = [{"run_id": "1", "metrics": {"ndcg@10": 0.80, "faithfulness": 0.7}},
-               {"run_id": "2", "metrics": {"ndcg@10": 0.75, "faithfulness": 0.7}}]
+    history = [
+        {"run_id": "1", "metrics": {"ndcg@10": 0.80, "faithfulness": 0.7}},
+        {"run_id": "2", "metrics": {"ndcg@10": 0.75, "faithfulness": 0.7}},
+    ]
     v = verdict({"ndcg@10": 0.74, "faithfulness": 0.55}, history, {"ndcg@10": 0.02, "faithfulness": 0.05}, 2.0)
     flagged = {(r["metric"], r["against"]) for r in v["regressions"]}
     # ndcg: -0.01 vs previous (ok), -0.06 vs best > 0.04 (flagged); faithfulness: -0.15 vs previous and best.
