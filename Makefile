@@ -20,7 +20,7 @@ export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
 .PHONY: setup browser demo serve serve-llm ingest list test test-unit test-integration lint bench bench-ingest \
-	bench-retrieval eval clean-index
+	bench-retrieval bench-serving eval train-reranker clean-index
 
 setup: $(STAMP)
 
@@ -79,13 +79,19 @@ lint: setup
 	$(BIN)/ruff check configs retrieval ingest serving eval tests scripts
 	$(BIN)/mypy configs retrieval ingest serving eval
 
-bench: bench-ingest bench-retrieval
+bench: bench-ingest bench-retrieval bench-serving
+
+bench-serving: setup
+	$(PYTHON) -m eval bench-serving
 
 bench-retrieval: setup
 	$(PYTHON) -m eval retrieval --dataset ../shared/data/scifact --split test --tutorial --json bench/out/retrieval-scifact.json
 
 eval: setup
 	$(PYTHON) -m eval nightly
+
+train-reranker: setup
+	$(PYTHON) -m eval train-reranker
 
 bench-ingest: setup
 	$(PYTHON) -m eval bench-ingest

@@ -43,7 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--sample", type=int, help="questions sampled from the QA set (default: eval.qa_sample)")
     n.add_argument("--index", type=Path, help="index for the user QA sets in data/eval (default: index.path)")
     n.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n):
+    tr = sub.add_parser("train-reranker", help="fine-tune a cross-encoder on SciFact train + PubMedQA (train half)")
+    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--profile", help="config profile (default: default)")
+    bs = sub.add_parser("bench-serving", help="time to first token per backend and API load with 8 clients")
+    bs.add_argument("--out", type=Path, default=Path("bench/out/serving.json"))
+    bs.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, t, n, tr, bs):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -56,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.profile)
         if args.command == "retrieval":
             return _retrieval(settings, args)
+        if args.command == "bench-serving":
+            from eval.bench_serving import main as bench_serving
+
+            bench_serving(settings, args.out)
+            return 0
+        if args.command == "train-reranker":
+            from eval.train_reranker import main as train_reranker
+
+            return train_reranker(settings, args.epochs)
         if args.command == "nightly":
             from eval.nightly import main_nightly
 

@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from configs.settings import PROJECT_ROOT, Settings, load_settings, offline_environment
+from serving.loopback import free_port, wait_for_port
 
 offline_environment()
 SAMPLE = PROJECT_ROOT / "data" / "sample"
@@ -107,24 +107,6 @@ def _encrypted_pdf(path: Path) -> None:
 def corpus(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     root = tmp_path / "docs"
     return root, write_corpus(root)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with status {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
 @pytest.fixture

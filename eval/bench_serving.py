@@ -1,0 +1,168 @@
+"""`python -m eval bench-serving`: time to first token and total latency per LLM backend, and API throughput
+with 8 concurrent clients (bounded in count and time, loopback only)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from configs.settings import PROJECT_ROOT, Settings
+
+QUESTION = "How many days of paid annual leave do employees get?"
+QUESTIONS = [
+    QUESTION,
+    "When does the VPN connection time out?",
+    "How long must passwords be?",
+    "What is the hotel limit in Paris?",
+    "When do new engineers join the on-call rotation?",
+    "Who approves expense claims above 500 euros?",
+    "How long is parental leave for partners?",
+    "What happens after a release rollback?",
+]
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))], 1)
+
+
+def _ttft(settings: Settings, index: Path, runs: int = 3) -> dict[str, Any]:
+    from serving.app import Assistant
+    from serving.chain import Delta
+
+    assistant = Assistant(settings, index)
+    assistant.chain.answer("warm up: what is the leave policy?")
+    firsts, totals = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        first = None
+        for event in assistant.chain.stream(QUESTION):
+            if isinstance(event, Delta) and first is None:
+                first = time.perf_counter() - t0
+        totals.append(time.perf_counter() - t0)
+        firsts.append(first or totals[-1])
+    return {
+        "backend": assistant.chain.backend_name,
+        "ttft_ms": round(statistics.median(firsts) * 1000, 1),
+        "total_ms": round(statistics.median(totals) * 1000, 1),
+    }
+
+
+def _load(url: str, path: str, body_of: Any, clients: int = 8, requests: int = 160, limit_s: float = 180) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + limit_s
+    counter = iter(range(requests))
+
+    def worker() -> None:
+        with httpx.Client(timeout=120) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                t0 = time.perf_counter()
+                r = client.post(url + path, json=body_of(n))
+                dt = (time.perf_counter() - t0) * 1000
+                with lock:
+                    latencies.append(dt)
+                    if r.status_code != 200:
+                        errors.append(f"{r.status_code}: {r.text[:100]}")
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for _ in range(clients):
+            pool.submit(worker)
+    wall = time.perf_counter() - t0
+    return {
+        "path": path,
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "req_per_s": round(len(latencies) / wall, 2),
+        "p50_ms": _pct(latencies, 0.5),
+        "p95_ms": _pct(latencies, 0.95),
+        "error_samples": errors[:3],
+    }
+
+
+def main(settings: Settings, out: Path) -> dict[str, Any]:
+    from ingest.indexer import Indexer
+    from serving.llm import bundled_gguf
+    from serving.loopback import free_port, wait_for_port
+
+    index = PROJECT_ROOT / "data" / "cache" / "bench" / "sample-index"
+    Indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])
+    results: dict[str, Any] = {"ttft": []}
+    for backend in ("extractive", "local"):
+        tuned = settings.model_copy(update={"llm": settings.llm.model_copy(update={"backend": backend})})
+        results["ttft"].append(_ttft(tuned, index))
+        print(json.dumps(results["ttft"][-1]), file=sys.stderr)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(bundled_gguf()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--use_mmap",
+            "false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, server, 120)
+        tuned = settings.model_copy(
+            update={
+                "llm": settings.llm.model_copy(update={"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1"})
+            }
+        )
+        results["ttft"].append(_ttft(tuned, index))
+        print(json.dumps(results["ttft"][-1]), file=sys.stderr)
+    finally:
+        server.terminate()
+        server.wait(10)
+    # API throughput: the app in a subprocess, extractive backend (the LLM's own speed is measured above).
+    app_port = free_port()
+    app = subprocess.Popen(
+        [sys.executable, "-m", "serving", "--index", str(index), "--port", str(app_port), "--backend", "extractive"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(app_port, app, 120)
+        url = f"http://127.0.0.1:{app_port}"
+        results["api"] = [
+            _load(url, "/v1/retrieve", lambda n: {"query": QUESTIONS[n % len(QUESTIONS)], "top_k": 8}),
+            _load(
+                url,
+                "/v1/chat/completions",
+                lambda n: {"messages": [{"role": "user", "content": QUESTIONS[n % len(QUESTIONS)]}]},
+            ),
+        ]
+    finally:
+        app.terminate()
+        app.wait(10)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return results

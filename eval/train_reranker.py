@@ -1,0 +1,90 @@
+"""`python -m eval train-reranker`: fine-tune a cross-encoder from the bundled MiniLM weights.
+
+No trained cross-encoder ships in any package here, so one is trained on real data: SciFact train queries
+(qrels/train.tsv) and the training half of PubMedQA's questions with their gold abstracts, each positive
+paired with hard negatives mined by our own retriever (high-ranked chunks of non-gold documents). The test
+queries of SciFact and the evaluation half of PubMedQA are never seen. The model lands in data/models/reranker
+(git-ignored), where `retrieval.rerank: cross-encoder` picks it up.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from configs.settings import Settings
+from eval.datasets import Dataset, holdout, load_dataset
+
+
+def _pairs(settings: Settings, dataset: Dataset, qids: list[str], negatives: int) -> list[tuple[str, str, float]]:
+    from eval.__main__ import _ingest_corpus
+    from eval.retrieval_metrics import doc_id_of, make_retriever
+
+    index_dir, embedder = _ingest_corpus(settings, dataset)
+    retriever = make_retriever(settings, index_dir, embedder)
+    out: list[tuple[str, str, float]] = []
+    for qid in qids:
+        query = dataset.queries[qid]
+        gold = set(dataset.qrels.get(qid, {}))
+        hits = retriever.search(query, top_k=40).hits
+        positives = [h for h in hits if doc_id_of(h) in gold][:2]
+        hard = [h for h in hits if doc_id_of(h) not in gold][:negatives]
+        out += [(query, h.chunk.text, 1.0) for h in positives]
+        out += [(query, h.chunk.text, 0.0) for h in hard]
+    return out
+
+
+def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4, say: Any = print) -> Path:
+    from datasets import Dataset as HFDataset
+    from sentence_transformers.cross_encoder import (
+        CrossEncoder,
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from configs.settings import PROJECT_ROOT
+    from retrieval.embeddings import bundled_model_path
+
+    data = PROJECT_ROOT.parent / "shared" / "data"
+    scifact = load_dataset(data / "scifact", "train")
+    pubmed = load_dataset(data / "pubmedqa", "dev")
+    t0 = time.time()
+    pairs = _pairs(settings, scifact, list(scifact.qrels), negatives)
+    pairs += _pairs(settings, pubmed, holdout(list(pubmed.qrels), "train"), negatives)
+    random.Random(13).shuffle(pairs)
+    say(f"{len(pairs)} training pairs ({sum(p[2] for p in pairs):.0f} positive) mined in {time.time() - t0:.0f} s")
+    train_set = HFDataset.from_dict(
+        {"query": [p[0] for p in pairs], "passage": [p[1] for p in pairs], "label": [p[2] for p in pairs]}
+    )
+    model = CrossEncoder(str(bundled_model_path()), num_labels=1, max_length=256, device="cpu")
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(out_dir.with_name(out_dir.name + ".checkpoints")),
+        num_train_epochs=epochs,
+        per_device_train_batch_size=16,
+        learning_rate=2e-5,
+        warmup_ratio=0.1,
+        logging_steps=50,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=13,
+        dataloader_num_workers=0,
+    )
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train_set, loss=BinaryCrossEntropyLoss(model))
+    t1 = time.time()
+    trainer.train()
+    say(f"trained {epochs} epoch(s) in {time.time() - t1:.0f} s")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    return out_dir
+
+
+def main(settings: Settings, epochs: int) -> int:
+    out = settings.resolve(settings.retrieval.rerank_model)
+    train(settings, out, epochs, say=lambda m: print(m, file=sys.stderr, flush=True))
+    print(f"saved the reranker to {out}; use it with KB_RETRIEVAL__RERANK=cross-encoder", file=sys.stderr)
+    return 0
