@@ -65,7 +65,9 @@ def _judge_llm(judge: EvalSettings, llm: LLMSettings) -> Any:
         kwargs: dict[str, Any] = {}
         if judge.judge_json:
             kwargs["model_kwargs"] = {"response_format": {"type": "json_object"}}
-        key = llm.api_key.get_secret_value() if llm.api_key else "not-needed"
+        from pydantic import SecretStr
+
+        key = llm.api_key if llm.api_key else SecretStr("not-needed")
         return ChatOpenAI(
             base_url=judge.judge_base_url,
             model=judge.judge_model or "default",
@@ -151,7 +153,7 @@ class RagasSuite:
                 raise_exceptions=False,
                 show_progress=False,
             )
-            frame = result.to_pandas()
+            frame = result.to_pandas()  # type: ignore[union-attr]  # not an Executor: return_executor=False
             for metric in metrics:
                 column = metric.name
                 key = {"llm_context_precision_with_reference": "context_precision"}.get(column, column)

@@ -9,10 +9,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from configs.errors import KBError
 from configs.logs import configure_logging
 from configs.settings import load_settings, offline_environment
+
+if TYPE_CHECKING:  # imported lazily at run time: `--help` and argument errors stay instant
+    from ingest.indexer import Indexer, IngestReport
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 
 
-def _run_with_progress(indexer: object, paths: list[Path]) -> object:
+def _run_with_progress(indexer: Indexer, paths: list[Path]) -> IngestReport:
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="file", desc="ingest", disable=None, file=sys.stderr)
@@ -91,7 +95,7 @@ def _run_with_progress(indexer: object, paths: list[Path]) -> object:
             bar.update(amount)
 
     try:
-        return indexer.run(paths, progress=progress)  # type: ignore[attr-defined]
+        return indexer.run(paths, progress=progress)
     finally:
         bar.close()
 

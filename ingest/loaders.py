@@ -83,7 +83,7 @@ def _clean(text: str) -> str:
 class TextLoader:
     """Plain text: one section; the first short line is the title."""
 
-    file_types = ("txt",)
+    file_types: tuple[str, ...] = ("txt",)
 
     def load(self, path: Path, data: bytes) -> Document:
         text = _clean(decode_text(data))
@@ -97,7 +97,7 @@ class TextLoader:
 class PdfLoader:
     """PDF through pypdf: one section per page, page numbers from 1."""
 
-    file_types = ("pdf",)
+    file_types: tuple[str, ...] = ("pdf",)
 
     def load(self, path: Path, data: bytes) -> Document:
         import io
@@ -215,7 +215,7 @@ def sections_from_elements(elements: Iterable[Any]) -> tuple[list[Section], str,
 class UnstructuredLoader:
     """DOCX, PPTX, HTML and Markdown through unstructured (strategy 'fast', nothing downloaded)."""
 
-    file_types = ("docx", "pptx", "html", "md")
+    file_types: tuple[str, ...] = ("docx", "pptx", "html", "md")
 
     def load(self, path: Path, data: bytes) -> Document:
         import io
