@@ -92,9 +92,9 @@ class RetrievalSettings(Section):
     top_k: int = Field(default=8, ge=1)
     dense_k: int = Field(default=100, ge=1)
     lexical_k: int = Field(default=100, ge=1)
-    fusion: Literal["rrf", "weighted", "dense", "bm25"] = "rrf"
+    fusion: Literal["rrf", "weighted", "dense", "bm25"] = "weighted"
     rrf_k: int = Field(default=60, ge=1)
-    dense_weight: float = Field(default=1.0, ge=0)
+    dense_weight: float = Field(default=0.75, ge=0)
     lexical_weight: float = Field(default=1.0, ge=0)
     rerank: Literal["none", "cross-encoder", "http"] = "none"
     rerank_model: Path = Path("data/models/reranker")
@@ -144,6 +144,7 @@ class ServingSettings(Section):
     max_request_kb: int = Field(default=256, ge=1)
     upload_max_mb: float = Field(default=50.0, gt=0)
     feedback_db: Path = Path("data/feedback.sqlite")
+    uploads_dir: Path = Path("data/uploads")  # files added from the page: <uploads_dir>/<collection>/
 
 
 class EvalSettings(Section):

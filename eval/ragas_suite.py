@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import threading
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from configs.settings import EvalSettings, LLMSettings
 logger = logging.getLogger(__name__)
 
 METRICS_ALWAYS = ("faithfulness", "answer_relevancy")
+_LOCAL_JUDGE_LOCK = threading.RLock()
 METRICS_WITH_REFERENCE = ("context_precision", "context_recall")
 
 
@@ -81,8 +83,18 @@ def _judge_llm(judge: EvalSettings, llm: LLMSettings) -> Any:
 
     from serving.llm import bundled_gguf
 
+    class SerialChatLlamaCpp(ChatLlamaCpp):
+        """One generation at a time. ragas abandons a job on timeout while its thread keeps generating; a second
+        call into the same llama context then aborts the process (seen: SIGABRT in ggml)."""
+
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            with _LOCAL_JUDGE_LOCK:  # re-entrant: _generate may call _stream in the same thread
+                return super()._generate(*args, **kwargs)
+
     path = str(bundled_gguf()) if judge.judge_gguf == "bundled" else judge.judge_gguf
-    return ChatLlamaCpp(model_path=path, n_ctx=4096, temperature=0.0, max_tokens=256, verbose=False, use_mmap=False)
+    return SerialChatLlamaCpp(
+        model_path=path, n_ctx=4096, temperature=0.0, max_tokens=256, verbose=False, use_mmap=False
+    )
 
 
 def _embeddings() -> Any:

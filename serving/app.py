@@ -51,7 +51,7 @@ class Assistant:
         from ingest.indexer import Indexer
         from serving.ui import copy_uploads
 
-        uploads = self.settings.resolve(Path("data/uploads"))
+        uploads = self.settings.resolve(self.settings.serving.uploads_dir)
         copied, refused = copy_uploads(paths, uploads / collection, self.settings.serving.upload_max_mb)
         with self._ingest_lock:
             indexer = Indexer(

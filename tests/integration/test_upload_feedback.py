@@ -1,0 +1,48 @@
+"""Adding documents from the page and storing feedback, through the same objects the page calls."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SAMPLE, make_settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_uploaded_files_become_a_searchable_collection(tmp_path: Path, embedder: Any) -> None:
+    from ingest.indexer import Indexer
+    from serving.app import Assistant
+
+    index = tmp_path / "index"
+    Indexer(make_settings(index), embedder=embedder).run([SAMPLE / "it"])
+    settings = make_settings(
+        index,
+        llm={"backend": "extractive"},
+        serving={
+            "uploads_dir": str(tmp_path / "uploads"),
+            "feedback_db": str(tmp_path / "fb.sqlite"),
+            "upload_max_mb": 0.01,
+        },
+    )
+    assistant = Assistant(settings, index)
+    note = tmp_path / "canteen.md"
+    note.write_text("# Canteen\n\nThe canteen serves lunch from 11:30 to 14:00 on weekdays.\n")
+    big = tmp_path / "big.txt"
+    big.write_text("x " * 20_000)
+    shutil.copy(SAMPLE / "hr" / "leave-policy.md", tmp_path / "leave-policy.md")
+    message = assistant.ingest_upload([note, big, tmp_path / "leave-policy.md"], "facilities")
+    assert "Indexed 2 file(s) into **facilities**" in message and "refused big.txt" in message
+    assert "facilities" in assistant.facets()["collection"]
+    answer = assistant.chain.answer("When does the canteen serve lunch?")
+    assert "11:30" in answer.text and answer.citations[0].relpath == "canteen.md"
+
+    fid = assistant.feedback.add(
+        -1, answer.question, answer.text, [c.to_dict() for c in answer.citations], answer.model, "too short"
+    )
+    stored = assistant.feedback.all()
+    assert fid and stored[-1]["rating"] == -1 and stored[-1]["comment"] == "too short"
+    assert stored[-1]["sources"][0]["relpath"] == "canteen.md"
