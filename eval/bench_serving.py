@@ -102,7 +102,7 @@ def _load(url: str, path: str, body_of: Any, clients: int = 8, requests: int = 1
 def main(settings: Settings, out: Path) -> dict[str, Any]:
     from ingest.indexer import Indexer
     from serving.llm import bundled_gguf
-    from serving.loopback import free_port, wait_for_port
+    from serving.loopback import free_port, start_llama_server, stop, wait_for_port
 
     index = PROJECT_ROOT / "data" / "cache" / "bench" / "sample-index"
     Indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])
@@ -111,38 +111,15 @@ def main(settings: Settings, out: Path) -> dict[str, Any]:
         tuned = settings.model_copy(update={"llm": settings.llm.model_copy(update={"backend": backend})})
         results["ttft"].append(_ttft(tuned, index))
         print(json.dumps(results["ttft"][-1]), file=sys.stderr)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(bundled_gguf()),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--use_mmap",
-            "false",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, base_url = start_llama_server(str(bundled_gguf()), sys.executable)
     try:
-        wait_for_port(port, server, 120)
         tuned = settings.model_copy(
-            update={
-                "llm": settings.llm.model_copy(update={"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1"})
-            }
+            update={"llm": settings.llm.model_copy(update={"backend": "openai", "base_url": base_url})}
         )
         results["ttft"].append(_ttft(tuned, index))
         print(json.dumps(results["ttft"][-1]), file=sys.stderr)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop(server)
     # API throughput: the app in a subprocess, extractive backend (the LLM's own speed is measured above).
     app_port = free_port()
     app = subprocess.Popen(
@@ -163,8 +140,7 @@ def main(settings: Settings, out: Path) -> dict[str, Any]:
             ),
         ]
     finally:
-        app.terminate()
-        app.wait(10)
+        stop(app)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

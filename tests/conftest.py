@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from configs.settings import PROJECT_ROOT, Settings, load_settings, offline_environment
-from serving.loopback import free_port, wait_for_port
+from serving.loopback import free_port, stop, wait_for_port
 
 offline_environment()
 SAMPLE = PROJECT_ROOT / "data" / "sample"
@@ -124,8 +124,4 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

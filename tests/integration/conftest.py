@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PYTHON, SAMPLE, free_port, make_settings, wait_for_port
+from tests.conftest import PYTHON, SAMPLE, free_port, make_settings
 
 HOSTILE = """# VPN incidents
 
@@ -42,38 +41,13 @@ def kb_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
 def llama_server() -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the bundled SmolLM2 GGUF; yields its /v1 base URL."""
     from serving.llm import bundled_gguf
+    from serving.loopback import start_llama_server, stop
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(bundled_gguf()),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--use_mmap",
-            "false",
-            "--model_alias",
-            "smollm2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, url = start_llama_server(str(bundled_gguf()), PYTHON, alias="smollm2")
     try:
-        wait_for_port(port, proc, timeout=120)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 class AppServer:
