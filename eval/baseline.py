@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from eval.datasets import Dataset
 from retrieval.embeddings import bundled_model_path
 
@@ -55,7 +53,7 @@ def tutorial_variant(dataset: Dataset, persist_dir: Path, docs_dir: Path) -> dic
     import chromadb
     from langchain_chroma import Chroma
 
-    from eval.retrieval_metrics import evaluate_run
+    from eval.retrieval_metrics import score_queries
 
     if not (persist_dir / "chroma.sqlite3").exists():
         build_tutorial_index(docs_dir, persist_dir)
@@ -63,24 +61,9 @@ def tutorial_variant(dataset: Dataset, persist_dir: Path, docs_dir: Path) -> dic
         path=str(persist_dir), settings=chromadb.config.Settings(anonymized_telemetry=False)
     )
     store = Chroma(client=client, collection_name=COLLECTION, embedding_function=_embeddings())
-    run: dict[str, dict[str, float]] = {}
-    latencies = []
-    for qid, text in dataset.queries.items():
-        if qid not in dataset.qrels:
-            continue
-        t0 = time.perf_counter()
-        results = store.similarity_search_with_score(text, k=300)
-        latencies.append((time.perf_counter() - t0) * 1000)
-        ranked: dict[str, float] = {}
-        for doc, _score in results:
-            doc_id = Path(doc.metadata["source"]).stem
-            if doc_id not in ranked:
-                ranked[doc_id] = float(100 - len(ranked))
-                if len(ranked) == 100:
-                    break
-        run[qid] = ranked
-    metrics: dict[str, Any] = evaluate_run(dataset.qrels, run)
-    metrics["p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
-    metrics["p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
-    metrics["queries"] = len(latencies)
+
+    def search(text: str) -> list[str]:
+        return [Path(doc.metadata["source"]).stem for doc, _ in store.similarity_search_with_score(text, k=300)]
+
+    metrics: dict[str, Any] = score_queries(dataset, search)["metrics"]
     return metrics

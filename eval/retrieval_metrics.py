@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,16 +58,20 @@ def doc_id_of(hit: Hit) -> str:
     return Path(str(hit.chunk.metadata.get("filename") or hit.chunk.source)).stem
 
 
-def documents_ranked(hits: Sequence[Hit], limit: int = 100) -> dict[str, float]:
-    """Chunk hits -> documents, each at its best chunk's position (scores only need to be monotonic)."""
+def rank_documents(doc_ids: Iterable[str], limit: int = 100) -> dict[str, float]:
+    """Documents in order of first appearance (scores only need to be monotonic for the metrics)."""
     out: dict[str, float] = {}
-    for hit in hits:
-        doc = doc_id_of(hit)
+    for doc in doc_ids:
         if doc not in out:
             out[doc] = float(limit - len(out))
             if len(out) == limit:
                 break
     return out
+
+
+def documents_ranked(hits: Sequence[Hit], limit: int = 100) -> dict[str, float]:
+    """Chunk hits -> documents, each at its best chunk's position."""
+    return rank_documents((doc_id_of(h) for h in hits), limit)
 
 
 def evaluate_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -79,26 +83,37 @@ def evaluate_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, floa
     return {m: round(float(scores[m]), 4) for m in METRICS}
 
 
-def run_variant(
-    retriever: Retriever, dataset: Dataset, variant: Variant, progress: Callable[[int], None] | None = None
+def score_queries(
+    dataset: Dataset, search: Callable[[str], Iterable[str]], progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
-    """Metrics and per-query latency (p50/p95 in ms) of one variant on the dataset's judged queries."""
+    """Run every judged query through search (doc ids, best first); metrics plus p50/p95 latency in ms."""
     run: dict[str, dict[str, float]] = {}
     latencies = []
     for qid, text in dataset.queries.items():
         if qid not in dataset.qrels:
             continue
         t0 = time.perf_counter()
-        result = retriever.search(text, top_k=DEPTH, fusion=variant.fusion, rerank=variant.rerank)  # type: ignore[arg-type]
+        run[qid] = rank_documents(search(text))
         latencies.append((time.perf_counter() - t0) * 1000)
-        run[qid] = documents_ranked(result.hits)
         if progress:
             progress(1)
-    metrics = evaluate_run(dataset.qrels, run)
+    metrics: dict[str, Any] = evaluate_run(dataset.qrels, run)
     metrics["p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
     metrics["p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
     metrics["queries"] = len(latencies)
     return {"metrics": metrics, "run": run}
+
+
+def run_variant(
+    retriever: Retriever, dataset: Dataset, variant: Variant, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Metrics and per-query latency of one variant of our pipeline."""
+
+    def search(text: str) -> list[str]:
+        hits = retriever.search(text, top_k=DEPTH, fusion=variant.fusion, rerank=variant.rerank)  # type: ignore[arg-type]
+        return [doc_id_of(h) for h in hits.hits]
+
+    return score_queries(dataset, search, progress)
 
 
 def eval_settings(settings: Settings, index_dir: Path) -> Settings:
