@@ -89,14 +89,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ingest_corpus(settings: Any, dataset: Any, index_dir: Path | None = None) -> tuple[Path, Any]:
+    """index_dataset with a progress bar (entry points own progress bars)."""
     from tqdm import tqdm
 
-    from eval.retrieval_metrics import eval_settings, materialise
-    from ingest.indexer import Indexer
+    from eval.retrieval_metrics import index_dataset
 
-    docs = materialise(dataset)
-    index_dir = index_dir or docs.parent / "index"
-    indexer = Indexer(eval_settings(settings, index_dir), index_dir=index_dir)
     bar = tqdm(total=0, unit="doc", desc=f"index {dataset.name}", disable=None, file=sys.stderr)
 
     def progress(event: str, n: int) -> None:
@@ -106,16 +103,10 @@ def _ingest_corpus(settings: Any, dataset: Any, index_dir: Path | None = None) -
         else:
             bar.update(n)
 
-    report = indexer.run([docs], progress=progress)
-    bar.close()
-    if report.chunks_written:
-        print(
-            f"indexed {dataset.name}: {report.new + report.changed} docs, {report.chunks_written} chunks "
-            f"in {report.seconds:.0f} s",
-            file=sys.stderr,
-        )
-    indexer.close()
-    return index_dir, indexer.embedder
+    try:
+        return index_dataset(settings, dataset, index_dir, progress)
+    finally:
+        bar.close()
 
 
 def _retrieval(settings: Any, args: argparse.Namespace) -> int:

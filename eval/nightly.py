@@ -75,8 +75,7 @@ def run_nightly(
     settings: Settings, out_dir: Path, sample_size: int | None, index_dir: Path | None, say: Say
 ) -> tuple[dict[str, Any], int]:
     """Run everything, write the report, append to the history; returns (report, exit status)."""
-    from eval.__main__ import _ingest_corpus
-    from eval.retrieval_metrics import Variant, make_retriever, run_variant
+    from eval.retrieval_metrics import Variant, index_dataset, make_retriever, run_variant
     from serving.app import Assistant
 
     cfg = settings.eval
@@ -107,7 +106,7 @@ def run_nightly(
     fingerprints: dict[str, str] = {}
     for ds in retrieval_sets:
         say(f"retrieval: {ds.name} ({ds.split}, {len(ds.qrels)} queries)")
-        idx, embedder = _ingest_corpus(settings, ds)
+        idx, embedder = index_dataset(settings, ds)
         retriever = make_retriever(settings, idx, embedder)
         result = run_variant(
             retriever, ds, Variant("default", settings.retrieval.fusion, rerank=retriever.reranker is not None)
@@ -127,7 +126,7 @@ def run_nightly(
             kb_index = index_dir or settings.resolve(settings.index.path)
         else:
             assert qa_set is not None
-            kb_index, _ = _ingest_corpus(settings, qa_set)
+            kb_index, _ = index_dataset(settings, qa_set)
         assistant = Assistant(settings, kb_index)
         for n, item in enumerate(items, start=1):
             say(f"answer {name} {n}/{len(items)}")

@@ -116,6 +116,33 @@ def run_variant(
     return score_queries(dataset, search, progress)
 
 
+def index_dataset(
+    settings: Settings, dataset: Dataset, index_dir: Path | None = None, progress: Any = None
+) -> tuple[Path, Any]:
+    """Index the dataset's corpus through the real ingest path (cached: unchanged files embed nothing).
+
+    Returns the index folder and the embedder it used, so queries reuse the loaded model.
+    """
+    from ingest.indexer import Indexer
+
+    docs = materialise(dataset)
+    index_dir = index_dir or docs.parent / "index"
+    indexer = Indexer(eval_settings(settings, index_dir), index_dir=index_dir)
+    try:
+        report = indexer.run([docs], progress=progress)
+    finally:
+        indexer.close()
+    if report.chunks_written:
+        logger.info(
+            "indexed %s: %d docs, %d chunks in %.0f s",
+            dataset.name,
+            report.new + report.changed,
+            report.chunks_written,
+            report.seconds,
+        )
+    return index_dir, indexer.embedder
+
+
 def eval_settings(settings: Settings, index_dir: Path) -> Settings:
     """The configured pipeline, pointed at the eval index, with enough candidates for Recall@100."""
     retrieval = settings.retrieval.model_copy(

@@ -20,10 +20,9 @@ from eval.datasets import Dataset, holdout, load_dataset
 
 
 def _pairs(settings: Settings, dataset: Dataset, qids: list[str], negatives: int) -> list[tuple[str, str, float]]:
-    from eval.__main__ import _ingest_corpus
-    from eval.retrieval_metrics import doc_id_of, make_retriever
+    from eval.retrieval_metrics import doc_id_of, index_dataset, make_retriever
 
-    index_dir, embedder = _ingest_corpus(settings, dataset)
+    index_dir, embedder = index_dataset(settings, dataset)
     retriever = make_retriever(settings, index_dir, embedder)
     out: list[tuple[str, str, float]] = []
     for qid in qids:

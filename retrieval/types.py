@@ -30,11 +30,6 @@ class Chunk:
         source = str(meta.pop("source", ""))
         return cls(id=chunk_id, text=text, source=source, metadata=meta)
 
-    @property
-    def tags(self) -> list[str]:
-        """Tags of this chunk (folder names and any added tags)."""
-        return sorted(k[len(TAG_PREFIX) :] for k, v in self.metadata.items() if k.startswith(TAG_PREFIX) and v)
-
 
 @dataclass(frozen=True)
 class Hit:
