@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--index", type=Path, help="index for the user QA sets in data/eval (default: index.path)")
     n.add_argument("--profile", help="config profile (default: default)")
     tr = sub.add_parser("train-reranker", help="fine-tune a cross-encoder on SciFact train + PubMedQA (train half)")
-    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--epochs", type=int, default=2)
+    tr.add_argument("--lr", type=float, default=5e-5, help="learning rate (default: 5e-5)")
     tr.add_argument("--profile", help="config profile (default: default)")
     bs = sub.add_parser("bench-serving", help="time to first token per backend and API load with 8 clients")
     bs.add_argument("--out", type=Path, default=Path("bench/out/serving.json"))
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train-reranker":
             from eval.train_reranker import main as train_reranker
 
-            return train_reranker(settings, args.epochs)
+            return train_reranker(settings, args.epochs, args.lr)
         if args.command == "nightly":
             from eval.nightly import main_nightly
 

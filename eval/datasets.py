@@ -41,12 +41,14 @@ class Dataset:
                 yield str(row["_id"]), str(row.get("title") or ""), str(row.get("text") or "")
 
     def fingerprint(self) -> str:
-        """Identifies the data (file sizes and mtimes), so cached indexes and comparisons match it."""
+        """Identifies the data by content, so cached indexes and run comparisons survive a copy of the folder."""
         h = hashlib.sha256()
         for p in sorted(self.root.rglob("*")):
             if p.is_file():
-                st = p.stat()
-                h.update(f"{p.relative_to(self.root)}:{st.st_size}:{int(st.st_mtime)}".encode())
+                h.update(f"{p.relative_to(self.root)}\0".encode())
+                with p.open("rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        h.update(block)
         return h.hexdigest()[:12]
 
 

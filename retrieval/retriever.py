@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from configs.errors import RetrievalError
+from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import RetrievalSettings, Settings
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.filters import Filter
@@ -32,6 +32,7 @@ class Retrieval:
     hits: list[Hit]
     relevant: bool  # False: nothing cleared the relevance floor ("no relevant context")
     timings_ms: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # a stage that was skipped (e.g. the reranker is down), for the reader
 
 
 class Retriever:
@@ -109,14 +110,20 @@ class Retriever:
             name = "dense" if fusion == "dense" else "bm25"
             hits = single_list(name, lists[name])
         relevant = any(self._clears_floor(h) for h in hits[: max(k, cfg.rerank_top_n)])
+        warnings: tuple[str, ...] = ()
         if use_rerank and hits:
             assert self.reranker is not None
             t1 = time.perf_counter()
-            head = self.reranker.rerank(query, hits[: cfg.rerank_top_n])
-            hits = head + hits[cfg.rerank_top_n :]
+            try:
+                head = self.reranker.rerank(query, hits[: cfg.rerank_top_n])
+                hits = head + hits[cfg.rerank_top_n :]
+            except ModelUnavailable as exc:
+                # Fused order is still a good answer; a reranker outage must not take search down.
+                logger.warning("reranker unavailable, keeping the fused order: %s", exc)
+                warnings = (f"The reranker is unavailable ({exc}); results are in fused order.",)
             timings["rerank"] = _ms(t1)
         timings["total"] = _ms(t0)
-        return Retrieval(hits[:k], relevant, timings)
+        return Retrieval(hits[:k], relevant, timings, warnings)
 
     def _clears_floor(self, hit: Hit) -> bool:
         dense = hit.scores.get("dense")

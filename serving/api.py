@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from configs.errors import KBError, ModelUnavailable, RetrievalError
 from retrieval.filters import Filter
+from retrieval.types import Chunk, Hit
 from serving.chain import Answer, AnswerChain, Delta
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,18 @@ class RetrieveRequest(BaseModel):
     query: str
     filters: dict[str, Any] | None = None
     top_k: int = Field(default=8, ge=1, le=100)
+
+
+class RerankDocument(BaseModel):
+    text: str
+
+
+class RerankRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. TEI's "texts" (same documents) or "return_documents"
+    model: str | None = None
+    query: str = Field(min_length=1)
+    documents: list[str | RerankDocument] = Field(min_length=1, max_length=1000)
+    top_n: int | None = Field(default=None, ge=1)
 
 
 def error(status: int, message: str, kind: str) -> JSONResponse:
@@ -134,7 +148,9 @@ def build_router(
             return body
         assert isinstance(body, RetrieveRequest)
         try:
-            result = chain.retriever.search(body.query, parse_filter(body.filters), top_k=body.top_k)
+            flt = parse_filter(body.filters)
+            # Off the event loop: a search (and a rerank) must not stall other requests.
+            result = await run_in_threadpool(chain.retriever.search, body.query, flt, body.top_k)
         except KBError as exc:
             return _kb_error(exc)
         hits = [
@@ -147,7 +163,34 @@ def build_router(
             }
             for h in result.hits
         ]
-        return {"hits": hits, "relevant": result.relevant, "timings_ms": result.timings_ms}
+        return {
+            "hits": hits,
+            "relevant": result.relevant,
+            "timings_ms": result.timings_ms,
+            "warnings": list(result.warnings),
+        }
+
+    @router.post("/rerank")
+    async def rerank(request: Request) -> Any:
+        """The configured reranker as a vLLM/Jina/Cohere-style endpoint, so other hosts can share one model."""
+        body = await body_of(request, RerankRequest)
+        if isinstance(body, JSONResponse):
+            return body
+        assert isinstance(body, RerankRequest)
+        reranker = chain.retriever.reranker
+        if reranker is None:
+            return error(404, "this server has no reranker; set retrieval.rerank to use one", "invalid_request_error")
+        texts = [d if isinstance(d, str) else d.text for d in body.documents]
+        hits = [Hit(Chunk(id=str(i), text=t, source=""), 0.0) for i, t in enumerate(texts)]
+        try:
+            ranked = await run_in_threadpool(reranker.rerank, body.query, hits)
+        except KBError as exc:
+            return _kb_error(exc)
+        results = [
+            {"index": int(h.chunk.id), "relevance_score": h.score, "document": {"text": h.chunk.text}}
+            for h in ranked[: body.top_n or len(ranked)]
+        ]
+        return {"id": f"rerank-{uuid.uuid4().hex}", "model": body.model or reranker.name, "results": results}
 
     @router.post("/chat/completions")
     async def chat(request: Request) -> Any:
@@ -175,7 +218,7 @@ def build_router(
                 _sse(chain, question, history, flt, cid, created, model), media_type="text/event-stream"
             )
         try:
-            answer = chain.answer(question, history, flt)
+            answer = await run_in_threadpool(chain.answer, question, history, flt)
         except KBError as exc:
             return _kb_error(exc)
         return {

@@ -242,6 +242,8 @@ class AnswerChain:
             checker = CitationFilter(len(citations))
             text = checker.feed(text) + checker.flush()
             yield Delta(text)
+        if retrieval.warnings:
+            notice = " ".join([*retrieval.warnings, *([notice] if notice else [])])
         timings["total"] = (time.perf_counter() - t0) * 1000
         model = self.backend_name if mode == "llm" else "extractive"
         yield Answer(question, standalone, text.strip(), citations, checker.cited, mode, model, notice, timings)
