@@ -20,7 +20,7 @@ export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
 .PHONY: setup browser demo serve serve-llm ingest list test test-unit test-integration lint bench bench-ingest \
-	bench-retrieval bench-serving eval train-reranker clean-index
+	bench-retrieval bench-serving bench-scale eval train-reranker clean-index
 
 setup: $(STAMP)
 
@@ -79,7 +79,10 @@ lint: setup
 	$(BIN)/ruff check configs retrieval ingest serving eval tests scripts
 	$(BIN)/mypy configs retrieval ingest serving eval
 
-bench: bench-ingest bench-retrieval bench-serving
+bench: bench-ingest bench-retrieval bench-serving bench-scale
+
+bench-scale: setup
+	$(PYTHON) -m eval bench-scale
 
 bench-serving: setup
 	$(PYTHON) -m eval bench-serving

@@ -50,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     bs = sub.add_parser("bench-serving", help="time to first token per backend and API load with 8 clients")
     bs.add_argument("--out", type=Path, default=Path("bench/out/serving.json"))
     bs.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n, tr, bs):
+    sc = sub.add_parser("bench-scale", help="search latency and memory at 5k / 50k / 500k (replicated) chunks")
+    sc.add_argument("--sizes", default="5000,50000,500000", help="comma-separated chunk counts")
+    sc.add_argument("--out", type=Path, default=Path("bench/out/scale.json"))
+    sc.add_argument("--keep", action="store_true", help="keep the built indexes under data/cache/bench")
+    sc.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, t, n, tr, bs, sc):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -67,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             from eval.bench_serving import main as bench_serving
 
             bench_serving(settings, args.out)
+            return 0
+        if args.command == "bench-scale":
+            from eval.bench_scale import main as bench_scale
+
+            sizes = [int(s) for s in args.sizes.split(",")]
+            bench_scale(settings, sizes, args.out, args.keep, say=lambda m: print(m, file=sys.stderr, flush=True))
             return 0
         if args.command == "train-reranker":
             from eval.train_reranker import main as train_reranker

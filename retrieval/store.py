@@ -95,8 +95,9 @@ class ChromaStore:
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by id (used to move a renamed file without re-embedding it)."""
         out: dict[str, np.ndarray] = {}
+        collection = self.collection  # opens the client, which also sets _max_batch
         for start in range(0, len(ids), self._max_batch):
-            got = self.collection.get(ids=list(ids[start : start + self._max_batch]), include=["embeddings"])
+            got = collection.get(ids=list(ids[start : start + self._max_batch]), include=["embeddings"])
             for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
                 out[cid] = np.asarray(vec, dtype=np.float32)
         return out
@@ -105,8 +106,9 @@ class ChromaStore:
         """Every id in the collection (used to find orphans after a crash)."""
         ids: set[str] = set()
         offset = 0
+        collection = self.collection
         while True:
-            got = self.collection.get(include=[], limit=self._max_batch, offset=offset)
+            got = collection.get(include=[], limit=self._max_batch, offset=offset)
             ids.update(got["ids"])
             if len(got["ids"]) < self._max_batch:
                 return ids

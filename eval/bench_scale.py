@@ -1,0 +1,171 @@
+"""`python -m eval bench-scale`: how search latency and memory grow with the index (5k / 50k / 500k chunks).
+
+The chunks are the SciFact index's real chunks, replicated: copy i of a chunk gets the id `<id>~i`, a vector
+nudged by small Gaussian noise (re-normalised, so the HNSW graph is not full of exact duplicates), and
+chunk n of the index is put in collection `part-<n mod 10>`, so a collection filter keeps a tenth of it.
+They are written through the same ChromaStore and LexicalIndex code that ingest uses. Each size is then searched, in a fresh process
+so that its memory is its own, by the SciFact test queries with the default pipeline (fusion, no rerank),
+without and with a filter.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs.settings import PROJECT_ROOT, Settings
+from eval.retrieval_metrics import CACHE
+
+PARTS = 10  # chunk i is in collection part-<i mod 10>: a collection filter keeps a tenth
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))], 1)
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _source(settings: Settings) -> tuple[list[tuple[str, str, str, dict[str, Any]]], np.ndarray]:
+    """The SciFact index's chunk rows (id, text, indexed text, metadata) and their vectors."""
+    from eval.datasets import load_dataset
+    from eval.retrieval_metrics import index_dataset
+    from ingest.manifest import Manifest
+    from retrieval.store import ChromaStore
+
+    dataset = load_dataset(PROJECT_ROOT.parent / "shared" / "data" / "scifact", "test")
+    index_dir, _ = index_dataset(settings, dataset)
+    manifest = Manifest(index_dir / "manifest.sqlite")
+    try:
+        rows = [(r.id, r.text, r.embed_text, dict(r.meta)) for r in manifest.chunk_rows()]
+    finally:
+        manifest.close()
+    store = ChromaStore(settings.index.model_copy(update={"chroma_url": None}), index_dir)
+    vectors = store.get_vectors([r[0] for r in rows])
+    return rows, np.stack([vectors[r[0]] for r in rows])
+
+
+def build(settings: Settings, size: int, out: Path, say: Any) -> dict[str, Any]:
+    """Write an index of `size` replicated chunks into out; returns build timings and disk use."""
+    from retrieval.lexical import LexicalIndex
+    from retrieval.store import ChromaStore
+    from retrieval.types import Chunk
+
+    rows, vectors = _source(settings)
+    rng = np.random.default_rng(size)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    store = ChromaStore(settings.index.model_copy(update={"chroma_url": None, "path": out}), out)
+    t0 = time.perf_counter()
+    batch = 5000
+    lexical_rows: list[tuple[str, str, str, dict[str, Any]]] = []
+    for start in range(0, size, batch):
+        idx = np.arange(start, min(size, start + batch))
+        src, copy = idx % len(rows), idx // len(rows)
+        noisy = vectors[src] + rng.normal(0, 0.01, size=(len(idx), vectors.shape[1])).astype(np.float32)
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        chunks = []
+        for i, s, c in zip(idx, src, copy, strict=True):
+            cid, text, indexed, meta = rows[s]
+            meta = {**meta, "collection": f"part-{i % PARTS}"}
+            chunk = Chunk(id=f"{cid}~{c}", text=text, source=f"{meta.get('source', cid)}~{c}", metadata=meta)
+            chunks.append(chunk)
+            lexical_rows.append((chunk.id, text, indexed, chunk.to_record()))
+        store.upsert(chunks, noisy)
+        say(f"  {size:,}: {min(size, start + batch):,} chunks written to Chroma")
+    chroma_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    LexicalIndex.build(lexical_rows, generation=1).save(out)
+    bm25_s = time.perf_counter() - t1
+    return {
+        "chunks": size,
+        "chroma_write_s": round(chroma_s, 1),
+        "bm25_build_s": round(bm25_s, 1),
+        "disk_mb": round(_du(out) / 2**20, 1),
+    }
+
+
+def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str, Any]:
+    """Search latency (p50/p95, per stage) and this process's memory; run in a fresh process per size."""
+    from retrieval.filters import Filter
+    from retrieval.retriever import build_retriever
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    cfg = settings.model_copy(
+        update={
+            "index": settings.index.model_copy(update={"path": index_dir, "chroma_url": None}),
+            "retrieval": settings.retrieval.model_copy(update={"rerank": "none"}),
+        }
+    )
+    t0 = time.perf_counter()
+    retriever = build_retriever(cfg, index_dir)
+    retriever.search("warm up the embedder, Chroma and the BM25 index")
+    load_s = time.perf_counter() - t0
+    out: dict[str, Any] = {"load_s": round(load_s, 1)}
+    for name, flt in (("unfiltered", None), ("filtered", Filter.parse({"collections": ["part-3"]}))):
+        totals: list[float] = []
+        stages: dict[str, list[float]] = {}
+        for q in queries:
+            result = retriever.search(q, flt)
+            totals.append(result.timings_ms["total"])
+            for stage in ("embed", "dense", "bm25"):
+                stages.setdefault(stage, []).append(result.timings_ms.get(stage, 0.0))
+            if flt is not None:
+                assert all(h.chunk.metadata.get("collection") == "part-3" for h in result.hits)
+        out[name] = {
+            "p50_ms": _pct(totals, 0.5),
+            "p95_ms": _pct(totals, 0.95),
+            **{f"{s}_p50_ms": round(statistics.median(v), 1) for s, v in stages.items()},
+        }
+    out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["rss_before_load_mb"] = round(rss0, 1)
+    return out
+
+
+def main(settings: Settings, sizes: list[int], out_json: Path, keep: bool, say: Any = print) -> dict[str, Any]:
+    from eval.datasets import load_dataset
+
+    dataset = load_dataset(PROJECT_ROOT.parent / "shared" / "data" / "scifact", "test")
+    queries = [dataset.queries[q] for q in sorted(dataset.qrels)]
+    results: dict[str, Any] = {"queries": len(queries), "sizes": {}}
+    for size in sizes:
+        index_dir = CACHE / "bench" / f"scale-{size}"
+        say(f"building {size:,} chunks in {index_dir}")
+        built = build(settings, size, index_dir, say)
+        say(f"  built: {built}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "eval.bench_scale", str(index_dir)],
+            input=json.dumps(queries),
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=PROJECT_ROOT,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"measuring {size:,} chunks failed: {proc.stderr.strip().splitlines()[-1:]}")
+        measured = json.loads(proc.stdout)
+        say(f"  searched: {measured}")
+        results["sizes"][str(size)] = {**built, **measured}
+        if not keep:
+            shutil.rmtree(index_dir, ignore_errors=True)
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+if __name__ == "__main__":  # the per-size measuring process
+    from configs.settings import load_settings, offline_environment
+
+    offline_environment()
+    print(json.dumps(measure(load_settings(), Path(sys.argv[1]), json.loads(sys.stdin.read()))))
