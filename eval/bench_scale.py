@@ -3,9 +3,9 @@
 The chunks are the SciFact index's real chunks, replicated: copy i of a chunk gets the id `<id>~i`, a vector
 nudged by small Gaussian noise (re-normalised, so the HNSW graph is not full of exact duplicates), and
 chunk n of the index is put in collection `part-<n mod 10>`, so a collection filter keeps a tenth of it.
-They are written through the same ChromaStore and LexicalIndex code that ingest uses. Each size is then searched, in a fresh process
-so that its memory is its own, by the SciFact test queries with the default pipeline (fusion, no rerank),
-without and with a filter.
+They are written through the same ChromaStore and LexicalIndex code that ingest uses. Each size is then
+searched, in a fresh process so that its memory is its own, by the SciFact test queries with the default
+pipeline (fusion, no rerank), without and with a filter.
 """
 
 from __future__ import annotations
