@@ -62,3 +62,20 @@ def test_history_survives_a_torn_last_line(tmp_path: Path) -> None:
     append_run(path, {"run_id": "c", "metrics": {}})
     assert [r["run_id"] for r in load_history(path)] == ["a", "c"]
     assert json.loads(path.read_text().splitlines()[0])["run_id"] == "a"
+
+
+def test_judge_output_is_constrained_to_the_schema_the_ragas_prompt_asks_for() -> None:
+    from types import SimpleNamespace
+
+    from eval.ragas_suite import _patch_ragas_import, output_schema
+
+    _patch_ragas_import()
+    from ragas.metrics._faithfulness import StatementGeneratorInput, StatementGeneratorPrompt
+
+    prompt = StatementGeneratorPrompt().to_string(StatementGeneratorInput(question="q?", answer="It is 25 days."))
+    schema = output_schema([SimpleNamespace(content=prompt)])
+    assert schema is not None
+    statements = schema["properties"]["statements"]
+    assert statements["type"] == "array" and statements["minItems"] == 1 and statements["maxItems"] == 12
+    assert statements["items"] == {"type": "string", "maxLength": 400}
+    assert output_schema([SimpleNamespace(content="no schema in this prompt")]) is None
