@@ -118,6 +118,23 @@ def test_question_outside_the_documents_gets_no_guess(kb_index: Path, tmp_path: 
         assert "could not find" in data["choices"][0]["message"]["content"]
 
 
+def test_follow_up_question_is_answered_in_the_context_of_the_conversation(kb_index: Path, tmp_path: Path) -> None:
+    history = [
+        {"role": "user", "content": "How many days of paid annual leave do full-time employees get?"},
+        {"role": "assistant", "content": "Full-time employees get 25 days of paid annual leave [1]."},
+        {"role": "user", "content": "And part-time staff?"},
+    ]
+    with start_app(kb_index, tmp_path, **EXTRACTIVE) as app:
+        alone = _chat(app.url, "And part-time staff?").json()
+        r = httpx.post(f"{app.url}/v1/chat/completions", json={"messages": history}, timeout=120)
+    data = r.json()
+    assert "leave" in data["kb"]["standalone_question"].lower()  # the follow-up carries the earlier topic
+    cited = [c for c in data["citations"] if c["cited"]]
+    assert cited and cited[0]["relpath"] == "hr/leave-policy.md"
+    assert "in proportion to their contracted hours" in data["choices"][0]["message"]["content"]
+    assert alone["kb"]["standalone_question"] == "And part-time staff?"  # no history, nothing added
+
+
 def test_llm_down_falls_back_to_extractive_and_says_so(kb_index: Path, tmp_path: Path) -> None:
     down = {
         "llm": {
