@@ -251,7 +251,8 @@ class Indexer:
         missing = [str(r) for r in roots if not r.exists()]
         if missing:
             raise IngestError(f"path(s) not found: {', '.join(missing)}; pass existing files or folders")
-        roots = [Path(os.path.abspath(r)) for r in roots]
+        # Canonical roots: one folder reached through a symlink and directly must not be indexed twice.
+        roots = [Path(os.path.realpath(r)) for r in roots]
         started = time.perf_counter()
         report = IngestReport()
         progress = progress or (lambda _event, _n: None)
@@ -283,7 +284,14 @@ class Indexer:
             gone = [
                 p for p in known if p not in seen and p not in skipped_paths and any(_is_under(p, r) for r in roots)
             ]
-            work, gone = self._apply_moves(work, gone, known, fingerprint, report)
+            # A file that vanished from outside these roots may have moved into them (a renamed root folder):
+            # it is a move source too, but is never deleted by a run that was not given its folder.
+            vanished = [
+                p for p in known if p not in seen and not any(_is_under(p, r) for r in roots) and not os.path.lexists(p)
+            ]
+            deletable = set(gone)
+            work, sources_left = self._apply_moves(work, gone + vanished, known, fingerprint, report)
+            gone = [p for p in sources_left if p in deletable]
             progress("total", len(work))
             self._index_files(work, fingerprint, report, progress, set(known))
             if gone:
@@ -316,7 +324,9 @@ class Indexer:
             if str(cand.path) in known or not olds:
                 remaining.append(cand)
                 continue
-            old_path = olds.pop()
+            # Several vanished copies of this content: the one whose path ends most like the new one moved.
+            old_path = max(olds, key=lambda p: (_common_tail(p, str(cand.path)), p))
+            olds.remove(old_path)
             if self._move(old_path, cand, known[old_path], fingerprint, report):
                 gone.remove(old_path)
                 report.moved += 1
@@ -536,7 +546,7 @@ class Indexer:
         report = IngestReport()
         with IndexLock(self.index_dir):
             self._recover()
-            targets = [os.path.abspath(p) for p in prefixes]
+            targets = sorted({f(p) for p in prefixes for f in (os.path.abspath, os.path.realpath)})
             paths = [p for p in self.manifest.files() if any(_is_under(p, t) for t in targets)]
             if paths:
                 self._remove_paths(paths, report)
@@ -547,6 +557,16 @@ class Indexer:
 
     def indexed_files(self) -> list[FileRecord]:
         return sorted(self.manifest.files().values(), key=lambda r: r.path)
+
+
+def _common_tail(a: str, b: str) -> int:
+    """How many trailing path components two paths share."""
+    n = 0
+    for x, y in zip(reversed(Path(a).parts), reversed(Path(b).parts), strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _is_under(path: str, root: Path | str) -> bool:

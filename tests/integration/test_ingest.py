@@ -134,6 +134,37 @@ def test_edits_deletes_moves_and_config_changes(tmp_path: Path, embedder: Any) -
     assert not (after["manifest"] & state["manifest"])
 
 
+def test_renamed_root_folder_is_a_move_not_a_second_copy(tmp_path: Path, embedder: Any) -> None:
+    old, other = tmp_path / "kb-2025", tmp_path / "other"
+    shutil.copytree(SAMPLE, old)
+    shutil.copytree(SAMPLE / "hr", other)
+    indexer = _indexer(tmp_path / "idx", embedder)
+    indexer.run([old])
+    indexer.run([other])
+    before = indexer.store.count()
+    shutil.rmtree(other)  # gone from disk, but this run is not about its folder: its entries stay
+    new = old.rename(tmp_path / "kb-2026")
+    report = indexer.run([new])
+    assert (report.moved, report.new, report.changed, report.deleted) == (11, 0, 0, 0)
+    state = _state(indexer)
+    assert state["chroma"].keys() == state["manifest"] == state["lexical"]
+    sources = {v[1] for v in state["chroma"].values()}
+    assert not any(s.startswith(str(old) + "/") for s in sources)  # no stale copies under the old name
+    assert sum(s.startswith(str(other) + "/") for s in sources) > 0
+    assert indexer.store.count() == before
+
+
+def test_a_folder_reached_through_a_symlink_is_indexed_once(tmp_path: Path, embedder: Any) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE, docs)
+    (tmp_path / "link").symlink_to(docs, target_is_directory=True)
+    indexer = _indexer(tmp_path / "idx", embedder)
+    assert indexer.run([docs]).new == 11
+    again = indexer.run([tmp_path / "link"])
+    assert (again.new, again.unchanged, again.deleted) == (0, 11, 0)
+    assert indexer.remove([tmp_path / "link" / "hr"]).deleted == 3
+
+
 def test_removing_a_folder_from_the_index(tmp_path: Path, embedder: Any) -> None:
     indexer = _indexer(tmp_path / "idx", embedder)
     indexer.run([SAMPLE])
