@@ -11,7 +11,6 @@ pipeline (fusion, no rerank), without and with a filter.
 from __future__ import annotations
 
 import json
-import resource
 import shutil
 import statistics
 import subprocess
@@ -96,12 +95,23 @@ def build(settings: Settings, size: int, out: Path, say: Any) -> dict[str, Any]:
     }
 
 
+def _memory_mb() -> dict[str, float]:
+    """This process's resident and peak memory. Read from /proc, since getrusage's ru_maxrss survives exec
+    and would report the parent's peak (the build) in the measuring child."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": out.get("VmRSS", 0.0), "peak_rss_mb": out.get("VmHWM", 0.0)}
+
+
 def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str, Any]:
     """Search latency (p50/p95, per stage) and this process's memory; run in a fresh process per size."""
     from retrieval.filters import Filter
     from retrieval.retriever import build_retriever
 
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _memory_mb()["rss_mb"]
     cfg = settings.model_copy(
         update={
             "index": settings.index.model_copy(update={"path": index_dir, "chroma_url": None}),
@@ -128,8 +138,8 @@ def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str
             "p95_ms": _pct(totals, 0.95),
             **{f"{s}_p50_ms": round(statistics.median(v), 1) for s, v in stages.items()},
         }
-    out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out["rss_before_load_mb"] = round(rss0, 1)
+    out.update(_memory_mb())
+    out["rss_before_load_mb"] = before  # the imports (torch, Chroma, the embedder code) without an index
     return out
 
 
