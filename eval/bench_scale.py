@@ -139,7 +139,7 @@ def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str
             **{f"{s}_p50_ms": round(statistics.median(v), 1) for s, v in stages.items()},
         }
     out.update(_memory_mb())
-    out["rss_before_load_mb"] = before  # the imports (torch, Chroma, the embedder code) without an index
+    out["rss_before_load_mb"] = before  # the interpreter and settings, before any model or index is loaded
     return out
 
 
