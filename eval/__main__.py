@@ -154,6 +154,43 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_rerank(retriever: Any, dataset: Any, lists: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """With a reranker configured: its weight against the configured fusion, for the top 10 or 20.
+
+    The reranker scores each query's top 20 once; every weight re-blends those scores (retrieval.fusion.
+    blend_rerank, the function the Retriever uses)."""
+    from eval.retrieval_metrics import documents_ranked, evaluate_run
+    from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, weighted_score_fusion
+
+    cfg = retriever.settings
+    weights = {"dense": cfg.dense_weight, "bm25": cfg.lexical_weight}
+    fused, scored = {}, {}
+    for qid, pair in lists.items():
+        hits = (
+            weighted_score_fusion(pair, weights)
+            if cfg.fusion == "weighted"
+            else reciprocal_rank_fusion(pair, weights, cfg.rrf_k)
+        )
+        fused[qid] = hits
+        scored[qid] = {h.chunk.id: h for h in retriever.reranker.rerank(dataset.queries[qid], hits[:20])}
+    rows = []
+    for top_n in (10, 20):
+        for w in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+            run = {}
+            for qid, hits in fused.items():
+                head = hits[:top_n]
+                reranked = sorted((scored[qid][h.chunk.id] for h in head), key=lambda h: -h.score)
+                run[qid] = documents_ranked(blend_rerank(head, reranked, w) + hits[top_n:])
+            rows.append(
+                {"fusion": cfg.fusion, "rerank_top_n": top_n, "rerank_weight": w, **evaluate_run(dataset.qrels, run)}
+            )
+    rows.sort(key=lambda r: -r["ndcg@10"])
+    for row in rows[:8]:
+        print(json.dumps(row))
+    print(f"best rerank blend on {dataset.name} {dataset.split}: {json.dumps(rows[0])}")
+    return rows
+
+
 def _tune(settings: Any, args: argparse.Namespace) -> int:
     """Every fusion configuration of a small grid, scored on the given (training) split; best first.
 
@@ -195,6 +232,8 @@ def _tune(settings: Any, args: argparse.Namespace) -> int:
     for row in rows[:10]:
         print(json.dumps(row))
     print(f"best on {dataset.name} {dataset.split} ({len(lists)} queries): {json.dumps(rows[0])}")
+    if retriever.reranker is not None:
+        rows = _tune_rerank(retriever, dataset, lists) + rows
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

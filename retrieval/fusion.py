@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from retrieval.types import Chunk, Hit
 
@@ -57,3 +58,21 @@ def _fuse(lists: Mapping[str, Ranked], contributions: Mapping[str, list[float]])
 def single_list(name: str, ranked: Ranked) -> list[Hit]:
     """One retriever's list as Hits (no fusion)."""
     return [Hit(chunk, score, {name: r}, {name: score}) for r, (chunk, score) in enumerate(ranked, start=1)]
+
+
+def _minmax(values: Sequence[float]) -> list[float]:
+    lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
+    return [(v - lo) / (hi - lo) if hi > lo else 1.0 for v in values]
+
+
+def blend_rerank(fused: Sequence[Hit], reranked: Sequence[Hit], weight: float) -> list[Hit]:
+    """The reranked head ordered by weight * reranker score + (1 - weight) * fused score, both min-max
+    normalised over the head. weight 1 is the reranker's order; weight 0 is the fused order."""
+    if weight >= 1.0:
+        return list(reranked)
+    fused_score = {h.chunk.id: h.score for h in fused}
+    rerank_part = _minmax([h.score for h in reranked])
+    fused_part = _minmax([fused_score[h.chunk.id] for h in reranked])
+    combined = [weight * r + (1.0 - weight) * f for r, f in zip(rerank_part, fused_part, strict=True)]
+    order = sorted(range(len(reranked)), key=lambda i: -combined[i])  # stable: reranker order breaks ties
+    return [replace(reranked[i], score=combined[i]) for i in order]

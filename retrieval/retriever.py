@@ -13,7 +13,7 @@ from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import RetrievalSettings, Settings
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.filters import Filter
-from retrieval.fusion import reciprocal_rank_fusion, single_list, weighted_score_fusion
+from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, single_list, weighted_score_fusion
 from retrieval.lexical import LexicalIndex
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
 from retrieval.store import ChromaStore
@@ -115,8 +115,9 @@ class Retriever:
             assert self.reranker is not None
             t1 = time.perf_counter()
             try:
-                head = self.reranker.rerank(query, hits[: cfg.rerank_top_n])
-                hits = head + hits[cfg.rerank_top_n :]
+                head = hits[: cfg.rerank_top_n]
+                reranked = blend_rerank(head, self.reranker.rerank(query, head), cfg.rerank_weight)
+                hits = reranked + hits[cfg.rerank_top_n :]
             except ModelUnavailable as exc:
                 # Fused order is still a good answer; a reranker outage must not take search down.
                 logger.warning("reranker unavailable, keeping the fused order: %s", exc)

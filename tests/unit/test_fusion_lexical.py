@@ -1,9 +1,9 @@
 from pathlib import Path
 
 from retrieval.filters import Filter
-from retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
+from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, weighted_score_fusion
 from retrieval.lexical import LexicalIndex
-from retrieval.types import Chunk
+from retrieval.types import Chunk, Hit
 
 
 def _c(i: str) -> Chunk:
@@ -62,3 +62,16 @@ def test_publishing_a_new_generation_replaces_the_old(tmp_path: Path) -> None:
     loaded = LexicalIndex.load(tmp_path)
     assert loaded is not None and loaded.ids == ["9"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bm25-8", "bm25.current"]
+
+
+def test_blend_rerank_interpolates_normalised_scores() -> None:
+    def hit(cid: str, score: float) -> Hit:
+        return Hit(Chunk(cid, cid, "/s"), score)
+
+    fused = [hit("a", 3.0), hit("b", 2.0), hit("c", 1.0)]  # normalised: a 1, b 0.5, c 0
+    reranked = [hit("c", 9.0), hit("b", 5.0), hit("a", 1.0)]  # normalised: c 1, b 0.5, a 0
+    assert [h.chunk.id for h in blend_rerank(fused, reranked, 1.0)] == ["c", "b", "a"]
+    assert [h.chunk.id for h in blend_rerank(fused, reranked, 0.0)] == ["a", "b", "c"]
+    # weight 0.25: a = 0.75, b = 0.5, c = 0.25
+    out = blend_rerank(fused, reranked, 0.25)
+    assert [(h.chunk.id, h.score) for h in out] == [("a", 0.75), ("b", 0.5), ("c", 0.25)]
