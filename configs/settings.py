@@ -100,7 +100,7 @@ class RetrievalSettings(Section):
     rerank_model: Path = Path("data/models/reranker")
     rerank_url: str | None = None
     rerank_top_n: int = Field(default=20, ge=1)
-    rerank_weight: float = Field(default=1.0, ge=0.0, le=1.0)  # 1: reranker order; <1 blends in the fused score
+    rerank_weight: float = Field(default=0.5, ge=0.0, le=1.0)  # 1: reranker order; <1 blends in the fused score
     # A hit is relevant when its dense cosine similarity clears this floor or BM25 ranks it first with a
     # score above lexical_floor; when nothing clears it, the retriever reports "no relevant context".
     min_dense_score: float = 0.25
