@@ -160,17 +160,13 @@ def _tune_rerank(retriever: Any, dataset: Any, lists: dict[str, dict[str, Any]])
     The reranker scores each query's top 20 once; every weight re-blends those scores (retrieval.fusion.
     blend_rerank, the function the Retriever uses)."""
     from eval.retrieval_metrics import documents_ranked, evaluate_run
-    from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, weighted_score_fusion
+    from retrieval.fusion import blend_rerank, fuse
 
     cfg = retriever.settings
     weights = {"dense": cfg.dense_weight, "bm25": cfg.lexical_weight}
     fused, scored = {}, {}
     for qid, pair in lists.items():
-        hits = (
-            weighted_score_fusion(pair, weights)
-            if cfg.fusion == "weighted"
-            else reciprocal_rank_fusion(pair, weights, cfg.rrf_k)
-        )
+        hits = fuse(cfg.fusion, pair, weights, cfg.rrf_k)
         fused[qid] = hits
         scored[qid] = {h.chunk.id: h for h in retriever.reranker.rerank(dataset.queries[qid], hits[:20])}
     rows = []
@@ -198,7 +194,7 @@ def _tune(settings: Any, args: argparse.Namespace) -> int:
     """
     from eval.datasets import load_dataset
     from eval.retrieval_metrics import DEPTH, documents_ranked, evaluate_run, make_retriever
-    from retrieval.fusion import reciprocal_rank_fusion, weighted_score_fusion
+    from retrieval.fusion import fuse
 
     dataset = load_dataset(args.dataset, args.split)
     index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
@@ -222,11 +218,7 @@ def _tune(settings: Any, args: argparse.Namespace) -> int:
         weights = {"dense": params["dense_weight"], "bm25": params["lexical_weight"]}
         run = {}
         for qid, pair in lists.items():
-            if params["fusion"] == "rrf":
-                hits = reciprocal_rank_fusion(pair, weights, params["rrf_k"])
-            else:
-                hits = weighted_score_fusion(pair, weights)
-            run[qid] = documents_ranked(hits)
+            run[qid] = documents_ranked(fuse(params["fusion"], pair, weights, params.get("rrf_k", 60)))
         rows.append({**params, **evaluate_run(dataset.qrels, run)})
     rows.sort(key=lambda r: -r["ndcg@10"])
     for row in rows[:10]:

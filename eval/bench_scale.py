@@ -22,14 +22,10 @@ from typing import Any
 import numpy as np
 
 from configs.settings import PROJECT_ROOT, Settings
+from eval.bench_serving import nearest_rank
 from eval.retrieval_metrics import CACHE
 
 PARTS = 10  # chunk i is in collection part-<i mod 10>: a collection filter keeps a tenth
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))], 1)
 
 
 def _du(path: Path) -> int:
@@ -55,13 +51,19 @@ def _source(settings: Settings) -> tuple[list[tuple[str, str, str, dict[str, Any
     return rows, np.stack([vectors[r[0]] for r in rows])
 
 
-def build(settings: Settings, size: int, out: Path, say: Any) -> dict[str, Any]:
-    """Write an index of `size` replicated chunks into out; returns build timings and disk use."""
+def build(
+    settings: Settings,
+    source: tuple[list[tuple[str, str, str, dict[str, Any]]], np.ndarray],
+    size: int,
+    out: Path,
+    say: Any,
+) -> dict[str, Any]:
+    """Write an index of `size` replicas of the source chunks into out; returns build timings and disk use."""
     from retrieval.lexical import LexicalIndex
     from retrieval.store import ChromaStore
     from retrieval.types import Chunk
 
-    rows, vectors = _source(settings)
+    rows, vectors = source
     rng = np.random.default_rng(size)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -134,8 +136,8 @@ def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str
             if flt is not None:
                 assert all(h.chunk.metadata.get("collection") == "part-3" for h in result.hits)
         out[name] = {
-            "p50_ms": _pct(totals, 0.5),
-            "p95_ms": _pct(totals, 0.95),
+            "p50_ms": nearest_rank(totals, 0.5),
+            "p95_ms": nearest_rank(totals, 0.95),
             **{f"{s}_p50_ms": round(statistics.median(v), 1) for s, v in stages.items()},
         }
     out.update(_memory_mb())
@@ -149,10 +151,11 @@ def main(settings: Settings, sizes: list[int], out_json: Path, keep: bool, say: 
     dataset = load_dataset(PROJECT_ROOT.parent / "shared" / "data" / "scifact", "test")
     queries = [dataset.queries[q] for q in sorted(dataset.qrels)]
     results: dict[str, Any] = {"queries": len(queries), "sizes": {}}
+    source = _source(settings)
     for size in sizes:
         index_dir = CACHE / "bench" / f"scale-{size}"
         say(f"building {size:,} chunks in {index_dir}")
-        built = build(settings, size, index_dir, say)
+        built = build(settings, source, size, index_dir, say)
         say(f"  built: {built}")
         proc = subprocess.run(
             [sys.executable, "-m", "eval.bench_scale", str(index_dir)],

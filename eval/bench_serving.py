@@ -28,7 +28,8 @@ QUESTIONS = [
 ]
 
 
-def _pct(values: list[float], q: float) -> float:
+def nearest_rank(values: list[float], q: float) -> float:
+    """The q-quantile by nearest rank, rounded to 0.1 (latency percentiles in the benchmarks)."""
     values = sorted(values)
     return round(values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))], 1)
 
@@ -93,8 +94,8 @@ def _load(url: str, path: str, body_of: Any, clients: int = 8, requests: int = 1
         "requests": len(latencies),
         "errors": len(errors),
         "req_per_s": round(len(latencies) / wall, 2),
-        "p50_ms": _pct(latencies, 0.5),
-        "p95_ms": _pct(latencies, 0.95),
+        "p50_ms": nearest_rank(latencies, 0.5),
+        "p95_ms": nearest_rank(latencies, 0.95),
         "error_samples": errors[:3],
     }
 

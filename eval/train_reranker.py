@@ -22,6 +22,8 @@ from configs.settings import Settings
 from eval.datasets import Dataset, holdout, load_dataset
 from eval.retrieval_metrics import CACHE
 
+RERANK_FIELDS = {"rerank", "rerank_model", "rerank_url", "rerank_top_n", "rerank_weight"}
+
 
 def _pairs(settings: Settings, dataset: Dataset, qids: list[str], negatives: int) -> list[tuple[str, str, float]]:
     from eval.retrieval_metrics import doc_id_of, index_dataset, make_retriever
@@ -44,7 +46,12 @@ def _mined_pairs(settings: Settings, data: Path, negatives: int, say: Any) -> li
     """Training pairs, cached per retrieval config so a second training run does not mine again."""
     key = hashlib.sha256(
         json.dumps(
-            [settings.retrieval.model_dump(mode="json"), settings.chunking.model_dump(mode="json"), negatives]
+            [
+                # Mining does not rerank, so the rerank settings do not change the pairs.
+                settings.retrieval.model_dump(mode="json", exclude=RERANK_FIELDS),
+                settings.chunking.model_dump(mode="json"),
+                negatives,
+            ]
         ).encode()
     ).hexdigest()[:12]
     cache = CACHE / f"reranker-pairs-{key}.jsonl"

@@ -60,6 +60,15 @@ def single_list(name: str, ranked: Ranked) -> list[Hit]:
     return [Hit(chunk, score, {name: r}, {name: score}) for r, (chunk, score) in enumerate(ranked, start=1)]
 
 
+def fuse(method: str, lists: Mapping[str, Ranked], weights: Mapping[str, float], rrf_k: int = 60) -> list[Hit]:
+    """The configured fusion ("rrf" or "weighted") of the lists; "dense" or "bm25" keeps that one list."""
+    if method == "rrf":
+        return reciprocal_rank_fusion(lists, weights, rrf_k)
+    if method == "weighted":
+        return weighted_score_fusion(lists, weights)
+    return single_list(method, lists[method])
+
+
 def _minmax(values: Sequence[float]) -> list[float]:
     lo, hi = (min(values), max(values)) if values else (0.0, 0.0)
     return [(v - lo) / (hi - lo) if hi > lo else 1.0 for v in values]

@@ -13,7 +13,7 @@ from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import RetrievalSettings, Settings
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.filters import Filter
-from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, single_list, weighted_score_fusion
+from retrieval.fusion import blend_rerank, fuse
 from retrieval.lexical import LexicalIndex
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
 from retrieval.store import ChromaStore
@@ -102,13 +102,7 @@ class Retriever:
             lists["bm25"] = lexical.search(query, cfg.lexical_k, flt) if lexical is not None else []
             timings["bm25"] = _ms(t1)
         weights = {"dense": cfg.dense_weight, "bm25": cfg.lexical_weight}
-        if fusion == "rrf":
-            hits = reciprocal_rank_fusion(lists, weights, cfg.rrf_k)
-        elif fusion == "weighted":
-            hits = weighted_score_fusion(lists, weights)
-        else:
-            name = "dense" if fusion == "dense" else "bm25"
-            hits = single_list(name, lists[name])
+        hits = fuse(fusion, lists, weights, cfg.rrf_k)
         relevant = any(self._clears_floor(h) for h in hits[: max(k, cfg.rerank_top_n)])
         warnings: tuple[str, ...] = ()
         if use_rerank and hits:

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from retrieval.types import Chunk, Hit
 from serving.chain import Answer, AnswerChain, Delta
 
 logger = logging.getLogger(__name__)
+RequestT = TypeVar("RequestT", bound=BaseModel)
 
 
 class ChatMessage(BaseModel):
@@ -117,7 +118,7 @@ def build_router(
         header = request.headers.get("authorization", "")
         return header.startswith("Bearer ") and secrets.compare_digest(header[7:], api_key)
 
-    async def body_of(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
+    async def body_of(request: Request, model: type[RequestT]) -> RequestT | JSONResponse:
         if not authorised(request):
             return error(401, "missing or wrong API key; send Authorization: Bearer <key>", "authentication_error")
         raw = await request.body()
@@ -146,7 +147,6 @@ def build_router(
         body = await body_of(request, RetrieveRequest)
         if isinstance(body, JSONResponse):
             return body
-        assert isinstance(body, RetrieveRequest)
         try:
             flt = parse_filter(body.filters)
             # Off the event loop: a search (and a rerank) must not stall other requests.
@@ -176,7 +176,6 @@ def build_router(
         body = await body_of(request, RerankRequest)
         if isinstance(body, JSONResponse):
             return body
-        assert isinstance(body, RerankRequest)
         reranker = chain.retriever.reranker
         if reranker is None:
             return error(404, "this server has no reranker; set retrieval.rerank to use one", "invalid_request_error")
@@ -197,7 +196,6 @@ def build_router(
         body = await body_of(request, ChatRequest)
         if isinstance(body, JSONResponse):
             return body
-        assert isinstance(body, ChatRequest)
         users = [i for i, m in enumerate(body.messages) if m.role == "user"]
         if not users:
             return error(400, "messages must contain a user message with the question", "invalid_request_error")
