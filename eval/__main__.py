@@ -55,7 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", type=Path, default=Path("bench/out/scale.json"))
     sc.add_argument("--keep", action="store_true", help="keep the built indexes under data/cache/bench")
     sc.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n, tr, bs, sc):
+    tv = sub.add_parser(
+        "train-verifier", help="fit the faithfulness verifier on claims generated from SciFact and PubMedQA"
+    )
+    tv.add_argument("--scifact", type=Path, default=Path("../shared/data/scifact"))
+    tv.add_argument("--pubmedqa", type=Path, default=Path("../shared/data/pubmedqa"))
+    tv.add_argument("--out", type=Path, help="model file (default: serving/verifier.json)")
+    tv.add_argument("--profile", help="config profile (default: default)")
+    ve = sub.add_parser("verifier", help="accepted-right / accepted-wrong rates of the verifier on labelled files")
+    ve.add_argument("files", type=Path, nargs="+", help="HaluEval QA rows or {question, answer, sources, label} rows")
+    ve.add_argument("--baseline", action="store_true", help="also score the word-overlap check it replaced")
+    ve.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, t, n, tr, bs, sc, tv, ve):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -87,6 +98,19 @@ def main(argv: list[str] | None = None) -> int:
             from eval.nightly import main_nightly
 
             return main_nightly(settings, args.out, args.sample, args.index)
+        if args.command == "train-verifier":
+            from eval.train_verifier import WEIGHTS, train
+
+            train(_data_path(args.scifact), _data_path(args.pubmedqa), args.out or WEIGHTS)
+            return 0
+        if args.command == "verifier":
+            from eval.train_verifier import evaluate_file, overlap_baseline
+
+            for path in args.files:
+                print(json.dumps({"file": str(path), "verifier": evaluate_file(path)}))
+                if args.baseline:
+                    print(json.dumps({"file": str(path), "word_overlap_0.6": overlap_baseline(path)}))
+            return 0
         if args.command == "tune-fusion":
             return _tune(settings, args)
         if args.command == "bench-ingest":
@@ -98,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _data_path(path: Path) -> Path:
+    """Dataset paths on the command line are relative to the working directory, then to the project root."""
+    from configs.settings import PROJECT_ROOT
+
+    return path if path.exists() or path.is_absolute() else PROJECT_ROOT / path
 
 
 def _ingest_corpus(settings: Any, dataset: Any, index_dir: Path | None = None) -> tuple[Path, Any]:

@@ -1,4 +1,8 @@
-"""`python -m serving [--index DIR] [--host H] [--port N]`: the Q&A page at / and the HTTP API under /v1/."""
+"""`python -m serving [--index DIR] [--host H] [--port N]`: the Q&A page at / and the HTTP API under /v1/.
+
+`python -m serving verify FILE.jsonl [--json]`: check answers against their sources with the verifier the answer
+chain uses; `python -m serving model [--list] [--name NAME]`: download a local GGUF model (what `make model` runs).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,22 @@ from configs.settings import load_settings, offline_environment
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["verify"]:
+        offline_environment()
+        return verify_main(argv[1:])
+    if argv[:1] == ["model"]:
+        from serving.models import main as model_main
+
+        offline_environment(allow_downloads=True)
+        return model_main(argv[1:])
     offline_environment()
     p = argparse.ArgumentParser(prog="python -m serving", description=__doc__)
     p.add_argument("--index", type=Path, help="index directory (default: index.path)")
     p.add_argument("--host", help="address to listen on (default: serving.host = 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: serving.port = 7860)")
     p.add_argument("--profile", help="config profile: configs/<profile>.yaml")
-    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override llm.backend")
+    p.add_argument("--backend", choices=["auto", "local", "openai", "extractive"], help="override llm.backend")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     configure_logging(args.verbose)
@@ -48,6 +61,47 @@ def main(argv: list[str] | None = None) -> int:
     host, port = settings.serving.host, settings.serving.port
     print(f"serving the knowledge base on http://{host}:{port}/ (API under /v1/)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0
+
+
+def verify_main(argv: list[str]) -> int:
+    """Each input line {"question", "answer", "sources": [...]} -> one output line {"supported", "score"}."""
+    import json
+
+    p = argparse.ArgumentParser(prog="python -m serving verify", description=verify_main.__doc__)
+    p.add_argument("file", type=Path, help="JSON lines: question, answer (with [n] markers or not), sources")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout (the default; kept for scripts)")
+    p.add_argument("-v", "--verbose", action="store_true", help="why each unsupported answer failed (stderr)")
+    args = p.parse_args(argv)
+    from serving.verify import FeatureVerifier, verify_answer
+
+    try:
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        print(f"error: cannot read {args.file} ({exc.strerror or exc}); pass a JSON lines file", file=sys.stderr)
+        return 2
+    rows = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            question, answer, sources = row.get("question", ""), row["answer"], row["sources"]
+            if not isinstance(answer, str) or not isinstance(sources, list) or not isinstance(question, str):
+                raise TypeError("answer must be a string, sources a list of strings")
+            rows.append((question, answer, [str(s) for s in sources]))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            print(f"error: {args.file}:{n}: not a row of question, answer, sources ({exc})", file=sys.stderr)
+            return 2
+    verifier = FeatureVerifier()
+    supported = 0
+    for question, answer, sources in rows:
+        verdict = verify_answer(verifier, question, answer, sources)
+        supported += verdict.supported
+        print(json.dumps({"supported": verdict.supported, "score": verdict.score}), flush=True)
+        if args.verbose and not verdict.supported:
+            print(f"unsupported: {answer[:80]!r}: {'; '.join(verdict.reasons)}", file=sys.stderr)
+    print(f"{supported} of {len(rows)} answers supported ({verifier.name})", file=sys.stderr)
     return 0
 
 

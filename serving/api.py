@@ -91,6 +91,18 @@ def _citations_payload(answer: Answer) -> list[dict[str, Any]]:
     ]
 
 
+def _kb_payload(answer: Answer) -> dict[str, Any]:
+    """How the answer was made: mode, backend, notice, and the generated statements left out as unsupported."""
+    return {
+        "mode": answer.mode,
+        "backend": answer.model,
+        "notice": answer.notice,
+        "standalone_question": answer.standalone_question,
+        "unverified": [{"text": r.text, "reasons": list(r.reasons), "score": r.score} for r in answer.removed],
+        "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+    }
+
+
 def check_filter_values(flt: Filter, facets: dict[str, list[str]]) -> None:
     """A filter value the index has never seen is almost always a typo: say so instead of answering nothing."""
     for field, key in (("collections", "collection"), ("file_types", "file_type"), ("tags", "tag")):
@@ -136,7 +148,13 @@ def build_router(
     @router.get("/health")
     def health() -> dict[str, Any]:
         lexical = chain.retriever.lexical
-        return {"status": "ok", "backend": chain.backend_name, "chunks": len(lexical) if lexical else 0}
+        return {
+            "status": "ok",
+            "backend": chain.backend_name,
+            "backend_reason": chain.backend_reason,
+            "verifier": chain.verifier.name,
+            "chunks": len(lexical) if lexical else 0,
+        }
 
     @router.get("/models")
     def models() -> dict[str, Any]:
@@ -229,12 +247,7 @@ def build_router(
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
             "citations": _citations_payload(answer),
-            "kb": {
-                "mode": answer.mode,
-                "backend": answer.model,
-                "notice": answer.notice,
-                "standalone_question": answer.standalone_question,
-            },
+            "kb": _kb_payload(answer),
         }
 
     @router.get("/files")
@@ -275,7 +288,7 @@ def _sse(
                     {},
                     "stop",
                     citations=_citations_payload(event),
-                    kb={"mode": event.mode, "backend": event.model, "notice": event.notice},
+                    kb=_kb_payload(event),
                 )
     except KBError as exc:
         kind = "model_unavailable" if isinstance(exc, ModelUnavailable) else "invalid_request_error"

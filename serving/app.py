@@ -10,9 +10,11 @@ from typing import Any
 from configs.settings import Settings
 from retrieval.embeddings import build_embedder
 from retrieval.retriever import Retriever, build_retriever
-from serving.chain import AnswerChain, ExtractiveAnswerer
+from serving.chain import AnswerChain
+from serving.extractive import ExtractiveAnswerer
 from serving.feedback import FeedbackStore
-from serving.llm import ChatModel, build_chat_model
+from serving.llm import Backend, ChatModel, choose_backend
+from serving.verify import FeatureVerifier
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +27,19 @@ class Assistant:
         self.index_dir = index_dir or settings.resolve(settings.index.path)
         embedder = build_embedder(settings)
         self.retriever: Retriever = build_retriever(settings, self.index_dir, embedder)
-        model = chat_model if chat_model is not None else build_chat_model(settings.llm)
-        self.chain = AnswerChain(self.retriever, model, ExtractiveAnswerer(embedder), settings.answer, settings.llm)
+        if chat_model is not None:
+            self.backend = Backend(chat_model, "given", "given by the caller")
+        else:
+            self.backend = choose_backend(settings.llm, settings.resolve(settings.llm.model_dir))
+        self.chain = AnswerChain(
+            self.retriever,
+            self.backend.model,
+            ExtractiveAnswerer(embedder),
+            FeatureVerifier(),
+            settings.answer,
+            settings.llm,
+            self.backend.reason,
+        )
         self.feedback = FeedbackStore(settings.resolve(settings.serving.feedback_db))
         self._ingest_lock = threading.Lock()
 
@@ -44,7 +57,10 @@ class Assistant:
         lexical = self.retriever.lexical
         chunks = len(lexical) if lexical else 0
         files = len(self.indexed_sources())
-        return f"LLM: **{self.chain.backend_name}** · index: **{files} files, {chunks} chunks** ({self.index_dir})"
+        return (
+            f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · "
+            f"index: **{files} files, {chunks} chunks** ({self.index_dir})"
+        )
 
     def ingest_upload(self, paths: list[Path], collection: str) -> str:
         """Copy uploaded files into data/uploads/<collection>/ and index that folder."""

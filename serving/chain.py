@@ -1,56 +1,40 @@
-"""The answer chain: question (+ history) -> standalone question -> retrieval -> grounded, cited answer."""
+"""The answer chain: question (+ history) -> standalone question -> retrieval -> a verified, cited answer.
+
+A generated answer reaches the reader one verified sentence at a time: each sentence is checked against the
+sources it cites as soon as it is complete (serving/grounding.py); a sentence the sources do not support is left
+out of the answer and kept aside. When nothing supported remains, the extractive answer takes over.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import Literal
 
 from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import Filter
 from retrieval.retriever import Retriever
-from retrieval.types import Hit
-from serving.citations import CitationFilter, strip_markers
+from retrieval.text import marker_numbers
+from serving.citations import CitationFilter
+from serving.extractive import ExtractiveAnswerer
+from serving.grounding import Grounder, Removed, SentenceBuffer
 from serving.llm import ChatModel, Message, complete
-from serving.prompts import (
-    NO_CONTEXT,
-    REFUSAL,
-    PromptSource,
-    answer_messages,
-    condense_messages,
-    withhold_instructions,
-)
+from serving.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
+from serving.sources import Citation, number_hits
+from serving.verify import Verifier
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["llm", "extractive", "fallback", "no-context"]
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A numbered source shown under an answer."""
-
-    index: int
-    source: str
-    relpath: str
-    title: str
-    page: int | None
-    section: str
-    text: str  # the chunk's verbatim text
-    start: int  # offsets of the chunk within its page/section text
-    end: int
-    score: float
-    withheld: bool = False  # the passage contained text addressed to the assistant, withheld from the model
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+# llm: a verified generated answer; extractive: no LLM configured; fallback: the LLM is unreachable;
+# unverified: the LLM answered but none of it is supported, so the sources' sentences are shown instead.
+Mode = Literal["llm", "extractive", "fallback", "unverified", "no-context"]
+UNVERIFIED_NOTICE = (
+    "The generated answer could not be verified against the sources, so the sentences of the sources that "
+    "answer the question are shown instead."
+)
 
 
 @dataclass(frozen=True)
@@ -66,78 +50,14 @@ class Answer:
     model: str
     notice: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    removed: tuple[Removed, ...] = ()  # generated sentences left out because their sources do not support them
 
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of the answer as it streams."""
+    """A piece of the answer as it streams (only verified text is ever streamed)."""
 
     text: str
-
-
-def _citation(number: int, hit: Hit, max_chars: int) -> tuple[Citation, PromptSource]:
-    meta = hit.chunk.metadata
-    page = meta.get("page")
-    section = str(meta.get("section") or "")
-    relpath = str(meta.get("relpath") or Path(hit.chunk.source).name)
-    text, withheld = withhold_instructions(hit.chunk.text[:max_chars])
-    where = f"page {page}" if page else (f"section {section}" if section else "")
-    label = f"{relpath}, {where}" if where else relpath
-    citation = Citation(
-        index=number,
-        source=hit.chunk.source,
-        relpath=relpath,
-        title=str(meta.get("title") or ""),
-        page=int(page) if page else None,
-        section=section,
-        text=hit.chunk.text,
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        score=round(float(hit.score), 4),
-        withheld=withheld,
-    )
-    return citation, PromptSource(number, label, text)
-
-
-_SENTENCES = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{1,}")
-
-
-class ExtractiveAnswerer:
-    """No LLM: the sentences of the top sources closest to the question (by the embedder), each cited."""
-
-    def __init__(self, embedder: Any, max_sentences: int = 3) -> None:
-        self._embedder = embedder
-        self._max = max_sentences
-
-    def answer(self, question: str, citations: Sequence[Citation]) -> str:
-        candidates: list[tuple[int, int, str]] = []  # (source number, position, sentence)
-        for c in citations:
-            for pos, sentence in enumerate(s.strip() for s in _SENTENCES.split(c.text)):
-                # Sentences addressed to the assistant are never quoted back as an answer.
-                if len(sentence.split()) >= 4 and not withhold_instructions(sentence)[1]:
-                    candidates.append((c.index, pos, sentence))
-        if not candidates:
-            return ""
-        q = self._embedder.embed_query(question)
-        vectors = self._embedder.embed_documents([s for _, _, s in candidates])
-        scores = vectors @ q
-        best = sorted(np.argsort(-scores)[: self._max].tolist(), key=lambda i: (candidates[i][0], candidates[i][1]))
-        return "\n".join(f"- {candidates[i][2]} [{candidates[i][0]}]" for i in best)
-
-
-def is_refusal(text: str) -> bool:
-    return REFUSAL.lower().rstrip(".") in text.lower()
-
-
-def grounded(text: str, citations: Sequence[Citation], cited: Sequence[int], min_support: float = 0.6) -> bool:
-    """True when the answer cites a source and most of its content words occur in the sources it cites."""
-    if not cited:
-        return False
-    words = {w.lower() for w in re.findall(r"[A-Za-z0-9]{3,}", strip_markers(text))}
-    if not words:
-        return False
-    source_words = {w.lower() for c in citations if c.index in cited for w in re.findall(r"[A-Za-z0-9]{3,}", c.text)}
-    return len(words & source_words) / len(words) >= min_support
 
 
 class AnswerChain:
@@ -148,14 +68,18 @@ class AnswerChain:
         retriever: Retriever,
         chat_model: ChatModel | None,
         extractive: ExtractiveAnswerer,
+        verifier: Verifier,
         answer_settings: AnswerSettings,
         llm_settings: LLMSettings,
+        backend_reason: str = "",
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
         self.extractive = extractive
+        self.verifier = verifier
         self.settings = answer_settings
         self.llm_settings = llm_settings
+        self.backend_reason = backend_reason
 
     @property
     def backend_name(self) -> str:
@@ -191,62 +115,91 @@ class AnswerChain:
     def stream(
         self, question: str, history: Sequence[Message] = (), filters: Filter | None = None
     ) -> Iterator[Delta | Answer]:
-        """Yields Delta pieces of the (citation-checked) answer, then the finished Answer."""
+        """Yields Delta pieces of the verified answer, then the finished Answer."""
         t0 = time.perf_counter()
         question = self.validate(question)
         standalone = self.standalone(question, history)
         retrieval = self.retriever.search(standalone, filters, top_k=self.settings.max_sources)
         timings = {"retrieve": retrieval.timings_ms.get("total", 0.0)}
-        numbered = [_citation(i, h, self.settings.max_source_chars) for i, h in enumerate(retrieval.hits, start=1)]
+        numbered = number_hits(retrieval.hits, self.settings.max_source_chars)
         citations = [c for c, _ in numbered]
         if not retrieval.relevant or not citations:
             yield Delta(NO_CONTEXT)
             yield Answer(question, standalone, NO_CONTEXT, [], [], "no-context", self.backend_name, None, timings)
             return
-        notice = None
-        mode: Mode = "llm"
+        notice: str | None = None
+        mode: Mode = "llm" if self.chat_model is not None else "extractive"
         text = ""
-        checker = CitationFilter(len(citations))
+        removed: tuple[Removed, ...] = ()
         if self.chat_model is not None:
-            messages = answer_messages(self.settings.persona, standalone, [p for _, p in numbered])
+            grounder = Grounder(self.verifier, standalone, citations)
             try:
-                for piece in self.chat_model.stream(
-                    messages, self.llm_settings.max_tokens, self.llm_settings.temperature
-                ):
-                    out = checker.feed(piece)
-                    if out:
-                        text += out
-                        yield Delta(out)
-                tail = checker.flush()
-                if tail:
-                    text += tail
-                    yield Delta(tail)
+                for delta in self._generate(standalone, numbered, grounder, timings, t0):
+                    text += delta
+                    yield Delta(delta)
             except ModelUnavailable as exc:
                 if text or not self.llm_settings.fallback_extractive:
                     raise
                 logger.warning("LLM unavailable, answering extractively: %s", exc)
                 notice = f"The language model is unavailable ({exc}). Showing the most relevant passages instead."
                 mode = "fallback"
-        if mode == "llm" and text and not is_refusal(text) and not grounded(text, citations, checker.cited):
-            # Small local models often answer beside the sources; the reader gets the cited passages too.
-            notice = "This answer could not be verified against the sources; the most relevant passages follow."
-            extra = self.extractive.answer(standalone, citations)
-            if extra:
-                extra = "\n\nFrom the sources:\n" + extra
-                out = checker.feed(extra) + checker.flush()
-                text += out
-                yield Delta(out)
-        if self.chat_model is None or mode == "fallback":
-            mode = "extractive" if self.chat_model is None else "fallback"
-            text = self.extractive.answer(standalone, citations)
+            removed = tuple(grounder.removed)
+            if mode == "llm" and not grounder.kept and not grounder.refused:
+                mode, notice = "unverified", UNVERIFIED_NOTICE
+            elif mode == "llm" and removed:
+                n = len(removed)
+                notice = (
+                    f"{n} statement{'s' if n > 1 else ''} of the generated answer "
+                    f"{'were' if n > 1 else 'was'} left out because the sources do not support "
+                    f"{'them' if n > 1 else 'it'}."
+                )
+        if mode in ("extractive", "fallback", "unverified"):
+            t1 = time.perf_counter()
             checker = CitationFilter(len(citations))
-            text = checker.feed(text) + checker.flush()
+            text = checker.feed(self.extractive.answer(standalone, citations)) + checker.flush()
+            timings["extractive"] = (time.perf_counter() - t1) * 1000
             yield Delta(text)
         if retrieval.warnings:
             notice = " ".join([*retrieval.warnings, *([notice] if notice else [])])
         timings["total"] = (time.perf_counter() - t0) * 1000
         model = self.backend_name if mode == "llm" else "extractive"
-        yield Answer(question, standalone, text.strip(), citations, checker.cited, mode, model, notice, timings)
+        cited = list(dict.fromkeys(n for n in marker_numbers(text) if 1 <= n <= len(citations)))
+        yield Answer(question, standalone, text.strip(), citations, cited, mode, model, notice, timings, removed)
+
+    def _generate(
+        self,
+        question: str,
+        numbered: list[tuple[Citation, PromptSource]],
+        grounder: Grounder,
+        timings: dict[str, float],
+        t0: float,
+    ) -> Iterator[str]:
+        """The model's answer, streamed sentence by sentence as each one passes verification."""
+        assert self.chat_model is not None
+        messages = answer_messages(self.settings.persona, question, [p for _, p in numbered])
+        checker = CitationFilter(len(numbered))
+        buffer = SentenceBuffer()
+        verify_ms = 0.0
+        t_gen = time.perf_counter()
+        shown = False
+
+        def checked(parts: list[tuple[str, str]]) -> Iterator[str]:
+            nonlocal verify_ms, shown
+            for sep, sentence in parts:
+                t = time.perf_counter()
+                out = grounder.check(sentence)
+                verify_ms += (time.perf_counter() - t) * 1000
+                if out:
+                    yield (sep if shown else "") + out
+                    shown = True
+
+        for piece in self.chat_model.stream(messages, self.llm_settings.max_tokens, self.llm_settings.temperature):
+            if "first_token" not in timings:
+                timings["first_token"] = (time.perf_counter() - t0) * 1000
+            yield from checked(buffer.feed(checker.feed(piece)))
+        yield from checked(buffer.feed(checker.flush()) + buffer.flush())
+        timings["generate"] = (time.perf_counter() - t_gen) * 1000 - verify_ms
+        timings["verify"] = verify_ms
 
     def answer(self, question: str, history: Sequence[Message] = (), filters: Filter | None = None) -> Answer:
         """The finished answer (non-streaming)."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+from retrieval.text import MARKER, attach_markers, marker_numbers, sentences, strip_markers
+
 _MAX_PENDING = 12  # longest marker we wait for, e.g. "[12, 13, 14]"
 
 
@@ -54,25 +54,11 @@ def clean(text: str, n_sources: int) -> tuple[str, list[int]]:
     return re.sub(r"[ \t]{2,}", " ", out).strip(), f.cited
 
 
-def strip_markers(text: str) -> str:
-    return MARKER.sub("", text)
-
-
-def numbers_in(text: str) -> Iterable[int]:
-    for m in MARKER.finditer(text):
-        yield from (int(x) for x in m.group(1).split(","))
-
-
-_TRAILING = re.compile(r"([.!?])\s*((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+)")
-
-
 def claims(text: str) -> list[tuple[str, list[int]]]:
-    """(sentence without markers, source numbers it cites) per sentence; a marker written after the full stop
+    """(sentence with its markers, source numbers it cites) per sentence; a marker written after the full stop
     ("... a receipt. [1]") belongs to the sentence before it."""
-    moved = _TRAILING.sub(lambda m: " " + m.group(2).strip() + m.group(1) + " ", text)
     out = []
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", moved):
-        numbers = list(numbers_in(sentence))
-        if sentence.strip():
-            out.append((strip_markers(sentence).strip(), numbers))
+    for part in attach_markers(sentences(text)):
+        if strip_markers(part):
+            out.append((part, list(dict.fromkeys(marker_numbers(part)))))
     return out

@@ -12,42 +12,15 @@ from urllib.parse import quote
 
 from configs.errors import KBError
 from retrieval.filters import Filter
+from retrieval.text import content_stems
 from serving.api import check_filter_values
-from serving.chain import Answer, AnswerChain, Citation, Delta
+from serving.chain import Answer, AnswerChain, Delta
 from serving.citations import claims
 from serving.feedback import FeedbackStore
+from serving.sources import Citation
 
 logger = logging.getLogger(__name__)
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]+")
-_STOP = {
-    "the",
-    "a",
-    "an",
-    "and",
-    "or",
-    "of",
-    "to",
-    "in",
-    "on",
-    "for",
-    "with",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "by",
-    "as",
-    "at",
-    "it",
-    "this",
-    "that",
-    "from",
-    "which",
-    "what",
-    "how",
-}
 _SENT = re.compile(r"[^.!?\n]+[.!?]?")
 
 
@@ -56,17 +29,13 @@ def file_link(c: Citation) -> str:
     return link + (f"#page={c.page}" if c.page else "")
 
 
-def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP}
-
-
 def highlight(c: Citation, answer_text: str) -> str:
     """The passage as HTML with the sentences the answer draws on for this source marked."""
-    targets = [_words(sentence) for sentence, numbers in claims(answer_text) if c.index in numbers]
+    targets = [content_stems(sentence) for sentence, numbers in claims(answer_text) if c.index in numbers]
     out, pos = [], 0
     for m in _SENT.finditer(c.text):
         sentence = m.group(0)
-        words = _words(sentence)
+        words = content_stems(sentence)
         best = max((len(words & t) / max(1, min(len(t), len(words))) for t in targets), default=0.0)
         out.append(html.escape(c.text[pos : m.start()]))
         text = html.escape(sentence)
@@ -83,7 +52,7 @@ def sources_html(answer: Answer | None) -> str:
         return "<p class='kb-muted'>No source in the index was relevant to this question.</p>"
     parts = []
     for c in answer.citations:
-        where = f"page {c.page}" if c.page else (html.escape(c.section) if c.section else "")
+        where = html.escape(c.where)
         cited = "cited" if c.index in answer.cited else "not cited"
         flag = " · <b>contains text addressed to the assistant (not followed)</b>" if c.withheld else ""
         parts.append(
@@ -103,8 +72,17 @@ def answer_markdown(answer: Answer) -> str:
     if used:
         lines.append("\n**Sources**")
         for c in used:
-            where = f", page {c.page}" if c.page else (f", {c.section}" if c.section else "")
-            lines.append(f"{c.index}. [{c.relpath}]({file_link(c)}){where}")
+            lines.append(f"{c.index}. [{c.relpath}]({file_link(c)}){', ' + c.where if c.where else ''}")
+    if answer.removed:
+        items = "".join(
+            f"<li>{html.escape(r.text)} <i>({html.escape('; '.join(r.reasons) or 'not supported')})</i></li>"
+            for r in answer.removed
+        )
+        lines.append(
+            "\n<details class='kb-unverified'><summary>Unverified statements, not part of the answer "
+            f"({len(answer.removed)})</summary><p>The model wrote these, but the sources do not support them:</p>"
+            f"<ul>{items}</ul></details>"
+        )
     return "\n".join(lines)
 
 
@@ -121,6 +99,7 @@ def build_page(
     css = (
         ".kb-source{margin:.5em 0;padding:.4em .6em;border-left:3px solid #999}"
         ".kb-source mark{background:#ffe08a} .kb-muted{color:#777}"
+        ".kb-unverified{margin-top:.6em;padding:.3em .6em;border:1px dashed #c77;color:#744}"
     )
     with gr.Blocks(title="Knowledge base") as page:
         gr.Markdown("## Ask the knowledge base")

@@ -1,0 +1,118 @@
+"""Extractive answers: the sentences of the retrieved sources that answer the question, each cited, no LLM.
+
+They are the answer when no language model is configured, and the fallback when the model is down or its
+answer cannot be verified, so the first line must answer the question: the sentence that states the answer,
+not the passage's heading. Sentences are scored by embedding similarity to the question plus the share of the
+question's words they contain, with a bonus for a number when the question asks for an amount or a time;
+duplicates (overlapping chunks) are dropped, and a sentence that opens with a reference to the one before it
+("It", "This", "They") brings that sentence along.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.embeddings import Embedder
+from retrieval.text import content_stems, numbers, sentences
+from serving.prompts import withhold_instructions
+from serving.sources import Citation
+
+_QUANTITY = re.compile(
+    r"\b(how (many|much|long|often|far|soon|old|large|big|high)|when|what time|what year|what date|which year|"
+    r"limit|maximum|minimum|price|cost|deadline|percent|rate|number of|amount)\b",
+    re.IGNORECASE,
+)
+_ANAPHOR = re.compile(r"^(it|its|this|these|they|their|that|those|such|he|she|then|however|also|in addition)\b", re.I)
+LEXICAL_WEIGHT = 0.3
+NUMBER_BONUS = 0.1
+RANK_PENALTY = 0.02
+MARGIN = 0.15  # a further sentence must score within this of the best one
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    source: int  # citation number
+    position: int  # sentence position within the passage
+    text: str
+    stems: frozenset[str]
+
+
+def _is_heading(sentence: str, citation: Citation) -> bool:
+    if sentence.rstrip()[-1:] in ".!?;:" and len(sentence.split()) > 3:
+        return False
+    words = sentence.split()
+    return len(words) <= 8 or sentence.strip() in (citation.title, citation.section)
+
+
+def _candidates(citations: Sequence[Citation]) -> list[_Candidate]:
+    out, seen = [], set()
+    for c in citations:
+        for position, sentence in enumerate(sentences(c.text)):
+            sentence = " ".join(sentence.split())
+            key = sentence.lower()
+            if (
+                len(sentence.split()) < 4
+                or key in seen
+                or _is_heading(sentence, c)
+                or sentence.endswith("?")  # an FAQ's question, not its answer
+                or withhold_instructions(sentence)[1]  # text addressed to the assistant is never quoted as an answer
+            ):
+                continue
+            seen.add(key)
+            out.append(_Candidate(c.index, position, sentence, frozenset(content_stems(sentence))))
+    return out
+
+
+def _near_duplicate(a: _Candidate, b: _Candidate) -> bool:
+    if not a.stems or not b.stems:
+        return a.text == b.text
+    return len(a.stems & b.stems) / len(a.stems | b.stems) >= 0.6
+
+
+class ExtractiveAnswerer:
+    """No LLM: the best-answering sentences of the top sources, best first, each cited."""
+
+    def __init__(self, embedder: Embedder, max_sentences: int = 3) -> None:
+        self._embedder = embedder
+        self._max = max_sentences
+
+    def answer(self, question: str, citations: Sequence[Citation]) -> str:
+        candidates = _candidates(citations)
+        if not candidates:
+            return ""
+        q_stems = content_stems(question)
+        wants_number = bool(_QUANTITY.search(question))
+        vectors = self._embedder.embed_documents([c.text for c in candidates])
+        similarity = vectors @ self._embedder.embed_query(question)
+        rank = {c.index: i for i, c in enumerate(citations)}
+        scores = np.asarray(
+            [
+                float(similarity[i])
+                + LEXICAL_WEIGHT * (len(c.stems & q_stems) / max(1, len(q_stems)))
+                + (NUMBER_BONUS if wants_number and numbers(c.text) else 0.0)
+                - RANK_PENALTY * rank.get(c.source, 0)
+                for i, c in enumerate(candidates)
+            ]
+        )
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
+        chosen: list[int] = []
+        for i in order:
+            if len(chosen) == self._max or scores[i] < scores[order[0]] - MARGIN:
+                break
+            if any(_near_duplicate(candidates[i], candidates[j]) for j in chosen):
+                continue
+            chosen.append(i)
+        lines = []
+        for i in chosen:
+            c = candidates[i]
+            text = c.text
+            if _ANAPHOR.match(text):
+                before = next((p for p in candidates if p.source == c.source and p.position == c.position - 1), None)
+                if before is not None and candidates.index(before) not in chosen:
+                    text = f"{before.text} {text}"
+            lines.append(f"{text} [{c.source}]")
+        return "\n".join(lines)

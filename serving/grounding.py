@@ -1,0 +1,127 @@
+"""Grounding a streamed answer: cut it into sentences as they complete and check each against its sources.
+
+A sentence the verifier accepts is shown (with a citation added when the model gave none); one it rejects is
+taken out of the answer and kept aside, with the reasons, for the page to offer as unverified text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from retrieval.text import is_content, marker_numbers, sentence_spans, strip_markers, tokens
+from serving.prompts import REFUSAL
+from serving.sources import Citation
+from serving.verify import Verifier, check_sentence
+
+_ONLY_MARKERS = re.compile(r"^(?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+$")
+_LEADING_MARKERS = re.compile(r"^((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+)")
+
+
+def is_refusal(text: str) -> bool:
+    """The model's own 'the documents do not contain an answer'."""
+    return REFUSAL.lower().rstrip(".") in text.lower()
+
+
+class SentenceBuffer:
+    """Feed streamed text; get back each sentence once it is complete (the next one has begun), with the
+    separator that preceded it ("\\n" for a new line or list item, " " otherwise). Markers written after a full
+    stop ("... a receipt. [1] Next") stay with their sentence."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+        self._sep = ""
+
+    def feed(self, text: str) -> list[tuple[str, str]]:
+        self._buf += text
+        return self._take(final=False)
+
+    def flush(self) -> list[tuple[str, str]]:
+        return self._take(final=True)
+
+    def _take(self, final: bool) -> list[tuple[str, str]]:
+        spans = sentence_spans(self._buf)
+        pieces: list[list[str]] = []  # [separator, text]
+        prev_end = 0
+        for a, b in spans:
+            piece = self._buf[a:b]
+            sep = self._buf[prev_end:a]
+            lead = _LEADING_MARKERS.match(piece)
+            if lead and pieces:
+                pieces[-1][1] += " " + lead.group(1).strip()
+                piece = piece[lead.end() :]
+            if piece.strip():
+                pieces.append([sep, piece])
+            prev_end = b
+        if not pieces:
+            if final:
+                self._buf = ""
+            return []
+        if final:
+            done, self._buf = pieces, ""
+        else:
+            # The last sentence may still grow (or gain markers): keep it, with everything after it.
+            done = pieces[:-1]
+            last_start = self._buf.rfind(pieces[-1][1])
+            self._buf = self._buf[last_start:] if last_start >= 0 else pieces[-1][1]
+        out: list[tuple[str, str]] = []
+        for sep, piece in done:
+            first = not self._sep and not out
+            separator = "" if first else ("\n" if "\n" in sep else " ")
+            out.append((separator, piece.strip()))
+        if out:
+            self._sep = out[-1][0] or " "
+        return out
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A sentence of the generated answer that its sources do not support."""
+
+    text: str
+    reasons: tuple[str, ...]
+    score: float
+
+
+class Grounder:
+    """Checks the sentences of one answer against its numbered sources."""
+
+    def __init__(self, verifier: Verifier, question: str, citations: Sequence[Citation]) -> None:
+        self._verifier = verifier
+        self._question = question
+        self._citations = list(citations)
+        self.removed: list[Removed] = []
+        self.kept = 0
+        self.refused = False
+
+    def check(self, sentence: str) -> str | None:
+        """The sentence as it may be shown (cited), or None when it was removed."""
+        plain = strip_markers(sentence)
+        if not plain or _ONLY_MARKERS.match(sentence.strip()):
+            return None
+        if not any(is_content(t) for t in tokens(plain)):
+            return None  # "1.", "Sources:" and the like state nothing a reader could check
+        if is_refusal(plain):
+            self.refused = True
+            return plain
+        verdict, supporting = check_sentence(
+            self._verifier, sentence, [c.context for c in self._citations], self._question
+        )
+        if not verdict.supported:
+            self.removed.append(Removed(plain, verdict.reasons, verdict.score))
+            return None
+        self.kept += 1
+        if supporting != [i for i in dict.fromkeys(marker_numbers(sentence)) if 1 <= i <= len(self._citations)]:
+            # Uncited, or cited the wrong source: the reader is shown the source that supports it.
+            sentence = _with_markers(plain, "".join(f" [{i}]" for i in supporting))
+        return sentence
+
+
+def _with_markers(sentence: str, markers: str) -> str:
+    """'Text.' -> 'Text [1].' (markers before the closing punctuation)."""
+    body = sentence.rstrip()
+    end = len(body)
+    while end and body[end - 1] in ".!?":
+        end -= 1
+    return body[:end] + markers + body[end:]
