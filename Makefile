@@ -19,8 +19,8 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup browser demo serve serve-llm ingest list test test-unit test-integration lint bench bench-ingest \
-	bench-retrieval bench-serving bench-scale eval train-reranker clean-index
+.PHONY: setup browser demo serve serve-llm model ingest list test test-unit test-integration lint bench bench-ingest \
+	bench-retrieval bench-serving bench-scale eval train-reranker train-verifier clean-index
 
 setup: $(STAMP)
 
@@ -60,6 +60,11 @@ serve-llm:
 	$(BIN)/vllm serve $(MODEL) --host 127.0.0.1 --port 8000 --max-model-len 8192 \
 	  --gpu-memory-utilization 0.90 --enable-prefix-caching --served-model-name $(MODEL)
 
+# A capable local LLM for `llm.backend: auto` (Qwen2.5-1.5B-Instruct Q4_K_M, Apache-2.0, 986 MB, SHA-256 checked):
+# needs the internet (or HF_ENDPOINT pointing at a mirror); `python -m serving model --list` shows the catalogue.
+model: setup
+	HF_HUB_OFFLINE=0 $(PYTHON) -m serving model $(if $(NAME),--name $(NAME),)
+
 ingest: setup
 	$(PYTHON) -m ingest $(DOCS) $(INDEX_ARG)
 
@@ -95,6 +100,10 @@ eval: setup
 
 train-reranker: setup
 	$(PYTHON) -m eval train-reranker
+
+# Rebuilds serving/verifier.json (the committed verifier) from ../shared/data, deterministically (about 30 s).
+train-verifier: setup
+	$(PYTHON) -m eval train-verifier
 
 bench-ingest: setup
 	$(PYTHON) -m eval bench-ingest

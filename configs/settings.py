@@ -160,13 +160,16 @@ class EvalSettings(Section):
     qa_sample: int = Field(default=50, ge=1)
     qa_extra_glob: str = "data/eval/*.jsonl"  # your own QA sets (question, reference?, gold_sources?)
     seed: int = 13
-    judge_backend: Literal["openai", "local", "none"] = "local"
+    # auto: a judge server answering at judge_base_url, else a capable local GGUF (judge_gguf or `make model`),
+    # else Ragas is skipped with the reason in the report; the verifier's faithfulness is measured regardless.
+    judge_backend: Literal["auto", "openai", "local", "none"] = "auto"
     judge_base_url: str = "http://127.0.0.1:8000/v1"
     judge_model: str | None = None
     judge_json: bool = True  # ask the server for JSON output (vLLM, llama.cpp server support it)
-    judge_gguf: str = "bundled"
+    judge_gguf: str = "bundled"  # 'bundled' (135M) is never used as a judge; a path to a capable GGUF is
     judge_timeout_s: float = Field(default=180.0, gt=0)
     reports_dir: Path = Path("reports")
+    cache_dir: Path = Path("data/cache")  # evaluation corpora written as files, and their indexes
     # Absolute drop that counts as a regression, per metric (against the previous comparable run);
     # against the best comparable run the allowed drop is best_tolerance times larger.
     thresholds: dict[str, float] = {
@@ -174,6 +177,7 @@ class EvalSettings(Section):
         "recall@100": 0.02,
         "mrr@10": 0.02,
         "faithfulness": 0.05,
+        "verifier_faithfulness": 0.05,
         "answer_relevancy": 0.05,
         "context_precision": 0.05,
         "context_recall": 0.05,

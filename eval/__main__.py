@@ -66,7 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("files", type=Path, nargs="+", help="HaluEval QA rows or {question, answer, sources, label} rows")
     ve.add_argument("--baseline", action="store_true", help="also score the word-overlap check it replaced")
     ve.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n, tr, bs, sc, tv, ve):
+    ex = sub.add_parser("extractive", help="quality of the extractive answer: gold first source, ROUGE-L, length")
+    ex.add_argument("--dataset", type=Path, default=Path("../shared/data/pubmedqa"))
+    ex.add_argument("--split", default="dev")
+    ex.add_argument("--part", choices=["eval", "train", "all"], default="eval", help="half of the questions")
+    ex.add_argument("--json", type=Path, help="also write the result here")
+    ex.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -111,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.baseline:
                     print(json.dumps({"file": str(path), "word_overlap_0.6": overlap_baseline(path)}))
             return 0
+        if args.command == "extractive":
+            return _extractive(settings, args)
         if args.command == "tune-fusion":
             return _tune(settings, args)
         if args.command == "bench-ingest":
@@ -174,7 +182,7 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
         from eval.baseline import tutorial_variant
         from eval.retrieval_metrics import corpus_dir
 
-        docs = corpus_dir(dataset)
+        docs = corpus_dir(dataset, settings.resolve(settings.eval.cache_dir))
         results["tutorial"] = tutorial_variant(dataset, docs.parent / "tutorial-index", docs)
     default = "fusion+rerank" if retriever.reranker is not None else "fusion"
     results["default"] = default
@@ -182,6 +190,24 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _extractive(settings: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from eval.datasets import load_dataset
+    from eval.extractive_eval import measure
+
+    dataset = load_dataset(_data_path(args.dataset), args.split)
+    _ingest_corpus(settings, dataset)
+    bar = tqdm(unit="q", desc="extractive", disable=None, file=sys.stderr)
+    result = measure(settings, dataset, args.part, bar.update)
+    bar.close()
+    print(json.dumps({"dataset": dataset.name, "split": dataset.split, "part": args.part, **result}))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
     return 0
 
 

@@ -40,6 +40,11 @@ class Dataset:
                 row = json.loads(line)
                 yield str(row["_id"]), str(row.get("title") or ""), str(row.get("text") or "")
 
+    def corpus_size(self) -> int:
+        """Documents in corpus.jsonl (counted by lines, without parsing them)."""
+        with open(self.root / "corpus.jsonl", "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+
     def fingerprint(self) -> str:
         """Identifies the data by content, so cached indexes and run comparisons survive a copy of the folder."""
         h = hashlib.sha256()

@@ -8,7 +8,14 @@ import io
 from pathlib import Path
 from typing import Any
 
-PER_QUESTION = ("faithfulness", "answer_relevancy", "context_precision", "context_recall", "citation_validity")
+PER_QUESTION = (
+    "verifier_faithfulness",
+    "faithfulness",
+    "answer_relevancy",
+    "context_precision",
+    "context_recall",
+    "citation_validity",
+)
 
 
 def _png(fig: Any) -> str:
@@ -73,7 +80,8 @@ def _table(rows: list[tuple[str, ...]], head: tuple[str, ...]) -> str:
 def _worst(report: dict[str, Any], n: int = 8) -> str:
     def key(q: dict[str, Any]) -> float:
         m = q["metrics"]
-        scores = [m.get(k) for k in ("faithfulness", "citation_validity", "answer_relevancy") if m.get(k) is not None]
+        keys = ("verifier_faithfulness", "faithfulness", "citation_validity", "answer_relevancy")
+        scores = [m.get(k) for k in keys if m.get(k) is not None]
         return min(scores) if scores else 1.0
 
     worst = sorted(report["questions"], key=key)[:n]
@@ -121,7 +129,7 @@ padding-left:.6em}}.ok{{color:#2a2}}.bad{{color:#c22}}</style></head><body>
 <h1>Nightly evaluation {report["run_id"]}</h1>
 <p>Verdict: <b class="{"bad" if v["regressions"] else "ok"}">{status}</b> against {v["compared_runs"]} earlier
 comparable run(s) (previous: {v["previous"] or "none"}). Wall time {report["seconds"]:.0f} s.
-Judge: {html.escape(report["config"]["judge"])}.</p>{regressions}
+Judges: {html.escape(", ".join(f"{k}: {v}" for k, v in report.get("judges", {}).items()))}.</p>{regressions}
 <h2>Metrics</h2>{metrics}
 <h2>Judge failures</h2><p>Scores the judge could not produce are counted here, not as 0.</p>{failures}
 <h2>Trend</h2>{_trend_plots(report)}

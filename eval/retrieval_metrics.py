@@ -34,14 +34,14 @@ class Variant:
     rerank: bool = False
 
 
-def corpus_dir(dataset: Dataset) -> Path:
+def corpus_dir(dataset: Dataset, cache: Path = CACHE) -> Path:
     """Where the dataset's documents are written as files (one per document) for the real ingest path."""
-    return CACHE / f"{dataset.name}-{dataset.fingerprint()}" / "docs"
+    return cache / f"{dataset.name}-{dataset.fingerprint()}" / "docs"
 
 
-def materialise(dataset: Dataset) -> Path:
+def materialise(dataset: Dataset, cache: Path = CACHE) -> Path:
     """Write each document as <id>.txt ('title', blank line, text); skipped when already written."""
-    docs = corpus_dir(dataset)
+    docs = corpus_dir(dataset, cache)
     done = docs.parent / "docs.complete"
     if done.exists():
         return docs
@@ -116,6 +116,22 @@ def run_variant(
     return score_queries(dataset, search, progress)
 
 
+def cached_index_is_complete(dataset: Dataset, cache: Path = CACHE) -> bool:
+    """True when the cached index already holds every document of the dataset (indexing it again is instant)."""
+    import sqlite3
+
+    manifest = corpus_dir(dataset, cache).parent / "index" / "manifest.sqlite"
+    if not (corpus_dir(dataset, cache).parent / "docs.complete").exists() or not manifest.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{manifest}?mode=ro", uri=True) as db:
+            files = int(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+            state = db.execute("SELECT value FROM meta WHERE key='run_state'").fetchone()
+    except sqlite3.Error:
+        return False
+    return files >= dataset.corpus_size() and (state is None or state[0] == "clean")
+
+
 def index_dataset(
     settings: Settings, dataset: Dataset, index_dir: Path | None = None, progress: Any = None
 ) -> tuple[Path, Any]:
@@ -125,7 +141,7 @@ def index_dataset(
     """
     from ingest.indexer import Indexer
 
-    docs = materialise(dataset)
+    docs = materialise(dataset, settings.resolve(settings.eval.cache_dir))
     index_dir = index_dir or docs.parent / "index"
     indexer = Indexer(eval_settings(settings, index_dir), index_dir=index_dir)
     try:

@@ -62,3 +62,12 @@ def claims(text: str) -> list[tuple[str, list[int]]]:
         if strip_markers(part):
             out.append((part, list(dict.fromkeys(marker_numbers(part)))))
     return out
+
+
+def with_markers(sentence: str, markers: str) -> str:
+    """'Text.' -> 'Text [1].': markers go before the closing punctuation, as the prompt asks the model to write."""
+    body = sentence.rstrip()
+    end = len(body)
+    while end and body[end - 1] in ".!?":
+        end -= 1
+    return body[:end] + markers + body[end:]

@@ -18,6 +18,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems, numbers, sentences
+from serving.citations import with_markers
 from serving.prompts import withhold_instructions
 from serving.sources import Citation
 
@@ -109,10 +110,11 @@ class ExtractiveAnswerer:
         lines = []
         for i in chosen:
             c = candidates[i]
-            text = c.text
-            if _ANAPHOR.match(text):
+            marker = f" [{c.source}]"
+            line = with_markers(c.text, marker)
+            if _ANAPHOR.match(c.text):
                 before = next((p for p in candidates if p.source == c.source and p.position == c.position - 1), None)
                 if before is not None and candidates.index(before) not in chosen:
-                    text = f"{before.text} {text}"
-            lines.append(f"{text} [{c.source}]")
+                    line = f"{with_markers(before.text, marker)} {line}"
+            lines.append(line)
         return "\n".join(lines)

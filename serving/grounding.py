@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from retrieval.text import is_content, marker_numbers, sentence_spans, strip_markers, tokens
+from serving.citations import with_markers
 from serving.prompts import REFUSAL
 from serving.sources import Citation
 from serving.verify import Verifier, check_sentence
@@ -31,7 +33,7 @@ class SentenceBuffer:
 
     def __init__(self) -> None:
         self._buf = ""
-        self._sep = ""
+        self._started = False
 
     def feed(self, text: str) -> list[tuple[str, str]]:
         self._buf += text
@@ -41,37 +43,30 @@ class SentenceBuffer:
         return self._take(final=True)
 
     def _take(self, final: bool) -> list[tuple[str, str]]:
-        spans = sentence_spans(self._buf)
-        pieces: list[list[str]] = []  # [separator, text]
+        pieces: list[list[Any]] = []  # [separator before it, text, end offset in the buffer]
         prev_end = 0
-        for a, b in spans:
+        for a, b in sentence_spans(self._buf):
             piece = self._buf[a:b]
             sep = self._buf[prev_end:a]
             lead = _LEADING_MARKERS.match(piece)
             if lead and pieces:
                 pieces[-1][1] += " " + lead.group(1).strip()
-                piece = piece[lead.end() :]
+                pieces[-1][2] = a + lead.end()
+                piece, a = piece[lead.end() :], a + lead.end()
             if piece.strip():
-                pieces.append([sep, piece])
+                pieces.append([sep, piece, b])
             prev_end = b
-        if not pieces:
-            if final:
-                self._buf = ""
-            return []
+        # Unless the stream is over, the last sentence may still grow (or gain markers): it stays buffered.
+        done = pieces if final else pieces[:-1]
         if final:
-            done, self._buf = pieces, ""
-        else:
-            # The last sentence may still grow (or gain markers): keep it, with everything after it.
-            done = pieces[:-1]
-            last_start = self._buf.rfind(pieces[-1][1])
-            self._buf = self._buf[last_start:] if last_start >= 0 else pieces[-1][1]
+            self._buf = ""
+        elif done:
+            self._buf = self._buf[done[-1][2] :]
         out: list[tuple[str, str]] = []
-        for sep, piece in done:
-            first = not self._sep and not out
-            separator = "" if first else ("\n" if "\n" in sep else " ")
+        for sep, piece, _end in done:
+            separator = "" if not self._started else ("\n" if "\n" in sep else " ")
+            self._started = True
             out.append((separator, piece.strip()))
-        if out:
-            self._sep = out[-1][0] or " "
         return out
 
 
@@ -114,14 +109,5 @@ class Grounder:
         self.kept += 1
         if supporting != [i for i in dict.fromkeys(marker_numbers(sentence)) if 1 <= i <= len(self._citations)]:
             # Uncited, or cited the wrong source: the reader is shown the source that supports it.
-            sentence = _with_markers(plain, "".join(f" [{i}]" for i in supporting))
+            sentence = with_markers(plain, "".join(f" [{i}]" for i in supporting))
         return sentence
-
-
-def _with_markers(sentence: str, markers: str) -> str:
-    """'Text.' -> 'Text [1].' (markers before the closing punctuation)."""
-    body = sentence.rstrip()
-    end = len(body)
-    while end and body[end - 1] in ".!?":
-        end -= 1
-    return body[:end] + markers + body[end:]

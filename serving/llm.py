@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -108,6 +108,28 @@ class OpenAIChatModel:
             raise
         except Exception as exc:
             raise self._translate(exc) from exc
+
+
+class ScriptedChatModel:
+    """A ChatModel that replies with a fixed text, streamed a few characters at a time: the fake for tests and
+    demos of everything around the model (verification, citations, streaming), where a real model's answer would
+    change from run to run."""
+
+    def __init__(self, reply: str | Callable[[Sequence[Message]], str], piece: int = 7, name: str = "scripted") -> None:
+        self._reply = reply
+        self._piece = piece
+        self._name = name
+        self.calls: list[list[Message]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+        self.calls.append(list(messages))
+        text = self._reply(messages) if callable(self._reply) else self._reply
+        for i in range(0, len(text), self._piece):
+            yield text[i : i + self._piece]
 
 
 def bundled_gguf() -> Path:

@@ -91,14 +91,15 @@ def _download(spec: ModelSpec, folder: Path, endpoint: str | None) -> Path:
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as exc:  # pragma: no cover - a dependency of sentence-transformers
         raise ModelUnavailable("huggingface_hub is not installed; run `make setup`") from exc
+    hub = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    _reachable(hub, f"{hub}/{spec.repo}/resolve/{spec.revision}/{spec.filename}", spec.filename)
     try:
         path = hf_hub_download(
             spec.repo, spec.filename, revision=spec.revision, local_dir=folder, endpoint=endpoint, etag_timeout=20
         )
     except LocalEntryNotFoundError as exc:
-        where = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
         raise ModelUnavailable(
-            f"cannot reach {where} to download {spec.filename}; connect this machine to the internet (or set "
+            f"cannot reach {hub} to download {spec.filename}; connect this machine to the internet (or set "
             "HF_ENDPOINT to a mirror) and run `make model` again"
         ) from exc
     except HfHubHTTPError as exc:
@@ -114,8 +115,27 @@ def _download(spec: ModelSpec, folder: Path, endpoint: str | None) -> Path:
     return Path(path)
 
 
+def _reachable(hub: str, url: str, filename: str) -> None:
+    """Fail in seconds, not after the hub client's minute of retries, when the hub cannot be reached at all."""
+    import httpx
+
+    try:
+        httpx.head(url, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise ModelUnavailable(
+            f"cannot reach {hub} to download {filename} ({type(exc).__name__}); connect this machine to the internet "
+            "(or set HF_ENDPOINT to a mirror) and run `make model` again"
+        ) from exc
+
+
 def main(argv: list[str]) -> int:
+    import logging
+
+    from configs.logs import configure_logging
     from configs.settings import load_settings
+
+    configure_logging()
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)  # its retry chatter; our error says what to do
 
     p = argparse.ArgumentParser(prog="python -m serving model", description=__doc__)
     p.add_argument("--name", default=RECOMMENDED, help=f"catalogue entry (default: {RECOMMENDED})")

@@ -26,7 +26,7 @@ FLAGS = [
 def test_page_answers_a_question_with_sources(kb_index: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    with start_app(kb_index, tmp_path) as app, sync_playwright() as pw:  # default backend: local llama.cpp
+    with start_app(kb_index, tmp_path) as app, sync_playwright() as pw:  # default backend: auto
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(app.url + "/", wait_until="load")

@@ -72,7 +72,7 @@ def _nightly(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_nightly_reports_every_metric_and_flags_a_planted_regression(tmp_path: Path) -> None:
+def test_nightly_reports_every_metric_and_flags_a_planted_regression(tmp_path: Path, llama_server: str) -> None:
     ds = _tiny_dataset(tmp_path)
     env = {
         "KB_EVAL__RETRIEVAL_DATASETS": f'["{ds}:test"]',
@@ -80,42 +80,56 @@ def test_nightly_reports_every_metric_and_flags_a_planted_regression(tmp_path: P
         "KB_EVAL__QA_SAMPLE": "2",
         "KB_EVAL__QA_EXTRA_GLOB": "tests/no-such-folder/*.jsonl",
         "KB_EVAL__REPORTS_DIR": str(tmp_path / "reports"),
+        "KB_EVAL__CACHE_DIR": str(tmp_path / "cache"),
         "KB_EVAL__JUDGE_TIMEOUT_S": "60",
+        "KB_EVAL__JUDGE_BASE_URL": "http://127.0.0.1:9/v1",  # no judge server: Ragas is skipped, and says why
+        "KB_LLM__BASE_URL": "http://127.0.0.1:9/v1",
+        "KB_LLM__MODEL_DIR": str(tmp_path / "no-models"),
         "KB_LLM__MAX_TOKENS": "64",
     }
     first = _nightly(env, tmp_path / "r1")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "plan:" in first.stderr and "min" in first.stderr  # it says how long it will take before it starts
+    plan = next(line for line in first.stderr.splitlines() if line.startswith("plan:"))
+    assert "indexing 8 documents first (cold cache)" in plan and "min" in plan  # the estimate counts indexing
     report = json.loads((tmp_path / "r1" / "report.json").read_text())
     for metric in (
         "tinykb/ndcg@10",
         "tinykb/recall@100",
         "tinykb/mrr@10",
         "tinykb/p50_ms",
+        "verifier_faithfulness",
         "citation_validity",
         "abstention_rate",
         "answer_words",
         "gold_hit",
     ):
         assert metric in report["metrics"], metric
-    for metric in ("faithfulness", "answer_relevancy", "context_precision", "context_recall"):
-        # Scored, or counted as a judge failure: never silently missing.
-        scored = metric in report["metrics"]
-        failed = report["judge_failures"].get(metric, 0)
-        assert scored or failed == len(report["questions"]), metric
-    assert report["config"]["judge"].startswith("local:") and len(report["questions"]) == 2
+    # The verifier judges every night, by name; Ragas needs a capable judge and says why it did not run.
+    assert report["judges"]["verifier_faithfulness"].startswith("feature-verifier")
+    assert report["judges"]["ragas"].startswith("skipped: no judge server at http://127.0.0.1:9/v1")
+    assert "faithfulness" not in report["metrics"] and report["judge_failures"] == {}
+    assert report["config"]["llm_backend"] == "extractive" and len(report["questions"]) == 2
+    assert 0.0 <= report["metrics"]["verifier_faithfulness"] <= 1.0
     page = (tmp_path / "r1" / "report.html").read_text()
-    assert "no regression" in page and page.count("data:image/png;base64,") >= 2
+    assert "no regression" in page and page.count("data:image/png;base64,") >= 2 and "feature-verifier" in page
 
-    # Plant a regression: pretend the previous night retrieved far better, then run again.
+    # Plant a regression: pretend the previous night retrieved far better, then run again, with Ragas judged by
+    # llama.cpp's real server (the bundled model: its scores are poor, but every one is scored or counted).
     history = tmp_path / "reports" / "history.jsonl"
     record = json.loads(history.read_text().splitlines()[-1])
     record["run_id"] = "19990101T000000Z"
     record["metrics"]["tinykb/ndcg@10"] = record["metrics"]["tinykb/ndcg@10"] + 0.5
     history.write_text(history.read_text() + json.dumps(record) + "\n")
-    second = _nightly({**env, "KB_EVAL__JUDGE_BACKEND": "none"}, tmp_path / "r2")
+    judged = {**env, "KB_EVAL__JUDGE_BACKEND": "openai", "KB_EVAL__JUDGE_BASE_URL": llama_server}
+    second = _nightly(judged, tmp_path / "r2")
     assert second.returncode == 4, second.stderr[-3000:]
-    verdict = json.loads((tmp_path / "r2" / "report.json").read_text())["verdict"]
-    assert any(r["metric"] == "tinykb/ndcg@10" for r in verdict["regressions"])
+    report = json.loads((tmp_path / "r2" / "report.json").read_text())
+    assert any(r["metric"] == "tinykb/ndcg@10" for r in report["verdict"]["regressions"])
+    assert report["judges"]["ragas"].startswith("openai:")
+    for metric in ("faithfulness", "answer_relevancy", "context_precision", "context_recall"):
+        # Scored, or counted as a judge failure: never silently missing.
+        scored = metric in report["metrics"]
+        failed = report["judge_failures"].get(metric, 0)
+        assert scored or failed == len(report["questions"]), metric
     assert "REGRESSION" in (tmp_path / "r2" / "report.html").read_text()
     assert len(history.read_text().splitlines()) == 3

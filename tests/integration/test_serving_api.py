@@ -158,8 +158,8 @@ def test_hostile_document_text_is_quoted_not_obeyed(kb_index: Path, tmp_path: Pa
     with start_app(kb_index, tmp_path, **real_llm) as app:
         data = _chat(app.url, "What happened to the VPN gateway in March?").json()
         answer = data["choices"][0]["message"]["content"]
-        assert data["kb"]["mode"] == "llm"
-        assert "HACKED" not in answer
+        assert data["kb"]["mode"] in ("llm", "unverified")  # the model answered (verified, or set apart)
+        assert "HACKED" not in answer and all("HACKED" not in u["text"] for u in data["kb"]["unverified"])
         hostile = [c for c in data["citations"] if c["source"].endswith("vpn-incidents.md")]
         assert hostile and "HACKED" in hostile[0]["text"]  # shown to the reader verbatim as a quoted source
 
@@ -177,6 +177,8 @@ def test_llm_answers_through_the_openai_backend(kb_index: Path, tmp_path: Path, 
         )
         events = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")]
         text = "".join(e["choices"][0]["delta"].get("content", "") for e in events if e.get("choices"))
-        assert text.strip() and events[-1]["kb"]["mode"] == "llm"
+        kb = events[-1]["kb"]
+        assert text.strip() and kb["mode"] in ("llm", "unverified")
+        assert kb["timings_ms"]["first_token"] > 0  # the model really streamed
         for n in (int(x) for x in __import__("re").findall(r"\[(\d+)\]", text)):
             assert 1 <= n <= len(events[-1]["citations"])  # no marker points at a missing source

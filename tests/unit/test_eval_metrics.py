@@ -1,25 +1,48 @@
 import json
 from pathlib import Path
 
-from eval.answer_metrics import citation_validity, content_words
+from eval.answer_metrics import citation_validity, generated_supported_share, verifier_faithfulness
 from eval.history import append_run, load_history, verdict
 from eval.retrieval_metrics import documents_ranked, evaluate_run
 from retrieval.types import Chunk, Hit
+from serving.chain import Answer
+from serving.grounding import Removed
+from serving.sources import Citation
+from serving.verify import FeatureVerifier
 
 SOURCES = ["Employees get 25 days of paid annual leave per year.", "The VPN times out after 12 hours."]
 
 
+def _answer(text: str, mode: str = "llm", removed: tuple[Removed, ...] = ()) -> Answer:
+    cites = [Citation(i, f"/d/{i}.md", f"{i}.md", "", None, "", t, 0, len(t), 1.0) for i, t in enumerate(SOURCES, 1)]
+    return Answer("q", "What are the rules?", text, cites, [], mode, "m", removed=removed)  # type: ignore[arg-type]
+
+
 def test_citation_validity_hand_computed() -> None:
+    v = FeatureVerifier()
     # sentence 1 cites [1] correctly; sentence 2 cites [2] for a claim it does not support; [3] does not exist.
-    text = "Employees get 25 days of annual leave [1]. Leave requests need a doctor's note [2][3]."
-    assert citation_validity(text, SOURCES) == 1 / 3
-    assert citation_validity("No citations here.", SOURCES) is None
-    assert citation_validity("The VPN times out after 12 hours [2].", SOURCES) == 1.0
-    assert citation_validity("- The VPN times out after 12 hours. [2]\n- Employees get 25 days. [1]", SOURCES) == 1.0
+    text = "Employees get 25 days of annual leave [1]. The VPN needs a doctor's note [2][3]."
+    assert citation_validity(v, _answer(text)) == 1 / 3
+    assert citation_validity(v, _answer("No citations here.")) is None
+    assert citation_validity(v, _answer("The VPN times out after 12 hours [2].")) == 1.0
+    assert citation_validity(v, _answer("- The VPN times out after 12 hours. [2]\n- Employees get 25 days. [1]")) == 1.0
 
 
-def test_content_words_drop_stop_words() -> None:
-    assert content_words("The VPN is on for 12 hours") == {"vpn", "12", "hours"}
+def test_verifier_faithfulness_counts_supported_sentences() -> None:
+    v = FeatureVerifier()
+    assert (
+        verifier_faithfulness(v, _answer("Employees get 25 days of leave [1]. The VPN times out after 9 hours [2]."))
+        == 0.5
+    )
+    assert (
+        verifier_faithfulness(
+            v, _answer("I could not find anything about this in the indexed documents.", "no-context")
+        )
+        is None
+    )
+    gone = (Removed("It times out after 9 hours.", (), 0.0),)
+    assert generated_supported_share(_answer("The VPN times out after 12 hours [2].", removed=gone)) == 0.5
+    assert generated_supported_share(_answer("x [1].", mode="extractive")) is None
 
 
 def test_ndcg_and_recall_by_hand() -> None:
