@@ -3,7 +3,8 @@
 They are the answer when no language model is configured, and the fallback when the model is down or its
 answer cannot be verified, so the first line must answer the question: the sentence that states the answer,
 not the passage's heading. Sentences are scored by embedding similarity to the question plus the share of the
-question's words they contain, with a bonus for a number when the question asks for an amount or a time;
+question's words they contain, with a bonus for a number when the question asks for an amount or a time and
+for the answer under an FAQ question like the reader's;
 duplicates (overlapping chunks) are dropped, and a sentence that opens with a reference to the one before it
 ("It", "This", "They") brings that sentence along.
 """
@@ -32,6 +33,7 @@ LEXICAL_WEIGHT = 0.3
 NUMBER_BONUS = 0.1
 RANK_PENALTY = 0.02
 MARGIN = 0.15  # a further sentence must score within this of the best one
+FAQ_BONUS = 0.8  # for the answer under an FAQ question that matches the user's question (by shared words)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class _Candidate:
     position: int  # sentence position within the passage
     text: str
     stems: frozenset[str]
+    asked: frozenset[str] = frozenset()  # stems of the FAQ question this sentence answers, if it follows one
 
 
 def _is_heading(sentence: str, citation: Citation) -> bool:
@@ -52,8 +55,12 @@ def _is_heading(sentence: str, citation: Citation) -> bool:
 def _candidates(citations: Sequence[Citation]) -> list[_Candidate]:
     out, seen = [], set()
     for c in citations:
+        asked: frozenset[str] = frozenset()
+        asked_at = -9
         for position, sentence in enumerate(sentences(c.text)):
             sentence = " ".join(sentence.split())
+            if sentence.endswith("?"):
+                asked, asked_at = frozenset(content_stems(sentence)), position
             key = sentence.lower()
             if (
                 len(sentence.split()) < 4
@@ -64,8 +71,15 @@ def _candidates(citations: Sequence[Citation]) -> list[_Candidate]:
             ):
                 continue
             seen.add(key)
-            out.append(_Candidate(c.index, position, sentence, frozenset(content_stems(sentence))))
+            answers = asked if position - asked_at <= 2 else frozenset()
+            out.append(_Candidate(c.index, position, sentence, frozenset(content_stems(sentence)), answers))
     return out
+
+
+def _same_question(asked: frozenset[str], question: set[str]) -> float:
+    """How much an FAQ's question is the reader's question: Jaccard of their words, counted from one half."""
+    share = len(asked & question) / max(1, len(asked | question))
+    return share if share >= 0.5 else 0.0
 
 
 def _near_duplicate(a: _Candidate, b: _Candidate) -> bool:
@@ -95,6 +109,7 @@ class ExtractiveAnswerer:
                 float(similarity[i])
                 + LEXICAL_WEIGHT * (len(c.stems & q_stems) / max(1, len(q_stems)))
                 + (NUMBER_BONUS if wants_number and numbers(c.text) else 0.0)
+                + FAQ_BONUS * _same_question(c.asked, q_stems)
                 - RANK_PENALTY * rank.get(c.source, 0)
                 for i, c in enumerate(candidates)
             ]
