@@ -136,6 +136,9 @@ class AnswerSettings(Section):
     max_source_chars: int = Field(default=1500, ge=200)
     history_turns: int = Field(default=3, ge=0)
     max_question_chars: int = Field(default=4000, ge=100)
+    # Stop generating once this many sentences were rejected before any was accepted (0: never): the model is
+    # answering beside its sources, and the extractive answer will be shown instead.
+    stop_after_unsupported: int = Field(default=3, ge=0)
 
 
 class ServingSettings(Section):

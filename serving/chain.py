@@ -193,11 +193,23 @@ class AnswerChain:
                     yield (sep if shown else "") + out
                     shown = True
 
-        for piece in self.chat_model.stream(messages, self.llm_settings.max_tokens, self.llm_settings.temperature):
-            if "first_token" not in timings:
-                timings["first_token"] = (time.perf_counter() - t0) * 1000
-            yield from checked(buffer.feed(checker.feed(piece)))
-        yield from checked(buffer.feed(checker.flush()) + buffer.flush())
+        limit = self.settings.stop_after_unsupported
+        pieces = self.chat_model.stream(messages, self.llm_settings.max_tokens, self.llm_settings.temperature)
+        try:
+            for piece in pieces:
+                if "first_token" not in timings:
+                    timings["first_token"] = (time.perf_counter() - t0) * 1000
+                yield from checked(buffer.feed(checker.feed(piece)))
+                if limit and not shown and len(grounder.removed) >= limit:
+                    # The model is answering beside its sources: stop paying for text that will be disowned.
+                    timings["stopped_early"] = 1.0
+                    break
+            else:
+                yield from checked(buffer.feed(checker.flush()) + buffer.flush())
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # ends the generation (llama.cpp) or the HTTP stream (OpenAI-compatible server)
         timings["generate"] = (time.perf_counter() - t_gen) * 1000 - verify_ms
         timings["verify"] = verify_ms
 

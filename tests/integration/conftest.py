@@ -74,11 +74,10 @@ class AppServer:
         self._thread.join(10)
 
 
-def start_app(index: Path, tmp_path: Path, **sections: Any) -> AppServer:
-    from configs.settings import load_settings
+def start_app(index: Path, tmp_path: Path, chat_model: Any = None, **sections: Any) -> AppServer:
+    """The app on the given index; chat_model replaces the configured LLM (a scripted one, in tests)."""
     from serving.app import build_app
 
     serving = {"feedback_db": str(tmp_path / "feedback.sqlite"), **sections.pop("serving", {})}
     settings = make_settings(index, serving=serving, **sections)
-    assert isinstance(settings, type(load_settings(environ={})))
-    return AppServer(build_app(settings, index))
+    return AppServer(build_app(settings, index, chat_model))

@@ -45,3 +45,35 @@ def test_page_answers_a_question_with_sources(kb_index: Path, tmp_path: Path) ->
         page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
         browser.close()
     assert (tmp_path / "answer.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed: run `make browser` (make test does)")
+def test_page_sets_unverified_statements_apart_from_the_answer(kb_index: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from serving.llm import ScriptedChatModel
+
+    model = ScriptedChatModel(
+        "The hotel limit in Paris is 25 euros per night [1]. Breakfast is included in the limit [1]."
+    )
+    with start_app(kb_index, tmp_path, chat_model=model) as app, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(app.url + "/", wait_until="load")
+        page.locator("#kb-question textarea").wait_for(timeout=60_000)
+        assert "scripted" in page.locator("#kb-status").inner_text()  # the header names the model and why
+        page.locator("#kb-question textarea").fill("What is the maximum hotel price per night in Paris?")
+        page.locator("#kb-ask").click()
+        page.locator("#kb-sources .kb-source").first.wait_for(timeout=120_000)
+        unverified = page.locator("#kb-chat .kb-unverified")
+        unverified.wait_for(timeout=60_000)
+        bot = page.locator("#kb-chat .bot, #kb-chat [data-testid='bot']").last
+        shown = bot.inner_text()
+        assert "Breakfast is included" in shown and "left out" in shown
+        # The wrong number is not part of the answer: only inside the collapsed, labelled block.
+        answer_part = shown.split("Unverified statements")[0]
+        assert "25 euros" not in answer_part
+        unverified.locator("summary").click()
+        assert "25 euros" in unverified.inner_text() and "numbers not in the sources" in unverified.inner_text()
+        page.screenshot(path=str(tmp_path / "unverified.png"), full_page=True)
+        browser.close()

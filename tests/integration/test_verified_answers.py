@@ -164,3 +164,14 @@ def test_auto_backend_picks_a_reachable_server_else_a_local_model_else_extractiv
     local = health(base_url="http://127.0.0.1:9/v1", model_dir=str(models))
     assert local["backend"] == "local:tiny.gguf" and "make model" in local["backend_reason"]
     assert json.loads(json.dumps(local))["verifier"].startswith("feature-verifier")
+
+
+def test_generation_stops_once_the_model_is_clearly_answering_beside_its_sources(
+    kb_index: Path, tmp_path: Path
+) -> None:
+    wrong = " ".join(f"The limit is {n} euros per night [1]." for n in (11, 12, 13, 14, 15, 16))
+    _, answer = _stream(_assistant(kb_index, tmp_path, wrong), PARIS)
+    assert answer.mode == "unverified" and answer.timings_ms.get("stopped_early") == 1.0
+    assert len(answer.removed) == 3  # not 6: the rest of the reply was never generated
+    _, late = _stream(_assistant(kb_index, tmp_path, "Breakfast is included in the limit [1]. " + wrong), PARIS)
+    assert late.mode == "llm" and len(late.removed) == 6  # a supported sentence came first: no early stop
