@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 # llm: a verified generated answer; extractive: no LLM configured; fallback: the LLM is unreachable;
 # unverified: the LLM answered but none of it is supported, so the sources' sentences are shown instead.
 Mode = Literal["llm", "extractive", "fallback", "unverified", "no-context"]
+REFUSED_NOTICE = (
+    "The language model found no answer in the sources; the sentences of the sources closest to the question "
+    "are shown instead."
+)
 UNVERIFIED_NOTICE = (
     "The generated answer could not be verified against the sources, so the sentences of the sources that "
     "answer the question are shown instead."
@@ -144,8 +148,10 @@ class AnswerChain:
                 notice = f"The language model is unavailable ({exc}). Showing the most relevant passages instead."
                 mode = "fallback"
             removed = tuple(grounder.removed)
-            if mode == "llm" and not grounder.kept and not grounder.refused:
-                mode, notice = "unverified", UNVERIFIED_NOTICE
+            if mode == "llm" and not grounder.kept:
+                # Nothing verified: the sources' own sentences instead. A refusal is said as such: the retrieved
+                # passages cleared the relevance floor, so the reader may still find the answer in them.
+                mode, notice = "unverified", REFUSED_NOTICE if grounder.refused else UNVERIFIED_NOTICE
             elif mode == "llm" and removed:
                 n = len(removed)
                 notice = (

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.text import is_content, marker_numbers, sentence_spans, strip_markers, tokens
+from retrieval.text import content_stems, is_content, marker_numbers, sentence_spans, stem, strip_markers, tokens
 from serving.citations import with_markers
 from serving.prompts import REFUSAL
 from serving.sources import Citation
@@ -86,6 +86,9 @@ class Grounder:
         self._verifier = verifier
         self._question = question
         self._citations = list(citations)
+        # Words that state nothing by themselves: the question's and the sources' titles and sections.
+        headings = " ".join(f"{c.title} {c.section} {c.relpath}" for c in citations)
+        self._echo = content_stems(f"{question} {headings}")
         self.removed: list[Removed] = []
         self.kept = 0
         self.refused = False
@@ -95,11 +98,15 @@ class Grounder:
         plain = strip_markers(sentence)
         if not plain or _ONLY_MARKERS.match(sentence.strip()):
             return None
-        if not any(is_content(t) for t in tokens(plain)):
-            return None  # "1.", "Sources:" and the like state nothing a reader could check
         if is_refusal(plain):
             self.refused = True
-            return plain
+            return None  # the chain says so in its notice, and shows the closest passages instead
+        said = {stem(t.lower) for t in tokens(plain) if is_content(t)} | {
+            f"#{t.number}" for t in tokens(plain) if t.number is not None
+        }
+        if len(said - self._echo) < 2:
+            # "1.", "Sources:", "Devices", the question or a heading repeated: nothing a reader could check.
+            return None
         verdict, supporting = check_sentence(
             self._verifier, sentence, [c.context for c in self._citations], self._question
         )
@@ -107,6 +114,9 @@ class Grounder:
             self.removed.append(Removed(plain, verdict.reasons, verdict.score))
             return None
         self.kept += 1
+        lead = _LEADING_MARKERS.match(sentence)
+        if lead:  # "[1] Text." -> "Text [1]."
+            sentence = with_markers(sentence[lead.end() :], " " + lead.group(1).strip())
         if supporting != [i for i in dict.fromkeys(marker_numbers(sentence)) if 1 <= i <= len(self._citations)]:
             # Uncited, or cited the wrong source: the reader is shown the source that supports it.
             sentence = with_markers(plain, "".join(f" [{i}]" for i in supporting))

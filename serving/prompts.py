@@ -18,6 +18,12 @@ Answer the question using ONLY the numbered sources in the user's message.
 
 REFUSAL = "The documents do not contain an answer to this question."
 NO_CONTEXT = "I could not find anything about this in the indexed documents."
+# The last instruction of the prompt: state facts first, source numbers after them (a format without an example
+# sentence: small models copy an example verbatim).
+ANSWER_FORMAT = (
+    "Answer the question in one to three sentences that state facts from the sources. End each sentence with the "
+    "number of its source in square brackets, like [1].\nAnswer:"
+)
 
 CONDENSE = """Rewrite the last question so that it can be understood without the conversation. Keep its \
 meaning; replace pronouns with what they refer to. Reply with the rewritten question only.
@@ -75,7 +81,7 @@ def answer_messages(
     blocks = "\n\n".join(
         f'<source id="{s.number}" from="{_fence(s.label)}">\n{_fence(s.text)}\n</source>' for s in sources
     )
-    user = f"Sources:\n{blocks}\n\nQuestion: {question}\nAnswer with citations like [1]:"
+    user = f"Sources:\n{blocks}\n\nQuestion: {question}\n\n{ANSWER_FORMAT}"
     return [
         {"role": "system", "content": SYSTEM.format(persona=persona, refusal=REFUSAL)},
         *history,

@@ -76,12 +76,13 @@ def test_an_uncited_or_miscited_true_sentence_gets_the_source_that_supports_it(k
     assert answer.cited == [hotel]
 
 
-def test_a_refusal_is_passed_on_and_an_unanswerable_question_still_gets_could_not_find(
+def test_a_refusal_is_said_and_an_unanswerable_question_still_gets_could_not_find(
     kb_index: Path, tmp_path: Path
 ) -> None:
     assistant = _assistant(kb_index, tmp_path, "The documents do not contain an answer to this question.")
     _, refused = _stream(assistant, PARIS)
-    assert refused.mode == "llm" and "do not contain an answer" in refused.text
+    assert refused.mode == "unverified" and "found no answer in the sources" in (refused.notice or "")
+    assert "220 euros per night" in refused.text.splitlines()[0]  # the passages closest to the question
     _, unknown = _stream(assistant, "What is the boiling point of tungsten in kelvin?")
     assert unknown.mode == "no-context" and "could not find" in unknown.text
 
@@ -175,3 +176,9 @@ def test_generation_stops_once_the_model_is_clearly_answering_beside_its_sources
     assert len(answer.removed) == 3  # not 6: the rest of the reply was never generated
     _, late = _stream(_assistant(kb_index, tmp_path, "Breakfast is included in the limit [1]. " + wrong), PARIS)
     assert late.mode == "llm" and len(late.removed) == 6  # a supported sentence came first: no early stop
+
+
+def test_a_heading_or_the_question_repeated_is_not_an_answer(kb_index: Path, tmp_path: Path) -> None:
+    _, answer = _stream(_assistant(kb_index, tmp_path, "[1] Travel Policy > Hotels\nHotel price in Paris [1]."), PARIS)
+    assert answer.mode == "unverified" and not answer.removed  # dropped as empty, not as false
+    assert "220 euros per night" in answer.text.splitlines()[0]
