@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 Say = Callable[[str], None]
 # Seconds per unit of work, measured on the 2-core machines (BENCHMARKS.md), for the estimate printed up front.
 SECONDS_PER_QUERY = 0.06
-SECONDS_PER_DOC_INT8 = 0.03  # indexing a cold cache with the int8 embedder (VNNI CPUs)
+SECONDS_PER_DOC_INT8 = 0.04  # indexing a cold cache with the int8 or bf16 embedder (VNNI / BF16 CPUs)
 SECONDS_PER_DOC_FP32 = 0.12  # ... and with fp32 (CPUs without VNNI)
 SECONDS_PER_ANSWER = {"extractive": 0.5, "openai": 4.0, "local": 20.0, "given": 4.0}
 SECONDS_PER_RAGAS_ROW = {"openai": 8.0, "local": 60.0}
