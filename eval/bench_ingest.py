@@ -76,7 +76,8 @@ def _raw_encode_seconds(index_dir: Path) -> tuple[float, int]:
 
     with sqlite3.connect(index_dir / "manifest.sqlite") as db:
         texts = [r[0] for r in db.execute("SELECT embed_text FROM chunks")]
-    embedder = build_embedder(load_settings())
+    settings = load_settings()
+    embedder = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
     embedder.embed_query("warm up")
     t0 = time.perf_counter()
     embedder.embed_documents(texts)

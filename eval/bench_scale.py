@@ -43,7 +43,7 @@ def _source(settings: Settings) -> tuple[list[tuple[str, str, str, dict[str, Any
     index_dir, _ = index_dataset(settings, dataset)
     manifest = Manifest(index_dir / "manifest.sqlite")
     try:
-        rows = [(r.id, r.text, r.embed_text, dict(r.meta)) for r in manifest.chunk_rows()]
+        rows = [(r.id, r.text, r.embed_text, r.record) for r in manifest.chunk_rows()]
     finally:
         manifest.close()
     store = ChromaStore(settings.index.model_copy(update={"chroma_url": None}), index_dir)
@@ -79,8 +79,8 @@ def build(
         chunks = []
         for i, s, c in zip(idx, src, copy, strict=True):
             cid, text, indexed, meta = rows[s]
-            meta = {**meta, "collection": f"part-{i % PARTS}"}
-            chunk = Chunk(id=f"{cid}~{c}", text=text, source=f"{meta.get('source', cid)}~{c}", metadata=meta)
+            record = {**meta, "collection": f"part-{i % PARTS}", "source": f"{meta.get('source', cid)}~{c}"}
+            chunk = Chunk.from_record(f"{cid}~{c}", text, record)
             chunks.append(chunk)
             lexical_rows.append((chunk.id, text, indexed, chunk.to_record()))
         store.upsert(chunks, noisy)
@@ -134,7 +134,7 @@ def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str
             for stage in ("embed", "dense", "bm25"):
                 stages.setdefault(stage, []).append(result.timings_ms.get(stage, 0.0))
             if flt is not None:
-                assert all(h.chunk.metadata.get("collection") == "part-3" for h in result.hits)
+                assert all(h.chunk.meta.collection == "part-3" for h in result.hits)
         out[name] = {
             "p50_ms": nearest_rank(totals, 0.5),
             "p95_ms": nearest_rank(totals, 0.95),

@@ -112,12 +112,12 @@ def _load(url: str, path: str, body_of: Any, clients: int = 8, requests: int = 1
 
 
 def main(settings: Settings, out: Path) -> dict[str, Any]:
-    from ingest.indexer import Indexer
+    from ingest.indexer import build_indexer
     from serving.llm import bundled_gguf
     from serving.loopback import free_port, start_llama_server, stop, wait_for_port
 
     index = PROJECT_ROOT / "data" / "cache" / "bench" / "sample-index"
-    Indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])
+    build_indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])
     results: dict[str, Any] = {"ttft": []}
     for backend in ("extractive", "local", "auto"):
         tuned = settings.model_copy(update={"llm": settings.llm.model_copy(update={"backend": backend})})

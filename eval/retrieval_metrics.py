@@ -55,7 +55,7 @@ def materialise(dataset: Dataset, cache: Path = CACHE) -> Path:
 
 
 def doc_id_of(hit: Hit) -> str:
-    return Path(str(hit.chunk.metadata.get("filename") or hit.chunk.source)).stem
+    return Path(hit.chunk.meta.filename or hit.chunk.source).stem
 
 
 def rank_documents(doc_ids: Iterable[str], limit: int = 100) -> dict[str, float]:
@@ -139,11 +139,11 @@ def index_dataset(
 
     Returns the index folder and the embedder it used, so queries reuse the loaded model.
     """
-    from ingest.indexer import Indexer
+    from ingest.indexer import build_indexer
 
     docs = materialise(dataset, settings.resolve(settings.eval.cache_dir))
     index_dir = index_dir or docs.parent / "index"
-    indexer = Indexer(eval_settings(settings, index_dir), index_dir=index_dir)
+    indexer = build_indexer(eval_settings(settings, index_dir), index_dir=index_dir)
     try:
         report = indexer.run([docs], progress=progress)
     finally:

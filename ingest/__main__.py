@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"error: path(s) not found: {', '.join(missing)}; pass existing files or folders", file=sys.stderr)
             return EXIT_USAGE
-        from ingest.indexer import Indexer
+        from ingest.indexer import build_indexer
 
         index_dir = args.index.resolve() if args.index else None
-        indexer = Indexer(settings, index_dir=index_dir)
+        indexer = build_indexer(settings, index_dir=index_dir)
         if args.list:
             return _list(indexer, args.json)
         report = indexer.remove(args.paths) if args.remove else _run_with_progress(indexer, args.paths)

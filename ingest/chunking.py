@@ -6,7 +6,7 @@ import bisect
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from configs.settings import ChunkingSettings
 from ingest.loaders import Document, Section
@@ -28,28 +28,25 @@ class Piece:
     end: int
 
 
+class TokenSpans(Protocol):
+    """What the chunker needs of the embedder: where its tokens are in a text (Embedder.token_spans)."""
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]: ...
+
+
 class Chunker:
     """Splits Documents into Pieces no longer than the embedder can see (nothing is truncated at embed time)."""
 
-    def __init__(self, settings: ChunkingSettings, tokenizer: Any, model_max_tokens: int) -> None:
+    def __init__(self, settings: ChunkingSettings, tokens: TokenSpans, model_max_tokens: int) -> None:
         self._settings = settings
-        self._tokenizer = tokenizer
+        self._tokens = tokens
         self._limit = min(settings.max_tokens, model_max_tokens)
         self._splitters: dict[int, Any] = {}
-        # The splitter measures every candidate piece; the Rust tokenizer behind a fast HF tokenizer does that
-        # ~10x faster than the Python wrapper. The chunker owns its tokenizer copy, so resetting it is safe.
-        backend = getattr(tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            backend.no_truncation()
-            backend.no_padding()
-        self._backend = backend
 
     @functools.lru_cache(maxsize=65536)  # noqa: B019 - one Chunker per run; pieces are measured repeatedly
     def count(self, text: str) -> int:
         """Tokens in text as the embedder counts them (no special tokens)."""
-        if self._backend is not None:
-            return len(self._backend.encode(text, add_special_tokens=False).ids)
-        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return len(self._tokens.token_spans(text))
 
     def _splitter(self, budget: int, length: Callable[[str], int]) -> Any:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -70,9 +67,7 @@ class Chunker:
         Pieces cut at the splitter's separators start and end on token boundaries, so counting the tokens whose
         offsets fall inside the piece is exact; the final pieces are still checked with a real count.
         """
-        if self._backend is None:
-            return self.count
-        offsets = self._backend.encode(text, add_special_tokens=False).offsets
+        offsets = self._tokens.token_spans(text)
         starts = [a for a, _ in offsets]
         ends = [b for _, b in offsets]
 
@@ -97,8 +92,7 @@ class Chunker:
 
     def _hard_split(self, text: str, start: int, budget: int) -> list[tuple[str, int]]:
         """Last resort for text the separators cannot split (e.g. a long token run): cut at token offsets."""
-        enc = self._tokenizer(text, add_special_tokens=False, truncation=False, return_offsets_mapping=True)
-        offsets = enc["offset_mapping"]
+        offsets = self._tokens.token_spans(text)
         out = []
         for i in range(0, len(offsets), budget):
             window = offsets[i : i + budget]

@@ -1,9 +1,5 @@
-"""The manifest: what is indexed, by content hash, plus a small write-ahead log that makes runs crash-safe.
-
-Protocol for every batch (see Indexer): ids are logged as pending 'add' before Chroma sees them; one SQLite
-transaction then commits files + chunks and logs replaced ids as pending 'del'; the deletes go to Chroma and
-the log is cleared. After a crash, recover() deletes from Chroma every pending id the manifest does not own.
-"""
+"""The manifest: what is indexed (files by content hash, their chunks), plus the pending-ids log that the index
+writer (ingest/writer.py) uses to keep Chroma and the manifest consistent across crashes."""
 
 from __future__ import annotations
 
@@ -15,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from retrieval.types import ChunkMeta
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -58,7 +56,12 @@ class ChunkRow:
     seq: int
     text: str
     embed_text: str  # what the embedder and BM25 saw: title/heading prefix + text
-    meta: dict[str, Any]
+    meta: ChunkMeta
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The flat metadata record the stores keep."""
+        return self.meta.to_record(self.path)
 
 
 class Manifest:
@@ -103,7 +106,7 @@ class Manifest:
             query += " WHERE path=?"
             args = (path,)
         for r in self._db.execute(query + " ORDER BY path, seq", args):
-            yield ChunkRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]))
+            yield ChunkRow(r[0], r[1], r[2], r[3], r[4], ChunkMeta.from_record(json.loads(r[5])))
 
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
@@ -160,7 +163,7 @@ class Manifest:
             )
             db.executemany(
                 "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-                [(c.id, c.path, c.seq, c.text, c.embed_text, json.dumps(c.meta, sort_keys=True)) for c in chunks],
+                [(c.id, c.path, c.seq, c.text, c.embed_text, json.dumps(c.record, sort_keys=True)) for c in chunks],
             )
             garbage = [i for i in old_ids if i not in new_ids]
             db.executemany("INSERT OR IGNORE INTO pending(id, op) VALUES (?, 'del')", [(i,) for i in garbage])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import hashlib
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +30,15 @@ class Embedder(Protocol):
     @property
     def max_tokens(self) -> int:
         """Most content tokens one input may have before the model truncates it."""
+        ...
+
+    def fingerprint(self) -> str:
+        """Identifies what produced the vectors: stored vectors with another fingerprint are recomputed."""
+        ...
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character offsets of the tokens the model sees in text (no special tokens): chunk budgets are
+        counted in these, and chunks are cut at them. Safe to call from another thread while embedding."""
         ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -78,6 +90,7 @@ class SentenceTransformerEmbedder:
         self._cache_dir = cache_dir or Path("data/models")
         self._int8: openvino_int8.Int8Encoder | None = None
         self._model: Any = None
+        self._counter: Any = None
         self._lock = threading.Lock()
         self._precision = "fp32"
 
@@ -142,17 +155,31 @@ class SentenceTransformerEmbedder:
                 yield
 
     @property
-    def tokenizer(self) -> Any:
-        """The model's own tokenizer (chunk budgets are measured with it)."""
-        return self._load().tokenizer
-
-    @property
     def max_tokens(self) -> int:
         # [CLS] and [SEP] count against max_seq_length.
         return int(self._load().max_seq_length) - 2
 
+    def _counting_tokenizer(self) -> Any:
+        if self._counter is None:
+            tokenizer = self._load().tokenizer
+            backend = getattr(tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                raise ModelUnavailable(
+                    f"{self.name} has no fast tokenizer (tokenizer.json); use a model that ships one"
+                )
+            # A private copy: the ingest parse thread counts tokens while batches are padded for the encoder, and
+            # a fast tokenizer's padding and truncation settings are shared mutable state.
+            counter = copy.deepcopy(backend)
+            counter.no_truncation()
+            counter.no_padding()
+            self._counter = counter
+        return self._counter
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [(int(a), int(b)) for a, b in self._counting_tokenizer().encode(text, add_special_tokens=False).offsets]
+
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return len(self._counting_tokenizer().encode(text, add_special_tokens=False).ids)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         model = self._load()
@@ -178,6 +205,50 @@ class SentenceTransformerEmbedder:
         return self._encode([self._settings.query_prefix + text])[0]
 
 
-def build_embedder(settings: Any) -> SentenceTransformerEmbedder:
-    """The configured embedder (takes the whole Settings only to resolve its cache folder)."""
-    return SentenceTransformerEmbedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
+class FakeEmbedder:
+    """Hashed bag-of-words vectors: deterministic, instant, and texts sharing words are close. The fake for
+    tests of everything around the embedder (stores, retrieval, the answer chain), where a model costs seconds."""
+
+    def __init__(self, dim: int = 64, max_tokens: int = 256) -> None:
+        self._dim = dim
+        self._max = max_tokens
+
+    @property
+    def name(self) -> str:
+        return "fake-embedder"
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max
+
+    def fingerprint(self) -> str:
+        return f"fake-embedder-{self._dim}"
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in _FAKE_TOKEN.finditer(text)]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.token_spans(text))
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self._dim, dtype=np.float32)
+        for m in _FAKE_TOKEN.finditer(text.lower()):
+            v[int(hashlib.sha1(m.group(0).encode()).hexdigest()[:8], 16) % self._dim] += 1.0
+        norm = float(np.linalg.norm(v))
+        if norm == 0:
+            v[0], norm = 1.0, 1.0
+        return v / norm
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self._dim), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+
+_FAKE_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def build_embedder(settings: EmbeddingSettings, cache_dir: Path) -> SentenceTransformerEmbedder:
+    """The configured embedder; derived models (the int8 copy) are built into cache_dir."""
+    return SentenceTransformerEmbedder(settings, cache_dir)

@@ -16,7 +16,7 @@ from retrieval.filters import Filter
 from retrieval.fusion import blend_rerank, fuse
 from retrieval.lexical import LexicalIndex
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
-from retrieval.store import ChromaStore
+from retrieval.store import ChromaStore, VectorStore
 from retrieval.types import Hit
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Retriever:
         self,
         settings: RetrievalSettings,
         embedder: Embedder,
-        store: ChromaStore,
+        store: VectorStore,
         index_dir: Path,
         reranker: Reranker | None = None,
     ) -> None:
@@ -94,7 +94,7 @@ class Retriever:
             vector = self.embedder.embed_query(query)
             timings["embed"] = _ms(t0)
             t1 = time.perf_counter()
-            lists["dense"] = self.store.query(vector, cfg.dense_k, flt.to_where())
+            lists["dense"] = self.store.query(vector, cfg.dense_k, flt)
             timings["dense"] = _ms(t1)
         if fusion != "dense":
             t1 = time.perf_counter()
@@ -149,7 +149,7 @@ def build_retriever(settings: Settings, index_dir: Path | None = None, embedder:
     index_dir = index_dir or settings.resolve(settings.index.path)
     return Retriever(
         settings.retrieval,
-        embedder or build_embedder(settings),
+        embedder or build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir)),
         ChromaStore(settings.index, index_dir),
         index_dir,
         build_reranker(settings),

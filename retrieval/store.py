@@ -1,19 +1,48 @@
-"""The dense store: a Chroma collection (embedded PersistentClient or a `chroma run` server), cosine space."""
+"""The dense store: the VectorStore role, a Chroma collection (embedded or a `chroma run` server, cosine space),
+and an in-memory fake."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from configs.errors import RetrievalError
 from configs.settings import IndexSettings
+from retrieval.filters import Filter
 from retrieval.types import Chunk
 
 logger = logging.getLogger(__name__)
+
+
+class VectorStore(Protocol):
+    """Chunks with their vectors, searchable by cosine similarity under a metadata filter."""
+
+    @property
+    def location(self) -> str:
+        """Where the vectors live, for messages."""
+        ...
+
+    def count(self) -> int: ...
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write chunks with their vectors; writing the same ids again replaces them (idempotent)."""
+        ...
+
+    def delete(self, ids: Iterable[str]) -> None: ...
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (ids that are not stored are left out)."""
+        ...
+
+    def all_ids(self) -> set[str]: ...
+
+    def query(self, vector: np.ndarray, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks that pass the filter, by cosine similarity, best first."""
+        ...
 
 
 class ChromaStore:
@@ -114,7 +143,7 @@ class ChromaStore:
                 return ids
             offset += self._max_batch
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[tuple[Chunk, float]]:
+    def query(self, vector: np.ndarray, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (1 - cosine distance), best first."""
         collection = self.collection
         n = min(k, collection.count())
@@ -123,7 +152,7 @@ class ChromaStore:
         res = collection.query(
             query_embeddings=[vector],
             n_results=n,
-            where=where or None,
+            where=flt.to_where() if flt is not None else None,
             include=["documents", "metadatas", "distances"],
         )
         return [
@@ -132,3 +161,40 @@ class ChromaStore:
                 res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
             )
         ]
+
+
+class InMemoryStore:
+    """Vectors in a dict, searched exhaustively: the fake for tests of everything that reads or writes a store."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[str, dict[str, Any], np.ndarray]] = {}
+
+    @property
+    def location(self) -> str:
+        return "memory"
+
+    def count(self) -> int:
+        return len(self._rows)
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            self._rows[chunk.id] = (chunk.text, chunk.to_record(), np.asarray(vector, dtype=np.float32))
+
+    def delete(self, ids: Iterable[str]) -> None:
+        for cid in ids:
+            self._rows.pop(cid, None)
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return {cid: self._rows[cid][2] for cid in ids if cid in self._rows}
+
+    def all_ids(self) -> set[str]:
+        return set(self._rows)
+
+    def query(self, vector: np.ndarray, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
+        scored = [
+            (float(v @ vector) / max(1e-12, float(np.linalg.norm(v) * np.linalg.norm(vector))), cid)
+            for cid, (_, record, v) in self._rows.items()
+            if flt is None or flt.matches(record)
+        ]
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        return [(Chunk.from_record(cid, self._rows[cid][0], self._rows[cid][1]), s) for s, cid in scored[:k]]

@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-# Chroma metadata values are scalars; tags are stored as one boolean key per tag so that a tag filter is an
-# ordinary equality test in Chroma and in the lexical index alike.
+# Stores keep metadata as flat scalar records (Chroma allows nothing else). Tags become one boolean key per tag,
+# so that a tag filter is an ordinary equality test in Chroma and in the lexical index alike.
 TAG_PREFIX = "tag:"
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """Where a chunk comes from and what it is: the one definition of chunk metadata.
+
+    Written by ingest, read by filters, retrieval metrics, the answer chain, the page and the API; stored flat
+    (to_record) in Chroma, the manifest and the lexical index under the same key names as these fields.
+    """
+
+    relpath: str = ""  # path below the ingested folder, e.g. "hr/leave-policy.md"
+    filename: str = ""
+    folder: str = ""  # folders below the ingested folder, "/"-joined
+    collection: str = ""  # the first folder below the ingested folder
+    tags: tuple[str, ...] = ()  # every folder name
+    file_type: str = ""  # pdf, docx, pptx, html, md, txt
+    title: str = ""
+    mtime: int = 0  # file modification time, epoch seconds (date filters compare it)
+    modified: str = ""  # the same as ISO 8601 UTC
+    content_hash: str = ""  # SHA-256 of the file
+    chunk_index: int = 0  # position of the chunk in its file
+    section: str = ""  # heading path, e.g. "Leave Policy > Sick leave"
+    section_index: int = 0
+    start: int = 0  # character offsets of the chunk within its page/section text
+    end: int = 0
+    page: int | None = None  # PDF page or slide number, from 1
+
+    def to_record(self, source: str) -> dict[str, Any]:
+        """The flat record the stores keep (with the file's absolute path under `source`)."""
+        record: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "tags":
+                record.update({TAG_PREFIX + t: True for t in value})
+            elif value is not None:
+                record[f.name] = value
+        record["source"] = source
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ChunkMeta:
+        """Inverse of to_record (unknown keys, such as `source`, are not metadata)."""
+        known = {f.name for f in fields(cls)} - {"tags"}
+        values = {k: v for k, v in record.items() if k in known}
+        tags = tuple(sorted(k[len(TAG_PREFIX) :] for k, v in record.items() if k.startswith(TAG_PREFIX) and v is True))
+        if values.get("page") is not None:
+            values["page"] = int(values["page"])
+        return cls(tags=tags, **values)
 
 
 @dataclass(frozen=True)
@@ -17,18 +65,16 @@ class Chunk:
     id: str
     text: str  # verbatim text of the chunk, a slice of its page/section text
     source: str  # absolute path of the original file
-    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    meta: ChunkMeta = field(default_factory=ChunkMeta, hash=False, compare=False)
 
     def to_record(self) -> dict[str, Any]:
-        """Flat metadata for the stores (Chroma, lexical index)."""
-        return {**self.metadata, "source": self.source}
+        """Flat metadata for the stores (Chroma, lexical index, manifest)."""
+        return self.meta.to_record(self.source)
 
     @classmethod
     def from_record(cls, chunk_id: str, text: str, record: dict[str, Any]) -> Chunk:
         """Inverse of to_record."""
-        meta = dict(record)
-        source = str(meta.pop("source", ""))
-        return cls(id=chunk_id, text=text, source=source, metadata=meta)
+        return cls(id=chunk_id, text=text, source=str(record.get("source", "")), meta=ChunkMeta.from_record(record))
 
 
 @dataclass(frozen=True)

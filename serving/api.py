@@ -177,7 +177,7 @@ def build_router(
                 "text": h.chunk.text,
                 "score": h.score,
                 "ranks": h.ranks,
-                "metadata": {**h.chunk.metadata, "source": h.chunk.source},
+                "metadata": h.chunk.to_record(),
             }
             for h in result.hits
         ]

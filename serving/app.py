@@ -25,7 +25,7 @@ class Assistant:
     def __init__(self, settings: Settings, index_dir: Path | None = None, chat_model: ChatModel | None = None) -> None:
         self.settings = settings
         self.index_dir = index_dir or settings.resolve(settings.index.path)
-        embedder = build_embedder(settings)
+        embedder = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
         self.retriever: Retriever = build_retriever(settings, self.index_dir, embedder)
         if chat_model is not None:
             self.backend = Backend(chat_model, "given", "given by the caller")
@@ -64,13 +64,13 @@ class Assistant:
 
     def ingest_upload(self, paths: list[Path], collection: str) -> str:
         """Copy uploaded files into data/uploads/<collection>/ and index that folder."""
-        from ingest.indexer import Indexer
-        from serving.ui import copy_uploads
+        from ingest.indexer import build_indexer
+        from serving.uploads import copy_uploads
 
         uploads = self.settings.resolve(self.settings.serving.uploads_dir)
         copied, refused = copy_uploads(paths, uploads / collection, self.settings.serving.upload_max_mb)
         with self._ingest_lock:
-            indexer = Indexer(
+            indexer = build_indexer(
                 self.settings, index_dir=self.index_dir, embedder=self.retriever.embedder, store=self.retriever.store
             )
             try:

@@ -55,21 +55,18 @@ def number_hits(hits: list[Hit], max_chars: int) -> list[tuple[Citation, PromptS
 
 
 def _citation(number: int, hit: Hit, max_chars: int) -> tuple[Citation, PromptSource]:
-    meta = hit.chunk.metadata
-    page = meta.get("page")
-    section = str(meta.get("section") or "")
-    relpath = str(meta.get("relpath") or Path(hit.chunk.source).name)
+    meta = hit.chunk.meta
     text, withheld = withhold_instructions(hit.chunk.text[:max_chars])
     citation = Citation(
         index=number,
         source=hit.chunk.source,
-        relpath=relpath,
-        title=str(meta.get("title") or ""),
-        page=int(page) if page else None,
-        section=section,
+        relpath=meta.relpath or Path(hit.chunk.source).name,
+        title=meta.title,
+        page=meta.page or None,
+        section=meta.section,
         text=hit.chunk.text,
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
+        start=meta.start,
+        end=meta.end,
         score=round(float(hit.score), 4),
         withheld=withheld,
     )

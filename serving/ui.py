@@ -4,7 +4,6 @@
 import html
 import logging
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -226,18 +225,3 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
     return str(content or "")
-
-
-def copy_uploads(paths: list[Path], folder: Path, max_mb: float) -> tuple[list[Path], list[str]]:
-    """Copy uploaded files into the collection folder; too-large files are refused with a reason."""
-    folder.mkdir(parents=True, exist_ok=True)
-    copied, refused = [], []
-    for p in paths:
-        size_mb = p.stat().st_size / 1048576
-        if size_mb > max_mb:
-            refused.append(f"{p.name}: {size_mb:.1f} MB is over serving.upload_max_mb={max_mb:g}")
-            continue
-        target = folder / Path(p.name).name
-        shutil.copyfile(p, target)
-        copied.append(target)
-    return copied, refused

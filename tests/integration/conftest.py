@@ -23,14 +23,14 @@ After the replacement, the tunnel times out after 12 hours, as before.
 @pytest.fixture(scope="session")
 def kb_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """The sample knowledge base plus one document that tries to instruct the assistant, indexed once."""
-    from ingest.indexer import Indexer
+    from ingest.indexer import build_indexer
 
     root = tmp_path_factory.mktemp("kb")
     docs = root / "docs"
     shutil.copytree(SAMPLE, docs)
     (docs / "it" / "vpn-incidents.md").write_text(HOSTILE)
     index = root / "index"
-    indexer = Indexer(make_settings(index), embedder=embedder)
+    indexer = build_indexer(make_settings(index), embedder=embedder)
     report = indexer.run([docs])
     indexer.close()
     assert not report.skipped

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ingest.indexer import Indexer
+from ingest.indexer import Indexer, build_indexer
 from retrieval.lexical import LexicalIndex
 from retrieval.store import ChromaStore
 from tests.conftest import PYTHON, SAMPLE, make_settings
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _indexer(index_dir: Path, embedder: Any, **sections: Any) -> Indexer:
-    return Indexer(make_settings(index_dir, **sections), embedder=embedder)
+    return build_indexer(make_settings(index_dir, **sections), embedder=embedder)
 
 
 def _state(indexer: Indexer) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def _state(indexer: Indexer) -> dict[str, Any]:
     coll = indexer.store.collection
     got = coll.get(include=["documents", "metadatas"])
     chroma = {
-        i: (d, m["source"], m.get("page"), m["start"])
+        i: (d, m["source"], m.get("page"), m["start"], m["chunk_index"])
         for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
     }
     lexical = LexicalIndex.load(indexer.index_dir)
@@ -179,7 +179,8 @@ def test_ingest_into_a_chroma_server(tmp_path: Path, embedder: Any, chroma_serve
     indexer = _indexer(tmp_path / "idx", embedder, index={"chroma_url": chroma_server})
     report = indexer.run([SAMPLE])
     assert report.new == 11
-    assert ChromaStore(indexer.settings.index, tmp_path / "idx").count() == report.chunks_written
+    server = make_settings(tmp_path / "idx", index={"chroma_url": chroma_server}).index
+    assert ChromaStore(server, tmp_path / "idx").count() == report.chunks_written  # a fresh client sees them
     assert not (tmp_path / "idx" / "chroma").exists()  # vectors went to the server, not an embedded store
     assert indexer.run([SAMPLE]).unchanged == 11
 
@@ -248,4 +249,6 @@ def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, emb
     clean_indexer.run([docs])
     clean = _state(clean_indexer)
     assert resumed == clean
-    assert len(clean["chroma"]) == len(set(clean["chroma"]))
+    # No chunk of any file is stored twice (under two ids) after the kills and the resumed run.
+    places = [(source, index) for _, source, _, _, index in resumed["chroma"].values()]
+    assert len(places) == len(set(places)) == len(resumed["manifest"])

@@ -17,7 +17,7 @@ import pytest
 from configs.errors import ModelUnavailable
 from retrieval.filters import Filter
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
-from retrieval.types import Chunk, Hit
+from retrieval.types import Chunk, ChunkMeta, Hit
 from tests.conftest import free_port, make_settings
 from tests.integration.conftest import start_app
 
@@ -57,7 +57,7 @@ def trained_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _hits() -> list[Hit]:
     return [
-        Hit(Chunk(id=key, text=text, source=f"/kb/{key}.txt", metadata={"collection": key}), score=1.0 / i)
+        Hit(Chunk(id=key, text=text, source=f"/kb/{key}.txt", meta=ChunkMeta(collection=key)), score=1.0 / i)
         for i, (key, text) in enumerate(PASSAGES.items(), start=1)
     ]
 
@@ -85,7 +85,7 @@ def test_contract_rescores_every_hit_and_orders_by_score(reranker: Reranker) -> 
     assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)
     assert [h.ranks["rerank"] for h in out] == list(range(1, len(hits) + 1))
     assert all(h.scores["rerank"] == h.score for h in out)
-    assert all(h.chunk.metadata == {"collection": h.chunk.id} for h in out)  # metadata travels with the hit
+    assert all(h.chunk.meta.collection == h.chunk.id for h in out)  # metadata travels with the hit
     assert reranker.rerank("anything", []) == []
 
 
@@ -144,7 +144,7 @@ def test_retriever_reranks_only_the_top_n_and_keeps_the_filter(
             assert result.hits[: len(reranked)] == reranked  # the reranked head stays in front
             assert "rerank" in result.timings_ms
     best = retriever.search("How many characters does a password need?", top_k=3).hits[0]
-    assert best.chunk.metadata["relpath"] == "it/password-faq.txt"
+    assert best.chunk.meta.relpath == "it/password-faq.txt"
 
 
 def test_reranker_outage_keeps_the_fused_order_and_says_so(kb_index: Path, tmp_path: Path) -> None:

@@ -28,7 +28,11 @@ def test_retrieve_returns_hits_with_metadata_and_honours_filters(kb_index: Path,
         hits = r.json()["hits"]
         assert hits[0]["metadata"]["relpath"] == "hr/leave-policy.md"
         assert any("25 days" in h["text"] for h in hits[:3])
-        assert {"source", "page", "collection"} <= set(hits[0]["metadata"]) | {"page"}
+        assert {"source", "collection", "relpath", "file_type", "section"} <= set(hits[0]["metadata"])
+        pdf = httpx.post(
+            f"{app.url}/v1/retrieve", json={"query": "laptop encryption", "filters": {"file_types": ["pdf"]}}
+        )
+        assert all(h["metadata"]["page"] >= 1 for h in pdf.json()["hits"]) and pdf.json()["hits"]  # pages for PDFs
         for query in ("leave", "VPN timeout", "expenses receipts", "password length"):
             for flt in ({"collections": ["it"]}, {"file_types": ["pdf"]}, {"tags": ["finance"]}):
                 got = httpx.post(f"{app.url}/v1/retrieve", json={"query": query, "filters": flt, "top_k": 50}).json()

@@ -14,11 +14,11 @@ pytestmark = pytest.mark.integration
 
 
 def test_uploaded_files_become_a_searchable_collection(tmp_path: Path, embedder: Any) -> None:
-    from ingest.indexer import Indexer
+    from ingest.indexer import build_indexer
     from serving.app import Assistant
 
     index = tmp_path / "index"
-    Indexer(make_settings(index), embedder=embedder).run([SAMPLE / "it"])
+    build_indexer(make_settings(index), embedder=embedder).run([SAMPLE / "it"])
     settings = make_settings(
         index,
         llm={"backend": "extractive"},

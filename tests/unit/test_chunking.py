@@ -15,7 +15,7 @@ LONG = "\n\n".join(
 
 
 def _chunker(embedder: Any, **kw: Any) -> Chunker:
-    return Chunker(ChunkingSettings(**kw), embedder.tokenizer, embedder.max_tokens)
+    return Chunker(ChunkingSettings(**kw), embedder, embedder.max_tokens)
 
 
 def test_no_chunk_exceeds_the_embedders_budget(embedder: Any) -> None:

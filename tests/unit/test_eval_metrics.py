@@ -4,7 +4,7 @@ from pathlib import Path
 from eval.answer_metrics import citation_validity, generated_supported_share, verifier_faithfulness
 from eval.history import append_run, load_history, verdict
 from eval.retrieval_metrics import documents_ranked, evaluate_run
-from retrieval.types import Chunk, Hit
+from retrieval.types import Chunk, ChunkMeta, Hit
 from serving.chain import Answer
 from serving.grounding import Removed
 from serving.sources import Citation
@@ -58,7 +58,7 @@ def test_ndcg_and_recall_by_hand() -> None:
 
 def test_chunks_map_to_documents_at_their_best_rank() -> None:
     def hit(doc: str) -> Hit:
-        return Hit(Chunk(doc + "#", "t", f"/c/{doc}.txt", {"filename": f"{doc}.txt"}), 1.0)
+        return Hit(Chunk(doc + "#", "t", f"/c/{doc}.txt", ChunkMeta(filename=f"{doc}.txt")), 1.0)
 
     ranked = documents_ranked([hit("a"), hit("b"), hit("a"), hit("c")])
     assert list(ranked) == ["a", "b", "c"] and ranked["a"] > ranked["b"] > ranked["c"]

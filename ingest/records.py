@@ -1,0 +1,57 @@
+"""What ingest stores for a chunk: its deterministic id and its typed metadata, built in one place."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from ingest.chunking import Piece
+from ingest.discovery import Candidate, Place
+from ingest.loaders import Document
+from retrieval.types import ChunkMeta
+
+
+def chunk_id(path: str, file_hash: str, fingerprint: str, seq: int) -> str:
+    """Deterministic: the same file content at the same path with the same config gives the same ids, so a
+    repeated write (a retried batch, a run after a crash) replaces rather than duplicates."""
+    return hashlib.sha256(f"{path}\0{file_hash}\0{fingerprint}\0{seq}".encode()).hexdigest()[:32]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _placed(meta: ChunkMeta, candidate: Candidate) -> ChunkMeta:
+    place = Place.of(candidate.path, candidate.root)
+    return replace(
+        meta,
+        relpath=place.relpath,
+        filename=place.filename,
+        folder=place.folder,
+        collection=place.collection,
+        tags=place.tags,
+        mtime=int(candidate.mtime),
+        modified=datetime.fromtimestamp(candidate.mtime, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def chunk_meta(candidate: Candidate, file_hash: str, doc: Document, piece: Piece, seq: int) -> ChunkMeta:
+    """The metadata of one new chunk."""
+    meta = ChunkMeta(
+        file_type=doc.file_type,
+        title=doc.title,
+        content_hash=file_hash,
+        chunk_index=seq,
+        section=piece.heading,
+        section_index=piece.section_index,
+        start=piece.start,
+        end=piece.end,
+        page=piece.page,
+    )
+    return _placed(meta, candidate)
+
+
+def moved_meta(meta: ChunkMeta, candidate: Candidate) -> ChunkMeta:
+    """The metadata of a chunk whose file moved: the same content, a new place."""
+    return _placed(meta, candidate)
