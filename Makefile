@@ -19,7 +19,7 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup browser demo serve serve-llm model ingest list test test-unit test-integration lint bench bench-ingest \
+.PHONY: setup browser demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
 	bench-retrieval bench-serving bench-scale eval train-reranker train-verifier clean-index
 
 setup: $(STAMP)
@@ -79,6 +79,10 @@ test-unit: setup
 
 test-integration: setup browser
 	$(PYTHON) -m pytest -q -m integration tests/integration
+
+# Schemathesis against /v1 with more generated requests than the test suite's run (all checks, no failures).
+test-api: setup
+	KB_TEST_API_EXAMPLES=300 $(PYTHON) -m pytest -q tests/integration/test_api_contract.py
 
 lint: setup
 	$(BIN)/ruff check configs retrieval ingest serving eval tests scripts

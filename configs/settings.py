@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -230,6 +231,19 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+SECRETS = {"llm": ("api_key",), "serving": ("api_key", "auth_password")}
+
+
+def _is_text(section: str, key: str) -> bool:
+    """True when the field takes text (str, SecretStr, Path): its env value is used as written, not parsed."""
+    model = Settings.model_fields.get(section)
+    field = getattr(model.annotation, "model_fields", {}).get(key) if model is not None else None
+    if field is None:
+        return False
+    args = typing.get_args(field.annotation) or (field.annotation,)
+    return all(a in (str, SecretStr, Path, type(None)) for a in args) and args != (type(None),)
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name, raw in environ.items():
@@ -239,10 +253,26 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"env var {name} should look like KB_<SECTION>__<KEY>, e.g. KB_INDEX__PATH")
         section, key = parts
-        # YAML parsing gives numbers, booleans and lists their types; plain strings stay strings.
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        # Text fields take the value as written (KB_SERVING__API_KEY=0123 is the string "0123"); other fields
+        # are parsed as YAML, which gives numbers, booleans and lists their types.
+        if _is_text(section, key):
+            value: Any = raw
+        else:
+            value = yaml.safe_load(raw) if raw.strip() else ""
         overrides.setdefault(section, {})[key] = value
     return overrides
+
+
+def _no_secrets(data: Mapping[str, Any], origin: str) -> None:
+    for section, keys in SECRETS.items():
+        values = data.get(section) if isinstance(data.get(section), Mapping) else {}
+        for key in keys:
+            if values and values.get(key) not in (None, ""):
+                env = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+                raise ConfigError(
+                    f"{origin} sets the secret {section}.{key}; secrets are read from the environment only: remove it "
+                    f"from the file and set {env}"
+                )
 
 
 def _explain(exc: ValidationError, origin: str) -> str:
@@ -268,10 +298,13 @@ def load_settings(
     env = os.environ if environ is None else environ
     profile = profile or env.get(ENV_PREFIX + "PROFILE") or "default"
     data = _read_yaml(CONFIG_DIR / "default.yaml")
+    _no_secrets(data, "configs/default.yaml")
     origin = "configs/default.yaml"
     if profile != "default":
         path = Path(profile) if profile.endswith((".yaml", ".yml")) else CONFIG_DIR / f"{profile}.yaml"
-        data = _merge(data, _read_yaml(path))
+        extra = _read_yaml(path)
+        _no_secrets(extra, str(path))
+        data = _merge(data, extra)
         origin += f" + {path}"
     data = _merge(data, _env_overrides(env))
     data = _merge(data, overrides or {})

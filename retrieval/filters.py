@@ -171,3 +171,12 @@ class MetadataColumns:
             if flt.modified_before is not None:
                 mask &= self.mtime <= flt.modified_before
         return mask
+
+
+def check_known(flt: Filter, facets: Mapping[str, Sequence[str]]) -> None:
+    """A filter value the index has never seen is almost always a typo: say so instead of answering nothing."""
+    for name, key in (("collections", "collection"), ("file_types", "file_type"), ("tags", "tag")):
+        unknown = [v for v in getattr(flt, name) if v not in facets.get(key, [])]
+        if unknown:
+            known = ", ".join(facets.get(key, [])) or "none"
+            raise RetrievalError(f"unknown {key} {', '.join(map(repr, unknown))} in filters (known: {known})")

@@ -93,14 +93,18 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     import gradio as gr
     from fastapi import FastAPI
 
-    from serving.api import build_router, install_error_handlers
+    from serving.api import Api, allowed_methods, build_router
+    from serving.errors import BodyLimit, MethodGuard, install_error_handlers
     from serving.ui import build_page
 
     assistant = Assistant(settings, index_dir, chat_model)
-    app = FastAPI(title="kb-assistant", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
+    app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
     api_key = settings.serving.api_key.get_secret_value() if settings.serving.api_key else None
-    app.include_router(build_router(assistant.chain, api_key, settings.serving.max_request_kb * 1024, assistant.facets))
+    router = build_router(Api(assistant.chain, settings.llm, api_key, assistant.facets))
+    app.include_router(router)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.serving.max_request_kb * 1024)
+    app.add_middleware(MethodGuard, allowed=allowed_methods(router))
     page = build_page(assistant.chain, assistant.feedback, assistant.facets, assistant.status, assistant.ingest_upload)
     auth = None
     if settings.serving.auth_user and settings.serving.auth_password:

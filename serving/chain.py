@@ -21,7 +21,7 @@ from retrieval.text import marker_numbers
 from serving.citations import CitationFilter
 from serving.extractive import ExtractiveAnswerer
 from serving.grounding import Grounder, Removed, SentenceBuffer
-from serving.llm import ChatModel, Message, complete
+from serving.llm import ChatModel, Message, Usage, complete
 from serving.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
 from serving.sources import Citation, number_hits
 from serving.verify import Verifier
@@ -55,6 +55,15 @@ class Answer:
     notice: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     removed: tuple[Removed, ...] = ()  # generated sentences left out because their sources do not support them
+    usage: Usage = field(default_factory=Usage)  # tokens the LLM used (rewriting the question included)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Per-request generation settings (an API caller's max_tokens and temperature), within the configured ones."""
+
+    max_tokens: int | None = None
+    temperature: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,14 +108,14 @@ class AnswerChain:
             )
         return question
 
-    def standalone(self, question: str, history: Sequence[Message]) -> str:
+    def standalone(self, question: str, history: Sequence[Message], usage: Usage | None = None) -> str:
         """A follow-up rewritten so retrieval can understand it without the conversation."""
         turns = [m for m in history if m.get("role") in ("user", "assistant")][-2 * self.settings.history_turns :]
         if not turns:
             return question
         if self.chat_model is not None:
             try:
-                rewritten = complete(self.chat_model, condense_messages(question, turns), 96).strip()
+                rewritten = complete(self.chat_model, condense_messages(question, turns), 96, 0.0, usage).strip()
                 rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
                 if 3 <= len(rewritten) <= 2 * len(question) + 200:
                     return rewritten
@@ -117,19 +126,26 @@ class AnswerChain:
         return f"{last_user} {question}" if len(question.split()) < 8 and last_user else question
 
     def stream(
-        self, question: str, history: Sequence[Message] = (), filters: Filter | None = None
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        filters: Filter | None = None,
+        generation: Generation | None = None,
     ) -> Iterator[Delta | Answer]:
         """Yields Delta pieces of the verified answer, then the finished Answer."""
         t0 = time.perf_counter()
         question = self.validate(question)
-        standalone = self.standalone(question, history)
+        usage = Usage()
+        standalone = self.standalone(question, history, usage)
         retrieval = self.retriever.search(standalone, filters, top_k=self.settings.max_sources)
         timings = {"retrieve": retrieval.timings_ms.get("total", 0.0)}
         numbered = number_hits(retrieval.hits, self.settings.max_source_chars)
         citations = [c for c, _ in numbered]
         if not retrieval.relevant or not citations:
             yield Delta(NO_CONTEXT)
-            yield Answer(question, standalone, NO_CONTEXT, [], [], "no-context", self.backend_name, None, timings)
+            yield Answer(
+                question, standalone, NO_CONTEXT, [], [], "no-context", self.backend_name, None, timings, (), usage
+            )
             return
         notice: str | None = None
         mode: Mode = "llm" if self.chat_model is not None else "extractive"
@@ -138,7 +154,7 @@ class AnswerChain:
         if self.chat_model is not None:
             grounder = Grounder(self.verifier, standalone, citations)
             try:
-                for delta in self._generate(standalone, numbered, grounder, timings, t0):
+                for delta in self._generate(standalone, numbered, grounder, timings, t0, generation, usage):
                     text += delta
                     yield Delta(delta)
             except ModelUnavailable as exc:
@@ -170,7 +186,7 @@ class AnswerChain:
         timings["total"] = (time.perf_counter() - t0) * 1000
         model = self.backend_name if mode == "llm" else "extractive"
         cited = list(dict.fromkeys(n for n in marker_numbers(text) if 1 <= n <= len(citations)))
-        yield Answer(question, standalone, text.strip(), citations, cited, mode, model, notice, timings, removed)
+        yield Answer(question, standalone, text.strip(), citations, cited, mode, model, notice, timings, removed, usage)
 
     def _generate(
         self,
@@ -179,6 +195,8 @@ class AnswerChain:
         grounder: Grounder,
         timings: dict[str, float],
         t0: float,
+        generation: Generation | None,
+        usage: Usage,
     ) -> Iterator[str]:
         """The model's answer, streamed sentence by sentence as each one passes verification."""
         assert self.chat_model is not None
@@ -200,7 +218,10 @@ class AnswerChain:
                     shown = True
 
         limit = self.settings.stop_after_unsupported
-        pieces = self.chat_model.stream(messages, self.llm_settings.max_tokens, self.llm_settings.temperature)
+        options = generation or Generation()
+        max_tokens = options.max_tokens or self.llm_settings.max_tokens
+        temperature = self.llm_settings.temperature if options.temperature is None else options.temperature
+        pieces = self.chat_model.stream(messages, max_tokens, temperature, usage)
         try:
             for piece in pieces:
                 if "first_token" not in timings:
@@ -219,10 +240,16 @@ class AnswerChain:
         timings["generate"] = (time.perf_counter() - t_gen) * 1000 - verify_ms
         timings["verify"] = verify_ms
 
-    def answer(self, question: str, history: Sequence[Message] = (), filters: Filter | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        filters: Filter | None = None,
+        generation: Generation | None = None,
+    ) -> Answer:
         """The finished answer (non-streaming)."""
         final = None
-        for event in self.stream(question, history, filters):
+        for event in self.stream(question, history, filters, generation):
             if isinstance(event, Answer):
                 final = event
         assert final is not None

@@ -19,18 +19,41 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+@dataclass
+class Usage:
+    """Tokens one call used; a backend fills it as it streams (estimated: the server did not report them)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.estimated = self.estimated or other.estimated
+
+
 class ChatModel(Protocol):
     """Streams the assistant's reply to a list of chat messages."""
 
     @property
     def name(self) -> str: ...
 
-    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]: ...
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+    ) -> Iterator[str]: ...
 
 
-def complete(model: ChatModel, messages: Sequence[Message], max_tokens: int, temperature: float = 0.0) -> str:
+def complete(
+    model: ChatModel, messages: Sequence[Message], max_tokens: int, temperature: float = 0.0, usage: Usage | None = None
+) -> str:
     """The whole reply at once."""
-    return "".join(model.stream(messages, max_tokens, temperature))
+    return "".join(model.stream(messages, max_tokens, temperature, usage))
+
+
+def _estimate_tokens(messages: Sequence[Message]) -> int:
+    """About four characters a token for English text: used only where a server reports no usage."""
+    return sum(len(m.get("content") or "") for m in messages) // 4 + 4 * len(messages)
 
 
 class OpenAIChatModel:
@@ -91,8 +114,11 @@ class OpenAIChatModel:
             return ModelUnavailable(f"the LLM server at {url} refused the API key; set KB_LLM__API_KEY")
         return ModelUnavailable(f"the LLM server at {url} failed: {type(exc).__name__}: {str(exc)[:200]}")
 
-    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+    ) -> Iterator[str]:
         model = self._resolve_model()
+        pieces, reported = 0, False
         try:
             response = self._connect().chat.completions.create(
                 model=model,
@@ -100,14 +126,22 @@ class OpenAIChatModel:
                 max_tokens=max_tokens,
                 temperature=temperature,
                 stream=True,
+                stream_options={"include_usage": True},  # vLLM reports usage in a last chunk; others ignore it
             )
             for event in response:
+                if getattr(event, "usage", None) is not None and usage is not None:
+                    usage.add(Usage(event.usage.prompt_tokens, event.usage.completion_tokens))
+                    reported = True
                 if event.choices and event.choices[0].delta and event.choices[0].delta.content:
+                    pieces += 1
                     yield event.choices[0].delta.content
         except ModelUnavailable:
             raise
         except Exception as exc:
             raise self._translate(exc) from exc
+        finally:
+            if usage is not None and not reported:  # one streamed piece is one token on llama.cpp and vLLM
+                usage.add(Usage(_estimate_tokens(messages), pieces, estimated=True))
 
 
 class ScriptedChatModel:
@@ -120,14 +154,20 @@ class ScriptedChatModel:
         self._piece = piece
         self._name = name
         self.calls: list[list[Message]] = []
+        self.last_options: dict[str, float] = {}
 
     @property
     def name(self) -> str:
         return self._name
 
-    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+    ) -> Iterator[str]:
         self.calls.append(list(messages))
+        self.last_options = {"max_tokens": max_tokens, "temperature": temperature}
         text = self._reply(messages) if callable(self._reply) else self._reply
+        if usage is not None:  # one word, one token
+            usage.add(Usage(sum(len((m.get("content") or "").split()) for m in messages), len(text.split())))
         for i in range(0, len(text), self._piece):
             yield text[i : i + self._piece]
 
@@ -186,19 +226,28 @@ class LlamaCppChatModel:
                 raise ModelUnavailable(f"cannot load GGUF {path}: {exc}") from exc
         return self._llm
 
-    def stream(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> Iterator[str]:
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+    ) -> Iterator[str]:
         with self._lock:
             llm = self._load()
-            for event in llm.create_chat_completion(
-                messages=list(messages),
-                max_tokens=max_tokens,
-                temperature=temperature,
-                stream=True,
-                repeat_penalty=1.15,  # small local models loop on a sentence without it
-            ):
-                delta = event["choices"][0].get("delta", {})
-                if delta.get("content"):
-                    yield delta["content"]
+            pieces = 0
+            try:
+                for event in llm.create_chat_completion(
+                    messages=list(messages),
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stream=True,
+                    repeat_penalty=1.15,  # small local models loop on a sentence without it
+                ):
+                    delta = event["choices"][0].get("delta", {})
+                    if delta.get("content"):
+                        pieces += 1
+                        yield delta["content"]
+            finally:
+                if usage is not None:  # the prompt counted by the model's tokenizer (the chat template aside)
+                    text = "\n".join(m.get("content") or "" for m in messages)
+                    usage.add(Usage(len(llm.tokenize(text.encode("utf-8"), add_bos=False)), pieces))
 
 
 @dataclass(frozen=True)

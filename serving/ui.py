@@ -10,9 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from configs.errors import KBError
-from retrieval.filters import Filter
+from retrieval.filters import Filter, check_known
 from retrieval.text import content_stems
-from serving.api import check_filter_values
 from serving.chain import Answer, AnswerChain, Delta
 from serving.citations import claims
 from serving.feedback import FeedbackStore
@@ -154,7 +153,7 @@ def build_page(
                     }
                 )
                 chain.validate(message)
-                check_filter_values(flt, facets())
+                check_known(flt, facets())
             except KBError as exc:
                 raise gr.Error(str(exc)) from exc
             past = [{"role": m["role"], "content": _text(m["content"])} for m in history]
@@ -206,7 +205,14 @@ def build_page(
             if not paths:
                 raise gr.Error("choose one or more files first")
             name = re.sub(r"[^A-Za-z0-9_-]+", "-", collection.strip()) or "uploads"
-            message = ingest_upload([Path(getattr(p, "name", p)) for p in paths], name)
+            try:
+                message = ingest_upload([Path(getattr(p, "name", p)) for p in paths], name)
+            except KBError as exc:  # e.g. another ingest is writing the index
+                raise gr.Error(str(exc)) from exc
+            except OSError as exc:
+                raise gr.Error(
+                    f"could not store the upload ({exc.strerror or exc}); check serving.uploads_dir"
+                ) from exc
             f = facets()
             return (
                 message,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from configs.settings import PROJECT_ROOT, Settings, load_settings, offline_environment
-from serving.loopback import free_port, stop, wait_for_port
+from eval.loopback import free_port, stop, wait_for_port
 
 offline_environment()
 SAMPLE = PROJECT_ROOT / "data" / "sample"

@@ -186,3 +186,27 @@ def test_llm_answers_through_the_openai_backend(kb_index: Path, tmp_path: Path, 
         assert kb["timings_ms"]["first_token"] > 0  # the model really streamed
         for n in (int(x) for x in __import__("re").findall(r"\[(\d+)\]", text)):
             assert 1 <= n <= len(events[-1]["citations"])  # no marker points at a missing source
+
+
+def test_chat_honours_temperature_and_max_tokens_counts_usage_and_names_its_model(
+    kb_index: Path, tmp_path: Path
+) -> None:
+    from serving.llm import ScriptedChatModel
+
+    model = ScriptedChatModel("Breakfast is included in the limit [1].")
+    with start_app(kb_index, tmp_path, chat_model=model, llm={"max_tokens": 200}) as app:
+        question = "Is breakfast included in the hotel limit?"
+        r = _chat(app.url, question, temperature=0.7, max_tokens=50, model="kb-assistant")
+        assert r.status_code == 200 and model.last_options == {"max_tokens": 50, "temperature": 0.7}
+        usage = r.json()["usage"]
+        assert (
+            usage["completion_tokens"] == 7 and usage["prompt_tokens"] > 50
+        )  # the scripted model: one word, one token
+        assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+        assert _chat(app.url, question, max_tokens=5000).status_code == 200
+        assert model.last_options["max_tokens"] == 200  # capped at llm.max_tokens
+        other = _chat(app.url, question, model="gpt-4o")
+        assert other.status_code == 404 and other.json()["error"]["code"] == "model_not_found"
+        assert "kb-assistant" in other.json()["error"]["message"]
+        bad = _chat(app.url, question, temperature=3)
+        assert bad.status_code == 400 and "temperature" in bad.json()["error"]["message"]

@@ -45,3 +45,18 @@ def test_bad_value_is_an_error(tmp_path: Path) -> None:
 def test_missing_profile_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings("no-such-profile", environ={})
+
+
+@pytest.mark.parametrize("value", ["0123", "yes", "null", "[1, 2]", "12.50"])
+def test_text_settings_take_env_values_as_written(value: str) -> None:
+    s = load_settings(environ={"KB_SERVING__API_KEY": value, "KB_LLM__MODEL": value, "KB_INDEX__CHROMA_URL": value})
+    assert s.serving.api_key is not None and s.serving.api_key.get_secret_value() == value
+    assert s.llm.model == value and s.index.chroma_url == value
+
+
+def test_secrets_are_refused_in_files_and_accepted_from_the_environment(tmp_path: Path) -> None:
+    profile = tmp_path / "leaky.yaml"
+    profile.write_text("serving:\n  api_key: hunter2\n")
+    with pytest.raises(ConfigError, match=r"secret serving.api_key.*KB_SERVING__API_KEY"):
+        load_settings(str(profile), environ={})
+    assert load_settings(environ={"KB_SERVING__AUTH_PASSWORD": "hunter2"}).serving.auth_password is not None

@@ -1,0 +1,157 @@
+"""How the API reports errors: one JSON shape (OpenAI's) and one status per kind of problem, for every route.
+
+Routes raise; the handlers here translate. KBError subclasses say what the user can do about the problem, and
+the message is passed on; anything else is logged with its traceback and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from configs.errors import KBError, ModelUnavailable, RetrievalError
+from serving.schemas import ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal (authentication, an unknown model, a missing file) with its status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code, self.headers = status, message, kind, code, headers
+
+
+def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "code": code}}
+
+
+def kb_error(exc: KBError) -> tuple[int, dict[str, Any]]:
+    """A KBError's status and body (also used inside event streams, where no handler runs)."""
+    if isinstance(exc, ModelUnavailable):
+        return 503, error_body(str(exc), "model_unavailable")
+    if isinstance(exc, RetrievalError):
+        return 400, error_body(str(exc), "invalid_request_error")
+    return 500, error_body(str(exc), "server_error")
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route: each status it may answer with, all in the error shape."""
+    meaning = {
+        400: "invalid request (bad field, empty or too long question, unknown filter value)",
+        401: "missing or wrong API key",
+        404: "not found",
+        413: "request body over serving.max_request_kb",
+        503: "a model (LLM, reranker) is unavailable",
+    }
+    return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KBError)
+    async def _kb(_request: Request, exc: KBError) -> JSONResponse:
+        status, body = kb_error(exc)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(ApiError)
+    async def _api(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.message, exc.kind, exc.code), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid body"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+        return JSONResponse(error_body(f"invalid request: {where}: {first['msg']}", "invalid_request_error"), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
+        return JSONResponse(error_body(str(exc.detail), kind), exc.status_code, headers=exc.headers)
+
+
+class BodyLimit:
+    """Refuses request bodies over a size under /v1 with 413, before any of it is parsed or buffered further."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/v1") -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send, int(declared))
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge(seen)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge as exc:
+            await self._refuse(send, exc.size)
+
+    async def _refuse(self, send: Send, size: int) -> None:
+        message = f"request body is {size:,} bytes; the limit is {self.max_bytes:,} (serving.max_request_kb)"
+        await _send_json(send, 413, error_body(message, "invalid_request_error"))
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class MethodGuard:
+    """Under /v1, a method no route declares (TRACE, QUERY, anything) gets 405 with Allow where the path exists,
+    404 where it does not, in the API's error shape; without this, the page mounted at / would answer 404."""
+
+    def __init__(self, app: ASGIApp, allowed: Callable[[str], set[str] | None], prefix: str = "/v1") -> None:
+        self.app = app
+        self.allowed = allowed
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and path.startswith(self.prefix):
+            methods = self.allowed(path)
+            method = scope.get("method", "GET")
+            if methods is not None and method not in methods | ({"HEAD"} if "GET" in methods else set()):
+                allow = ", ".join(sorted(methods))
+                body = error_body(f"{method} is not allowed here; use {allow}", "invalid_request_error")
+                await _send_json(send, 405, body, [(b"allow", allow.encode())])
+                return
+        await self.app(scope, receive, send)
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    payload = json.dumps(body).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": payload})
