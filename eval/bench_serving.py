@@ -112,9 +112,9 @@ def _load(url: str, path: str, body_of: Any, clients: int = 8, requests: int = 1
 
 
 def main(settings: Settings, out: Path) -> dict[str, Any]:
+    from eval.loopback import free_port, start_llama_server, stop, wait_for_port
     from ingest.indexer import build_indexer
     from serving.llm import bundled_gguf
-    from eval.loopback import free_port, start_llama_server, stop, wait_for_port
 
     index = PROJECT_ROOT / "data" / "cache" / "bench" / "sample-index"
     build_indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])
