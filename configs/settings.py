@@ -174,6 +174,7 @@ class EvalSettings(Section):
     judge_timeout_s: float = Field(default=180.0, gt=0)
     reports_dir: Path = Path("reports")
     cache_dir: Path = Path("data/cache")  # evaluation corpora written as files, and their indexes
+    data_dir: Path = Path("../shared/data")  # SciFact and PubMedQA (BEIR layout), for benchmarks and training
     # Absolute drop that counts as a regression, per metric (against the previous comparable run);
     # against the best comparable run the allowed drop is best_tolerance times larger.
     thresholds: dict[str, float] = {

@@ -13,6 +13,7 @@ from typing import Any
 
 from configs.errors import KBError
 from configs.logs import configure_logging
+from configs.progress import progress_bar
 from configs.settings import load_settings, offline_environment
 
 
@@ -58,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     tv = sub.add_parser(
         "train-verifier", help="fit the faithfulness verifier on claims generated from SciFact and PubMedQA"
     )
-    tv.add_argument("--scifact", type=Path, default=Path("../shared/data/scifact"))
-    tv.add_argument("--pubmedqa", type=Path, default=Path("../shared/data/pubmedqa"))
+    tv.add_argument("--scifact", type=Path, help="SciFact folder (default: eval.data_dir/scifact)")
+    tv.add_argument("--pubmedqa", type=Path, help="PubMedQA folder (default: eval.data_dir/pubmedqa)")
     tv.add_argument("--out", type=Path, help="model file (default: serving/verifier.json)")
     tv.add_argument("--profile", help="config profile (default: default)")
     ve = sub.add_parser("verifier", help="accepted-right / accepted-wrong rates of the verifier on labelled files")
@@ -67,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     ve.add_argument("--baseline", action="store_true", help="also score the word-overlap check it replaced")
     ve.add_argument("--profile", help="config profile (default: default)")
     ex = sub.add_parser("extractive", help="quality of the extractive answer: gold first source, ROUGE-L, length")
-    ex.add_argument("--dataset", type=Path, default=Path("../shared/data/pubmedqa"))
+    ex.add_argument("--dataset", type=Path, help="QA-layout folder (default: eval.data_dir/pubmedqa)")
     ex.add_argument("--split", default="dev")
     ex.add_argument("--part", choices=["eval", "train", "all"], default="eval", help="half of the questions")
     ex.add_argument("--json", type=Path, help="also write the result here")
@@ -107,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train-verifier":
             from eval.train_verifier import WEIGHTS, train
 
-            train(_data_path(args.scifact), _data_path(args.pubmedqa), args.out or WEIGHTS)
+            data = settings.resolve(settings.eval.data_dir)
+            scifact = _data_path(args.scifact) if args.scifact else data / "scifact"
+            pubmedqa = _data_path(args.pubmedqa) if args.pubmedqa else data / "pubmedqa"
+            train(scifact, pubmedqa, args.out or WEIGHTS)
             return 0
         if args.command == "verifier":
             from eval.train_verifier import evaluate_file, overlap_baseline
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench-ingest":
             from eval.bench_ingest import main as bench_ingest
 
-            bench_ingest(args.corpora.split(","), args.out, tutorial=not args.no_tutorial)
+            bench_ingest(settings, args.corpora.split(","), args.out, tutorial=not args.no_tutorial)
             return 0
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -141,32 +145,17 @@ def _data_path(path: Path) -> Path:
 
 def _ingest_corpus(settings: Any, dataset: Any, index_dir: Path | None = None) -> tuple[Path, Any]:
     """index_dataset with a progress bar (entry points own progress bars)."""
-    from tqdm import tqdm
-
     from eval.retrieval_metrics import index_dataset
 
-    bar = tqdm(total=0, unit="doc", desc=f"index {dataset.name}", disable=None, file=sys.stderr)
-
-    def progress(event: str, n: int) -> None:
-        if event == "total":
-            bar.total = n
-            bar.refresh()
-        else:
-            bar.update(n)
-
-    try:
+    with progress_bar(f"index {dataset.name}", "doc") as progress:
         return index_dataset(settings, dataset, index_dir, progress)
-    finally:
-        bar.close()
 
 
 def _retrieval(settings: Any, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from eval.datasets import load_dataset
     from eval.retrieval_metrics import make_retriever, run_variant, variants_for
 
-    dataset = load_dataset(args.dataset, args.split)
+    dataset = load_dataset(_data_path(args.dataset), args.split)
     index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
     retriever = make_retriever(settings, index_dir, embedder)
     variants = variants_for(retriever)
@@ -175,9 +164,9 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
         variants = [v for v in variants if v.name in wanted]
     results: dict[str, Any] = {}
     for variant in variants:
-        bar = tqdm(total=len(dataset.qrels), desc=variant.name, unit="q", disable=None, file=sys.stderr)
-        results[variant.name] = run_variant(retriever, dataset, variant, bar.update)["metrics"]
-        bar.close()
+        with progress_bar(variant.name, "q") as progress:
+            progress("total", len(dataset.qrels))
+            results[variant.name] = run_variant(retriever, dataset, variant, lambda n: progress("q", n))["metrics"]
     if args.tutorial or (args.variants and "tutorial" in args.variants):
         from eval.baseline import tutorial_variant
         from eval.retrieval_metrics import corpus_dir
@@ -194,16 +183,14 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _extractive(settings: Any, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from eval.datasets import load_dataset
     from eval.extractive_eval import measure
 
-    dataset = load_dataset(_data_path(args.dataset), args.split)
+    path = _data_path(args.dataset) if args.dataset else settings.resolve(settings.eval.data_dir) / "pubmedqa"
+    dataset = load_dataset(path, args.split)
     _ingest_corpus(settings, dataset)
-    bar = tqdm(unit="q", desc="extractive", disable=None, file=sys.stderr)
-    result = measure(settings, dataset, args.part, bar.update)
-    bar.close()
+    with progress_bar("extractive", "q") as progress:
+        result = measure(settings, dataset, args.part, lambda n: progress("q", n))
     print(json.dumps({"dataset": dataset.name, "split": dataset.split, "part": args.part, **result}))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -211,78 +198,16 @@ def _extractive(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _tune_rerank(retriever: Any, dataset: Any, lists: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """With a reranker configured: its weight against the configured fusion, for the top 10 or 20.
-
-    The reranker scores each query's top 20 once; every weight re-blends those scores (retrieval.fusion.
-    blend_rerank, the function the Retriever uses)."""
-    from eval.retrieval_metrics import documents_ranked, evaluate_run
-    from retrieval.fusion import blend_rerank, fuse
-
-    cfg = retriever.settings
-    weights = {"dense": cfg.dense_weight, "bm25": cfg.lexical_weight}
-    fused, scored = {}, {}
-    for qid, pair in lists.items():
-        hits = fuse(cfg.fusion, pair, weights, cfg.rrf_k)
-        fused[qid] = hits
-        scored[qid] = {h.chunk.id: h for h in retriever.reranker.rerank(dataset.queries[qid], hits[:20])}
-    rows = []
-    for top_n in (10, 20):
-        for w in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
-            run = {}
-            for qid, hits in fused.items():
-                head = hits[:top_n]
-                reranked = sorted((scored[qid][h.chunk.id] for h in head), key=lambda h: -h.score)
-                run[qid] = documents_ranked(blend_rerank(head, reranked, w) + hits[top_n:])
-            rows.append(
-                {"fusion": cfg.fusion, "rerank_top_n": top_n, "rerank_weight": w, **evaluate_run(dataset.qrels, run)}
-            )
-    rows.sort(key=lambda r: -r["ndcg@10"])
-    for row in rows[:8]:
-        print(json.dumps(row))
-    print(f"best rerank blend on {dataset.name} {dataset.split}: {json.dumps(rows[0])}")
-    return rows
-
-
 def _tune(settings: Any, args: argparse.Namespace) -> int:
-    """Every fusion configuration of a small grid, scored on the given (training) split; best first.
-
-    Each query's dense and BM25 lists are fetched once; only the fusion is recomputed per configuration.
-    """
     from eval.datasets import load_dataset
-    from eval.retrieval_metrics import DEPTH, documents_ranked, evaluate_run, make_retriever
-    from retrieval.fusion import fuse
+    from eval.retrieval_metrics import make_retriever
+    from eval.tuning import tune_fusion
 
-    dataset = load_dataset(args.dataset, args.split)
+    dataset = load_dataset(_data_path(args.dataset), args.split)
     index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
-    retriever = make_retriever(settings, index_dir, embedder)
-    lexical = retriever.lexical
-    lists: dict[str, dict[str, Any]] = {}
-    for qid, text in dataset.queries.items():
-        if qid in dataset.qrels:
-            lists[qid] = {
-                "dense": retriever.store.query(embedder.embed_query(text), DEPTH, None),
-                "bm25": lexical.search(text, DEPTH) if lexical is not None else [],
-            }
-    grid: list[dict[str, Any]] = []
-    for k in (5, 10, 20, 30, 60, 100):
-        for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
-            grid.append({"fusion": "rrf", "rrf_k": k, "dense_weight": w, "lexical_weight": 1.0})
-    for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
-        grid.append({"fusion": "weighted", "dense_weight": w, "lexical_weight": 1.0})
-    rows = []
-    for params in grid:
-        weights = {"dense": params["dense_weight"], "bm25": params["lexical_weight"]}
-        run = {}
-        for qid, pair in lists.items():
-            run[qid] = documents_ranked(fuse(params["fusion"], pair, weights, params.get("rrf_k", 60)))
-        rows.append({**params, **evaluate_run(dataset.qrels, run)})
-    rows.sort(key=lambda r: -r["ndcg@10"])
+    rows = tune_fusion(make_retriever(settings, index_dir, embedder), dataset, say=print)
     for row in rows[:10]:
         print(json.dumps(row))
-    print(f"best on {dataset.name} {dataset.split} ({len(lists)} queries): {json.dumps(rows[0])}")
-    if retriever.reranker is not None:
-        rows = _tune_rerank(retriever, dataset, lists) + rows
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

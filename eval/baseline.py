@@ -17,7 +17,8 @@ from retrieval.embeddings import bundled_model_path
 COLLECTION = "tutorial"
 
 
-def _embeddings() -> Any:
+def langchain_embeddings() -> Any:
+    """The bundled MiniLM as a LangChain embeddings object (the tutorial pipeline, the Ragas judge's embedder)."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
     return HuggingFaceEmbeddings(model_name=str(bundled_model_path()), model_kwargs={"device": "cpu"})
@@ -38,7 +39,7 @@ def build_tutorial_index(docs_dir: Path, persist_dir: Path, glob: str = "**/*.tx
     client = chromadb.PersistentClient(
         path=str(persist_dir), settings=chromadb.config.Settings(anonymized_telemetry=False)
     )
-    Chroma.from_documents(chunks, _embeddings(), client=client, collection_name=COLLECTION)
+    Chroma.from_documents(chunks, langchain_embeddings(), client=client, collection_name=COLLECTION)
     t_end = time.perf_counter()
     return {
         "docs": len(docs),
@@ -60,7 +61,7 @@ def tutorial_variant(dataset: Dataset, persist_dir: Path, docs_dir: Path) -> dic
     client = chromadb.PersistentClient(
         path=str(persist_dir), settings=chromadb.config.Settings(anonymized_telemetry=False)
     )
-    store = Chroma(client=client, collection_name=COLLECTION, embedding_function=_embeddings())
+    store = Chroma(client=client, collection_name=COLLECTION, embedding_function=langchain_embeddings())
 
     def search(text: str) -> list[str]:
         return [Path(doc.metadata["source"]).stem for doc, _ in store.similarity_search_with_score(text, k=300)]

@@ -17,12 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from configs.settings import PROJECT_ROOT
+from configs.settings import PROJECT_ROOT, Settings
 from eval.datasets import load_dataset
-from eval.retrieval_metrics import CACHE, materialise
+from eval.retrieval_metrics import materialise
 
-BENCH = CACHE / "bench"
-DEBIAN = CACHE / "debian-docs"
 PACKAGES = {"postgresql-doc-15": "html", "r-doc-pdf": "pdf", "debian-reference-en": "docx"}
 
 
@@ -38,19 +36,20 @@ def _run(cmd: list[str]) -> tuple[float, int, str]:
     return wall, int(usage.ru_maxrss // 1024), out
 
 
-def fetch_debian_corpus() -> Path:
+def fetch_debian_corpus(cache: Path) -> Path:
     """HTML, PDF and DOCX from Debian documentation packages (downloaded once into data/cache)."""
-    done = DEBIAN / "complete"
+    debian = cache / "debian-docs"
+    done = debian / "complete"
     if done.exists():
-        return DEBIAN / "docs"
-    raw = DEBIAN / "raw"
+        return debian / "docs"
+    raw = debian / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for pkg in PACKAGES:
         if not list(raw.glob(f"{pkg}_*.deb")):
             subprocess.run(["apt-get", "download", pkg], cwd=raw, check=True)
         deb = next(raw.glob(f"{pkg}_*.deb"))
         subprocess.run(["dpkg", "-x", str(deb), str(raw / pkg)], check=True)
-    docs = DEBIAN / "docs"
+    docs = debian / "docs"
     (docs / "html").mkdir(parents=True, exist_ok=True)
     (docs / "pdf").mkdir(parents=True, exist_ok=True)
     (docs / "docx").mkdir(parents=True, exist_ok=True)
@@ -67,16 +66,14 @@ def fetch_debian_corpus() -> Path:
     return docs
 
 
-def _raw_encode_seconds(index_dir: Path) -> tuple[float, int]:
+def _raw_encode_seconds(settings: Settings, index_dir: Path) -> tuple[float, int]:
     """Encode the exact texts the ingest embedded, with the same embedder and nothing else."""
     import sqlite3
 
-    from configs.settings import load_settings
     from retrieval.embeddings import build_embedder
 
     with sqlite3.connect(index_dir / "manifest.sqlite") as db:
         texts = [r[0] for r in db.execute("SELECT embed_text FROM chunks")]
-    settings = load_settings()
     embedder = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
     embedder.embed_query("warm up")
     t0 = time.perf_counter()
@@ -84,14 +81,14 @@ def _raw_encode_seconds(index_dir: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, len(texts)
 
 
-def bench_ours(name: str, docs: Path) -> dict[str, Any]:
-    index = BENCH / f"{name}-index"
+def bench_ours(settings: Settings, name: str, docs: Path, bench: Path) -> dict[str, Any]:
+    index = bench / f"{name}-index"
     shutil.rmtree(index, ignore_errors=True)
     wall, rss, out = _run([sys.executable, "-m", "ingest", str(docs), "--index", str(index), "--json"])
     report = json.loads(out.strip().splitlines()[-1])
     rewall, _, reout = _run([sys.executable, "-m", "ingest", str(docs), "--index", str(index), "--json"])
     rerun = json.loads(reout.strip().splitlines()[-1])
-    encode_s, n_texts = _raw_encode_seconds(index)
+    encode_s, n_texts = _raw_encode_seconds(settings, index)
     files = report["new"]
     seconds = report["seconds"]
     return {
@@ -116,8 +113,8 @@ def bench_ours(name: str, docs: Path) -> dict[str, Any]:
     }
 
 
-def bench_tutorial(docs: Path, glob: str = "**/*.txt") -> dict[str, Any]:
-    persist = BENCH / "tutorial-index"
+def bench_tutorial(docs: Path, bench: Path, glob: str = "**/*.txt") -> dict[str, Any]:
+    persist = bench / "tutorial-index"
     shutil.rmtree(persist, ignore_errors=True)
     code = (
         "import json,sys; from pathlib import Path; from configs.settings import offline_environment; "
@@ -135,18 +132,20 @@ def bench_tutorial(docs: Path, glob: str = "**/*.txt") -> dict[str, Any]:
     return stats
 
 
-def main(corpora: list[str], out: Path, tutorial: bool = True) -> dict[str, Any]:
+def main(settings: Settings, corpora: list[str], out: Path, tutorial: bool = True) -> dict[str, Any]:
+    cache = settings.resolve(settings.eval.cache_dir)
+    bench = cache / "bench"
     results: dict[str, Any] = {}
     if "scifact" in corpora:
-        docs = materialise(load_dataset(PROJECT_ROOT.parent / "shared" / "data" / "scifact"))
-        results["scifact"] = {"ours": bench_ours("scifact", docs)}
+        docs = materialise(load_dataset(settings.resolve(settings.eval.data_dir) / "scifact"), cache)
+        results["scifact"] = {"ours": bench_ours(settings, "scifact", docs, bench)}
         print(json.dumps(results["scifact"], indent=1), file=sys.stderr)
         if tutorial:
-            results["scifact"]["tutorial"] = bench_tutorial(docs)
+            results["scifact"]["tutorial"] = bench_tutorial(docs, bench)
             ours, tut = results["scifact"]["ours"], results["scifact"]["tutorial"]
             results["scifact"]["speedup_docs_per_s"] = round(ours["docs_per_s"] / tut["docs_per_s"], 2)
     if "debian" in corpora:
-        results["debian"] = {"ours": bench_ours("debian", fetch_debian_corpus())}
+        results["debian"] = {"ours": bench_ours(settings, "debian", fetch_debian_corpus(cache), bench)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from configs.settings import PROJECT_ROOT, Settings
-from eval.bench_serving import nearest_rank
-from eval.retrieval_metrics import CACHE
+from eval.stats import nearest_rank
 
 PARTS = 10  # chunk i is in collection part-<i mod 10>: a collection filter keeps a tenth
 
@@ -39,7 +38,7 @@ def _source(settings: Settings) -> tuple[list[tuple[str, str, str, dict[str, Any
     from ingest.manifest import Manifest
     from retrieval.store import ChromaStore
 
-    dataset = load_dataset(PROJECT_ROOT.parent / "shared" / "data" / "scifact", "test")
+    dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")
     index_dir, _ = index_dataset(settings, dataset)
     manifest = Manifest(index_dir / "manifest.sqlite")
     try:
@@ -148,12 +147,12 @@ def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str
 def main(settings: Settings, sizes: list[int], out_json: Path, keep: bool, say: Any = print) -> dict[str, Any]:
     from eval.datasets import load_dataset
 
-    dataset = load_dataset(PROJECT_ROOT.parent / "shared" / "data" / "scifact", "test")
+    dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")
     queries = [dataset.queries[q] for q in sorted(dataset.qrels)]
     results: dict[str, Any] = {"queries": len(queries), "sizes": {}}
     source = _source(settings)
     for size in sizes:
-        index_dir = CACHE / "bench" / f"scale-{size}"
+        index_dir = settings.resolve(settings.eval.cache_dir) / "bench" / f"scale-{size}"
         say(f"building {size:,} chunks in {index_dir}")
         built = build(settings, source, size, index_dir, say)
         say(f"  built: {built}")

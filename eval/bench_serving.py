@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from configs.settings import PROJECT_ROOT, Settings
+from eval.stats import nearest_rank
 
 QUESTION = "How many days of paid annual leave do employees get?"
 QUESTIONS = [
@@ -26,12 +27,6 @@ QUESTIONS = [
     "How long is parental leave for partners?",
     "What happens after a release rollback?",
 ]
-
-
-def nearest_rank(values: list[float], q: float) -> float:
-    """The q-quantile by nearest rank, rounded to 0.1 (latency percentiles in the benchmarks)."""
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))], 1)
 
 
 def _ttft(settings: Settings, index: Path, runs: int = 5) -> dict[str, Any]:
@@ -116,7 +111,7 @@ def main(settings: Settings, out: Path) -> dict[str, Any]:
     from ingest.indexer import build_indexer
     from serving.llm import bundled_gguf
 
-    index = PROJECT_ROOT / "data" / "cache" / "bench" / "sample-index"
+    index = settings.resolve(settings.eval.cache_dir) / "bench" / "sample-index"
     build_indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])
     results: dict[str, Any] = {"ttft": []}
     for backend in ("extractive", "local", "auto"):

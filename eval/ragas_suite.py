@@ -149,14 +149,6 @@ def _judge_llm(judge: EvalSettings, llm: LLMSettings) -> Any:
     )
 
 
-def _embeddings() -> Any:
-    from langchain_huggingface import HuggingFaceEmbeddings
-
-    from retrieval.embeddings import bundled_model_path
-
-    return HuggingFaceEmbeddings(model_name=str(bundled_model_path()), model_kwargs={"device": "cpu"})
-
-
 def _clean(value: Any) -> float | None:
     try:
         v = float(value)
@@ -184,7 +176,9 @@ class RagasSuite:
         from ragas.metrics import Faithfulness, LLMContextPrecisionWithReference, LLMContextRecall, ResponseRelevancy
 
         llm = LangchainLLMWrapper(_judge_llm(self._judge, self._llm_settings))
-        emb = LangchainEmbeddingsWrapper(_embeddings())
+        from eval.baseline import langchain_embeddings
+
+        emb = LangchainEmbeddingsWrapper(langchain_embeddings())
         local = self._judge.judge_backend != "openai"
         config = RunConfig(timeout=int(self._judge.judge_timeout_s), max_retries=1, max_workers=1 if local else 4)
         out: dict[str, list[float | None]] = {m: [None] * len(rows) for m in METRICS_ALWAYS + METRICS_WITH_REFERENCE}

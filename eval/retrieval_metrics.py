@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from configs.settings import PROJECT_ROOT, Settings
+from configs.settings import Settings
 from eval.datasets import Dataset
+from eval.stats import nearest_rank
 from retrieval.embeddings import Embedder
 from retrieval.retriever import Retriever, build_retriever
 from retrieval.types import Hit
@@ -21,7 +20,6 @@ from retrieval.types import Hit
 logger = logging.getLogger(__name__)
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
-CACHE = PROJECT_ROOT / "data" / "cache"
 DEPTH = 300  # chunks fetched per query so that 100 distinct documents are ranked
 
 
@@ -34,12 +32,12 @@ class Variant:
     rerank: bool = False
 
 
-def corpus_dir(dataset: Dataset, cache: Path = CACHE) -> Path:
+def corpus_dir(dataset: Dataset, cache: Path) -> Path:
     """Where the dataset's documents are written as files (one per document) for the real ingest path."""
     return cache / f"{dataset.name}-{dataset.fingerprint()}" / "docs"
 
 
-def materialise(dataset: Dataset, cache: Path = CACHE) -> Path:
+def materialise(dataset: Dataset, cache: Path) -> Path:
     """Write each document as <id>.txt ('title', blank line, text); skipped when already written."""
     docs = corpus_dir(dataset, cache)
     done = docs.parent / "docs.complete"
@@ -98,8 +96,8 @@ def score_queries(
         if progress:
             progress(1)
     metrics: dict[str, Any] = evaluate_run(dataset.qrels, run)
-    metrics["p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
-    metrics["p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
+    metrics["p50_ms"] = nearest_rank(latencies, 0.5)
+    metrics["p95_ms"] = nearest_rank(latencies, 0.95)
     metrics["queries"] = len(latencies)
     return {"metrics": metrics, "run": run}
 
@@ -116,7 +114,7 @@ def run_variant(
     return score_queries(dataset, search, progress)
 
 
-def cached_index_is_complete(dataset: Dataset, cache: Path = CACHE) -> bool:
+def cached_index_is_complete(dataset: Dataset, cache: Path) -> bool:
     """True when the cached index already holds every document of the dataset (indexing it again is instant)."""
     import sqlite3
 

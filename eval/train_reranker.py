@@ -20,7 +20,6 @@ from typing import Any
 
 from configs.settings import Settings
 from eval.datasets import Dataset, holdout, load_dataset
-from eval.retrieval_metrics import CACHE
 
 RERANK_FIELDS = {"rerank", "rerank_model", "rerank_url", "rerank_top_n", "rerank_weight"}
 
@@ -54,7 +53,7 @@ def _mined_pairs(settings: Settings, data: Path, negatives: int, say: Any) -> li
             ]
         ).encode()
     ).hexdigest()[:12]
-    cache = CACHE / f"reranker-pairs-{key}.jsonl"
+    cache = settings.resolve(settings.eval.cache_dir) / f"reranker-pairs-{key}.jsonl"
     if cache.exists():
         pairs = [tuple(json.loads(line)) for line in cache.read_text(encoding="utf-8").splitlines()]
         say(f"{len(pairs)} training pairs from {cache}")
@@ -144,9 +143,7 @@ def train(
     settings: Settings, out_dir: Path, epochs: int = 2, lr: float = 5e-5, negatives: int = 4, say: Any = print
 ) -> Path:
     """Mine pairs from SciFact train and PubMedQA's training half, then fit."""
-    from configs.settings import PROJECT_ROOT
-
-    pairs = _mined_pairs(settings, PROJECT_ROOT.parent / "shared" / "data", negatives, say)
+    pairs = _mined_pairs(settings, settings.resolve(settings.eval.data_dir), negatives, say)
     data = "SciFact qrels/train.tsv + PubMedQA dev (training half), hard negatives from our retriever"
     return fit(pairs, out_dir, epochs, learning_rate=lr, provenance={"data": data}, say=say)
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,26 +146,30 @@ def train(scifact: Path, pubmedqa: Path, out: Path = WEIGHTS, say: Callable[[str
     return model
 
 
-def evaluate_file(path: Path, verifier: FeatureVerifier | None = None) -> dict[str, Any]:
-    """Accept rates on a labelled file: HaluEval QA rows (knowledge, question, right_answer, hallucinated_answer)
-    or rows of {question, answer, sources, label}."""
-    from serving.verify import verify_answer
-
-    verifier = verifier or FeatureVerifier()
-    scores, labels = [], []
+def labelled_answers(path: Path) -> Iterator[tuple[str, str, list[str], int]]:
+    """(question, answer, sources, label) from HaluEval QA rows (knowledge, question, right_answer,
+    hallucinated_answer: two answers each) or rows of {question, answer, sources, label}."""
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
+        question = row.get("question", "")
         if "knowledge" in row:
-            pairs = [(row["right_answer"], 1), (row["hallucinated_answer"], 0)]
-            sources = [row["knowledge"]]
+            yield question, row["right_answer"], [row["knowledge"]], 1
+            yield question, row["hallucinated_answer"], [row["knowledge"]], 0
         else:
-            pairs = [(row["answer"], int(bool(row["label"])))]
-            sources = list(row["sources"])
-        for answer, label in pairs:
-            scores.append(verify_answer(verifier, row.get("question", ""), answer, sources).score)
-            labels.append(label)
+            yield question, row["answer"], list(row["sources"]), int(bool(row["label"]))
+
+
+def evaluate_file(path: Path, verifier: FeatureVerifier | None = None) -> dict[str, Any]:
+    """The verifier's accept rates on a labelled file (see labelled_answers)."""
+    from serving.verify import verify_answer
+
+    verifier = verifier or FeatureVerifier()
+    scores, labels = [], []
+    for question, answer, sources, label in labelled_answers(path):
+        scores.append(verify_answer(verifier, question, answer, sources).score)
+        labels.append(label)
     return rates(np.asarray(scores), np.asarray(labels), verifier.threshold)
 
 
@@ -180,15 +184,7 @@ def overlap_baseline(path: Path, min_support: float = 0.6) -> dict[str, Any]:
         return bool(words) and len(words & have) / len(words) >= min_support
 
     accepted, labels = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if "knowledge" in row:
-            pairs, sources = [(row["right_answer"], 1), (row["hallucinated_answer"], 0)], [row["knowledge"]]
-        else:
-            pairs, sources = [(row["answer"], int(bool(row["label"])))], list(row["sources"])
-        for answer, label in pairs:
-            accepted.append(1.0 if grounded(answer, sources) else 0.0)
-            labels.append(label)
+    for _question, answer, sources, label in labelled_answers(path):
+        accepted.append(1.0 if grounded(answer, sources) else 0.0)
+        labels.append(label)
     return rates(np.asarray(accepted), np.asarray(labels), 0.5)

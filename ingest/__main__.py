@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from configs.errors import KBError
 from configs.logs import configure_logging
+from configs.progress import progress_bar
 from configs.settings import load_settings, offline_environment
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` and argument errors stay instant
@@ -83,21 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_with_progress(indexer: Indexer, paths: list[Path]) -> IngestReport:
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="file", desc="ingest", disable=None, file=sys.stderr)
-
-    def progress(event: str, amount: int) -> None:
-        if event == "total":
-            bar.total = amount
-            bar.refresh()
-        else:
-            bar.update(amount)
-
-    try:
+    with progress_bar("ingest", "file") as progress:
         return indexer.run(paths, progress=progress)
-    finally:
-        bar.close()
 
 
 def _list(indexer: object, as_json: bool) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from configs.errors import KBError
 from configs.settings import LLMSettings
@@ -182,48 +182,29 @@ class Api:
 
 
 def build_router(api: Api) -> APIRouter:
-    """The /v1 routes, each documented with its body, response and errors."""
+    """The /v1 routes, each documented with its body, response and the errors it may answer with."""
     router = APIRouter(prefix="/v1")
     auth = [Depends(api.authorised)]
+    stream = {"content": {"text/event-stream": {"schema": stream_schema()}}, "description": "the answer"}
+    inline = {"content": {"*/*": {}}, "description": "the file, inline"}
+    routes: list[tuple[str, Callable[..., Any], str, Any, tuple[int, ...], dict[int | str, Any]]] = [
+        ("/models", api.models, "GET", ModelList, (401,), {}),
+        ("/retrieve", api.retrieve, "POST", RetrieveResponse, (400, 401, 413, 503), {}),
+        ("/rerank", api.rerank, "POST", RerankResponse, (400, 401, 404, 413, 503), {}),
+        ("/chat/completions", api.chat, "POST", ChatCompletion, (400, 401, 404, 413, 503), {200: stream}),
+        ("/files", api.files, "GET", None, (400, 401, 404), {200: inline}),
+    ]
     router.add_api_route("/health", api.health, methods=["GET"], response_model=Health)
-    router.add_api_route(
-        "/models", api.models, methods=["GET"], response_model=ModelList, dependencies=auth, responses=documented(401)
-    )
-    router.add_api_route(
-        "/retrieve",
-        api.retrieve,
-        methods=["POST"],
-        response_model=RetrieveResponse,
-        dependencies=auth,
-        responses=documented(400, 401, 413, 503),
-    )
-    router.add_api_route(
-        "/rerank",
-        api.rerank,
-        methods=["POST"],
-        response_model=RerankResponse,
-        dependencies=auth,
-        responses=documented(400, 401, 404, 413, 503),
-    )
-    router.add_api_route(
-        "/chat/completions",
-        api.chat,
-        methods=["POST"],
-        response_model=ChatCompletion,
-        dependencies=auth,
-        responses={
-            200: {"content": {"text/event-stream": {"schema": stream_schema()}}, "description": "the answer"},
-            **documented(400, 401, 404, 413, 503),
-        },
-    )
-    router.add_api_route(
-        "/files",
-        api.files,
-        methods=["GET"],
-        response_class=FileResponse,
-        dependencies=auth,
-        responses={200: {"content": {"*/*": {}}, "description": "the file, inline"}, **documented(400, 401, 404)},
-    )
+    for path, endpoint, method, model, errors, extra in routes:
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            response_model=model,
+            response_class=FileResponse if model is None else JSONResponse,
+            dependencies=auth,
+            responses={**extra, **documented(*errors)},
+        )
     router.add_api_route("/{path:path}", api.elsewhere, methods=METHODS, include_in_schema=False)
     return router
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from retrieval.text import sentence_spans
 from serving.llm import Message
 
 SYSTEM = """{persona}
@@ -46,7 +47,6 @@ _INSTRUCTION_LIKE = re.compile(
     r"|as\s+an\s+ai\s+(language\s+)?model,?\s+you\s+must",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)")
 WITHHELD = "[text addressed to the assistant withheld]"
 
 
@@ -63,10 +63,14 @@ def withhold_instructions(text: str) -> tuple[str, bool]:
     """Replace sentences that address the assistant; returns (clean text, whether anything was withheld)."""
     if not _INSTRUCTION_LIKE.search(text):
         return text, False
-    parts = []
-    for sentence in _SENTENCE.findall(text):
-        parts.append(WITHHELD + " " if _INSTRUCTION_LIKE.search(sentence) else sentence)
-    return "".join(parts), True
+    out, pos = [], 0
+    for start, end in sentence_spans(text):
+        out.append(text[pos:start])
+        sentence = text[start:end]
+        out.append(WITHHELD if _INSTRUCTION_LIKE.search(sentence) else sentence)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out), True
 
 
 def _fence(text: str) -> str:

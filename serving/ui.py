@@ -11,15 +11,13 @@ from urllib.parse import quote
 
 from configs.errors import KBError
 from retrieval.filters import Filter, check_known
-from retrieval.text import content_stems
+from retrieval.text import content_stems, sentence_spans
 from serving.chain import Answer, AnswerChain, Delta
 from serving.citations import claims
 from serving.feedback import FeedbackStore
 from serving.sources import Citation
 
 logger = logging.getLogger(__name__)
-
-_SENT = re.compile(r"[^.!?\n]+[.!?]?")
 
 
 def file_link(c: Citation) -> str:
@@ -31,14 +29,14 @@ def highlight(c: Citation, answer_text: str) -> str:
     """The passage as HTML with the sentences the answer draws on for this source marked."""
     targets = [content_stems(sentence) for sentence, numbers in claims(answer_text) if c.index in numbers]
     out, pos = [], 0
-    for m in _SENT.finditer(c.text):
-        sentence = m.group(0)
+    for start, end in sentence_spans(c.text):
+        sentence = c.text[start:end]
         words = content_stems(sentence)
         best = max((len(words & t) / max(1, min(len(t), len(words))) for t in targets), default=0.0)
-        out.append(html.escape(c.text[pos : m.start()]))
+        out.append(html.escape(c.text[pos:start]))
         text = html.escape(sentence)
         out.append(f"<mark>{text}</mark>" if best >= 0.5 and len(words) >= 2 else text)
-        pos = m.end()
+        pos = end
     out.append(html.escape(c.text[pos:]))
     return "".join(out)
 
