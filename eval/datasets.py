@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from configs.errors import KBError
+from configs.settings import PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,29 @@ def sample(items: list[str], n: int | None, seed: int) -> list[str]:
     if n is None or n >= len(items):
         return list(items)
     return sorted(random.Random(seed).sample(items, n))
+
+
+def dataset_spec(spec: str) -> tuple[Path, str]:
+    """'path:split' (path relative to the project root) -> (folder, split)."""
+    path, _, split = spec.rpartition(":") if ":" in spec else (spec, "", "test")
+    resolved = Path(path) if Path(path).is_absolute() else PROJECT_ROOT / path
+    return resolved, split or "test"
+
+
+def user_qa_items(pattern: str) -> list[QAItem]:
+    """Your own QA sets (JSON lines {question, reference?, gold_sources?}) matched by a glob under the project."""
+    items = []
+    for path in sorted(PROJECT_ROOT.glob(pattern)):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                question = str(row["question"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise KBError(f"{path}:{n + 1}: each line must be JSON with a 'question' ({exc})") from exc
+            gold = row.get("gold_sources") or []
+            items.append(
+                QAItem(f"{path.stem}:{n + 1}", question, row.get("reference"), tuple(Path(g).stem for g in gold))
+            )
+    return items

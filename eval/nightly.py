@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from configs.errors import KBError
-from configs.settings import PROJECT_ROOT, EvalSettings, Settings
+from configs.settings import Settings
 from eval.answer_metrics import (
     abstained,
     answer_length,
@@ -29,9 +28,9 @@ from eval.answer_metrics import (
     gold_hit,
     verifier_faithfulness,
 )
-from eval.datasets import Dataset, QAItem, holdout, load_dataset, sample
+from eval.datasets import Dataset, QAItem, dataset_spec, holdout, load_dataset, sample, user_qa_items
 from eval.history import append_run, load_history, verdict
-from eval.ragas_suite import METRICS_ALWAYS, METRICS_WITH_REFERENCE, QARow, RagasSuite, judge_name
+from eval.ragas_suite import METRICS_ALWAYS, METRICS_WITH_REFERENCE, QARow, RagasJudge, RagasSuite, choose_ragas_judge
 
 logger = logging.getLogger(__name__)
 Say = Callable[[str], None]
@@ -67,74 +66,6 @@ class QAResult:
     unverified: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class RagasJudge:
-    """Whether Ragas runs tonight, with which judge, or why not."""
-
-    backend: str  # openai | local | skipped
-    name: str
-    eval_settings: EvalSettings
-
-
-def choose_ragas_judge(settings: Settings) -> RagasJudge:
-    """eval.judge_backend: auto = a judge server answering at judge_base_url, else a capable local GGUF
-    (eval.judge_gguf, or the one `make model` installed), else skipped. The bundled 135M model is never a
-    judge: it produced no correct score in any test (BENCHMARKS.md)."""
-    from serving.llm import installed_gguf, openai_server_answers
-
-    cfg = settings.eval
-    key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
-    if cfg.judge_backend == "none":
-        return RagasJudge("skipped", "skipped: eval.judge_backend is none", cfg)
-    if cfg.judge_backend in ("openai", "auto") and (
-        cfg.judge_backend == "openai" or openai_server_answers(cfg.judge_base_url, key, settings.llm.probe_timeout_s)
-    ):
-        if not openai_server_answers(cfg.judge_base_url, key, settings.llm.probe_timeout_s):
-            return RagasJudge("skipped", f"skipped: no judge server answers at {cfg.judge_base_url}", cfg)
-        return RagasJudge("openai", judge_name(cfg), cfg)
-    gguf = cfg.judge_gguf if cfg.judge_gguf != "bundled" else None
-    if gguf is None and cfg.judge_backend == "auto":
-        found = installed_gguf(settings.resolve(settings.llm.model_dir))
-        gguf = str(found) if found else None
-    if gguf is None:
-        why = (
-            "the bundled 135M model cannot judge"
-            if cfg.judge_backend == "local"
-            else f"no judge server at {cfg.judge_base_url} and no capable local model installed"
-        )
-        return RagasJudge(
-            "skipped",
-            f"skipped: {why}; set eval.judge_backend: openai (e.g. vLLM) or eval.judge_gguf, or run `make model`",
-            cfg,
-        )
-    local = cfg.model_copy(update={"judge_backend": "local", "judge_gguf": gguf})
-    return RagasJudge("local", judge_name(local), local)
-
-
-def _spec(spec: str) -> tuple[Path, str]:
-    path, _, split = spec.rpartition(":") if ":" in spec else (spec, "", "test")
-    resolved = Path(path) if Path(path).is_absolute() else PROJECT_ROOT / path
-    return resolved, split or "test"
-
-
-def _extra_items(settings: Settings) -> list[QAItem]:
-    items = []
-    for path in sorted(PROJECT_ROOT.glob(settings.eval.qa_extra_glob)):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                question = str(row["question"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise KBError(f"{path}:{n + 1}: each line must be JSON with a 'question' ({exc})") from exc
-            gold = row.get("gold_sources") or []
-            items.append(
-                QAItem(f"{path.stem}:{n + 1}", question, row.get("reference"), tuple(Path(g).stem for g in gold))
-            )
-    return items
-
-
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return round(statistics.fmean(present), 4) if present else None
@@ -165,15 +96,15 @@ def make_plan(settings: Settings, sample_size: int | None, backend: str) -> Plan
     from eval.retrieval_metrics import cached_index_is_complete
 
     cfg = settings.eval
-    retrieval_sets = [load_dataset(*_spec(s)) for s in cfg.retrieval_datasets]
-    qa_set = load_dataset(*_spec(cfg.qa_dataset)) if cfg.qa_dataset else None
+    retrieval_sets = [load_dataset(*dataset_spec(s)) for s in cfg.retrieval_datasets]
+    qa_set = load_dataset(*dataset_spec(cfg.qa_dataset)) if cfg.qa_dataset else None
     qa_items: list[tuple[str, QAItem]] = []
     if qa_set is not None:
         # Questions from the half of the set that reranker and verifier training never see.
         eval_ids = holdout([i.id for i in qa_set.qa], "eval")
         chosen = set(sample(eval_ids, sample_size or cfg.qa_sample, cfg.seed))
         qa_items += [(qa_set.name, i) for i in qa_set.qa if i.id in chosen]
-    qa_items += [("user", i) for i in _extra_items(settings)]
+    qa_items += [("user", i) for i in user_qa_items(settings.eval.qa_extra_glob)]
     indexed = {d.root: d for d in [*retrieval_sets, *([qa_set] if qa_set and qa_items else [])]}
     cache = settings.resolve(cfg.cache_dir)
     cold = sum(d.corpus_size() for d in indexed.values() if not cached_index_is_complete(d, cache))

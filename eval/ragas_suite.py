@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from configs.settings import EvalSettings, LLMSettings
+from configs.settings import EvalSettings, LLMSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -220,3 +220,47 @@ class RagasSuite:
                 for pos, i in enumerate(indices):
                     out[key][i] = _clean(frame[column].iloc[pos])
         return out
+
+
+@dataclass(frozen=True)
+class RagasJudge:
+    """Whether Ragas runs tonight, with which judge, or why not."""
+
+    backend: str  # openai | local | skipped
+    name: str
+    eval_settings: EvalSettings
+
+
+def choose_ragas_judge(settings: Settings) -> RagasJudge:
+    """eval.judge_backend: auto = a judge server answering at judge_base_url, else a capable local GGUF
+    (eval.judge_gguf, or the one `make model` installed), else skipped. The bundled 135M model is never a
+    judge: it produced no correct score in any test (BENCHMARKS.md)."""
+    from serving.llm import installed_gguf, openai_server_answers
+
+    cfg = settings.eval
+    key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
+    if cfg.judge_backend == "none":
+        return RagasJudge("skipped", "skipped: eval.judge_backend is none", cfg)
+    if cfg.judge_backend in ("openai", "auto") and (
+        cfg.judge_backend == "openai" or openai_server_answers(cfg.judge_base_url, key, settings.llm.probe_timeout_s)
+    ):
+        if not openai_server_answers(cfg.judge_base_url, key, settings.llm.probe_timeout_s):
+            return RagasJudge("skipped", f"skipped: no judge server answers at {cfg.judge_base_url}", cfg)
+        return RagasJudge("openai", judge_name(cfg), cfg)
+    gguf = cfg.judge_gguf if cfg.judge_gguf != "bundled" else None
+    if gguf is None and cfg.judge_backend == "auto":
+        found = installed_gguf(settings.resolve(settings.llm.model_dir))
+        gguf = str(found) if found else None
+    if gguf is None:
+        why = (
+            "the bundled 135M model cannot judge"
+            if cfg.judge_backend == "local"
+            else f"no judge server at {cfg.judge_base_url} and no capable local model installed"
+        )
+        return RagasJudge(
+            "skipped",
+            f"skipped: {why}; set eval.judge_backend: openai (e.g. vLLM) or eval.judge_gguf, or run `make model`",
+            cfg,
+        )
+    local = cfg.model_copy(update={"judge_backend": "local", "judge_gguf": gguf})
+    return RagasJudge("local", judge_name(local), local)

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from serving.verify import DIRECTION, FEATURES, HARD_FAIL_SCORE, WEIGHTS, FeatureVerifier, features
+from serving.evidence import DIRECTION, FEATURES, features
+from serving.verify import HARD_FAIL_SCORE, WEIGHTS, FeatureVerifier
 
 logger = logging.getLogger(__name__)
 TARGET_ACCEPT = 0.93  # share of supported training claims (past the hard checks) the threshold keeps
