@@ -103,3 +103,19 @@ class HttpReranker:
         for item in results:
             scores[int(item["index"])] = float(item.get("relevance_score", item.get("score", 0.0)))
         return _apply(hits, scores, self.name)
+
+
+class OverlapReranker:
+    """Scores a passage by the share of the query's words it contains: the fake for tests of what is built on a
+    reranker (blending, the /v1/rerank endpoint), where a trained model takes minutes to make."""
+
+    @property
+    def name(self) -> str:
+        return "rerank"
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        from retrieval.text import content_stems
+
+        wanted = content_stems(query)
+        scores = [len(wanted & content_stems(h.chunk.text)) / max(1, len(wanted)) for h in hits]
+        return _apply(hits, scores, self.name)

@@ -19,6 +19,7 @@ from retrieval.filters import Filter
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
 from retrieval.types import Chunk, ChunkMeta, Hit
 from tests.conftest import free_port, make_settings
+from tests.contracts import RerankerContract
 from tests.integration.conftest import start_app
 
 pytestmark = pytest.mark.integration
@@ -78,15 +79,14 @@ def reranker(request: pytest.FixtureRequest, trained_reranker: Path) -> Reranker
     return HttpReranker(f"{server.url}/v1/rerank")
 
 
-def test_contract_rescores_every_hit_and_orders_by_score(reranker: Reranker) -> None:
-    hits = _hits()
-    out = reranker.rerank("How many characters does a password need?", hits)
-    assert sorted(h.chunk.id for h in out) == sorted(h.chunk.id for h in hits)  # same hits, none lost or added
-    assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)
-    assert [h.ranks["rerank"] for h in out] == list(range(1, len(hits) + 1))
-    assert all(h.scores["rerank"] == h.score for h in out)
-    assert all(h.chunk.meta.collection == h.chunk.id for h in out)  # metadata travels with the hit
-    assert reranker.rerank("anything", []) == []
+class TestTrainedRerankers(RerankerContract):
+    """The local cross-encoder, and the same model behind /v1/rerank."""
+
+    @pytest.fixture(params=["cross-encoder", "http"])
+    def reranker(self, request: pytest.FixtureRequest, trained_reranker: Path) -> Reranker:
+        if request.param == "cross-encoder":
+            return CrossEncoderReranker(trained_reranker)
+        return HttpReranker(f"{request.getfixturevalue('rerank_server').url}/v1/rerank")
 
 
 def test_training_taught_the_model_which_passage_answers(reranker: Reranker) -> None:

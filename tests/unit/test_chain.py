@@ -1,0 +1,123 @@
+"""The answer chain's modes with fakes only (fake embedder, in-memory store, scripted model): fast and exact.
+The same behaviour with real models and servers is tested in tests/integration/test_verified_answers.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from configs.errors import ModelUnavailable
+from configs.settings import AnswerSettings, LLMSettings, RetrievalSettings
+from retrieval.embeddings import FakeEmbedder
+from retrieval.lexical import LexicalIndex
+from retrieval.retriever import Retriever
+from retrieval.store import InMemoryStore
+from retrieval.types import Chunk, ChunkMeta
+from serving.chain import AnswerChain, Delta
+from serving.extractive import ExtractiveAnswerer
+from serving.llm import Message, ScriptedChatModel, Usage
+from serving.verify import FeatureVerifier
+
+DOCS = {
+    "hotels": (
+        "Travel Policy",
+        "Hotels",
+        "The hotel limit is 150 euros per night in most cities and 220 euros per "
+        "night in London, Paris and Zurich. Breakfast is included in the limit.",
+    ),
+    "leave": (
+        "Leave Policy",
+        "Leave Policy",
+        "Every full-time employee gets 25 days of paid annual leave per calendar year.",
+    ),
+    "vpn": (
+        "VPN Setup Guide",
+        "Connecting",
+        "The VPN connection times out after 12 hours and must then be activated again.",
+    ),
+}
+PARIS = "What is the hotel limit per night in Paris?"
+
+
+@pytest.fixture
+def retriever(tmp_path: Path) -> Retriever:
+    embedder, store = FakeEmbedder(), InMemoryStore()
+    chunks = [
+        Chunk(key, text, f"/kb/{key}.md", ChunkMeta(relpath=f"{key}.md", title=title, section=section, collection="kb"))
+        for key, (title, section, text) in DOCS.items()
+    ]
+    store.upsert(chunks, embedder.embed_documents([c.text for c in chunks]))
+    rows = [(c.id, c.text, f"{c.meta.title} {c.text}", c.to_record()) for c in chunks]
+    LexicalIndex.build(rows, generation=1).save(tmp_path)
+    return Retriever(RetrievalSettings(min_dense_score=0.3, lexical_floor=0.5), embedder, store, tmp_path)
+
+
+def _chain(retriever: Retriever, model: object | None) -> AnswerChain:
+    return AnswerChain(
+        retriever,
+        model,
+        ExtractiveAnswerer(FakeEmbedder()),
+        FeatureVerifier(),
+        AnswerSettings(),
+        LLMSettings(),  # type: ignore[arg-type]
+    )
+
+
+def test_a_supported_answer_streams_sentence_by_sentence(retriever: Retriever) -> None:
+    reply = "The limit in Paris is 220 euros per night [1]. Breakfast is included in the limit [1]."
+    events = list(_chain(retriever, ScriptedChatModel(reply, piece=3)).stream(PARIS))
+    deltas = [e.text for e in events if isinstance(e, Delta)]
+    answer = events[-1]
+    assert len(deltas) == 2 and "".join(deltas) == answer.text  # whole sentences, never a fragment
+    assert answer.mode == "llm" and answer.cited == [1] and not answer.removed and answer.notice is None
+    assert answer.usage.completion_tokens == len(reply.split())
+
+
+def test_a_wrong_number_is_removed_and_the_rest_kept(retriever: Retriever) -> None:
+    reply = "The limit in Paris is 250 euros per night [1]. Breakfast is included in the limit [1]."
+    answer = _chain(retriever, ScriptedChatModel(reply)).answer(PARIS)
+    assert answer.text == "Breakfast is included in the limit [1]."
+    assert answer.removed[0].text.startswith("The limit in Paris is 250") and "left out" in (answer.notice or "")
+
+
+def test_nothing_supported_means_the_sources_speak(retriever: Retriever) -> None:
+    answer = _chain(retriever, ScriptedChatModel("Hotels are free for employees [1].")).answer(PARIS)
+    assert answer.mode == "unverified" and "220 euros" in answer.text.splitlines()[0]
+
+
+def test_without_a_model_the_answer_is_extractive(retriever: Retriever) -> None:
+    answer = _chain(retriever, None).answer(PARIS)
+    assert answer.mode == "extractive" and "220 euros" in answer.text and answer.cited == [1]
+
+
+class _Down:
+    name = "down"
+
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+    ) -> Iterator[str]:
+        raise ModelUnavailable("cannot reach the LLM server at http://127.0.0.1:9/v1")
+        yield ""  # pragma: no cover - a generator that fails on first use
+
+
+def test_a_model_that_is_down_falls_back_and_says_so(retriever: Retriever) -> None:
+    answer = _chain(retriever, _Down()).answer(PARIS)
+    assert answer.mode == "fallback" and "unavailable" in (answer.notice or "") and "220 euros" in answer.text
+
+
+def test_a_question_nothing_answers_gets_no_guess(retriever: Retriever) -> None:
+    model = ScriptedChatModel("Tungsten boils at 5,930 kelvin [1].")
+    answer = _chain(retriever, model).answer("boiling point tungsten kelvin")
+    assert answer.mode == "no-context" and "could not find" in answer.text and model.calls == []
+
+
+def test_empty_and_oversized_questions_are_refused_with_a_reason(retriever: Retriever) -> None:
+    from configs.errors import RetrievalError
+
+    chain = _chain(retriever, None)
+    with pytest.raises(RetrievalError, match="empty"):
+        chain.answer("   ")
+    with pytest.raises(RetrievalError, match="keep it under"):
+        chain.answer("why? " * 2000)
