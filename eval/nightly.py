@@ -26,6 +26,7 @@ from eval.answer_metrics import (
     citation_validity,
     generated_supported_share,
     gold_hit,
+    rouge_l,
     verifier_faithfulness,
 )
 from eval.datasets import Dataset, QAItem, dataset_spec, holdout, load_dataset, sample, user_qa_items
@@ -45,6 +46,7 @@ PER_QUESTION = (
     "citation_validity",
     "generated_supported_share",
     "gold_hit",
+    "rouge_l",
     "answer_words",
     *METRICS_ALWAYS,
     *METRICS_WITH_REFERENCE,
@@ -163,6 +165,7 @@ def answer_questions(settings: Settings, plan: Plan, index_dir: Path | None, say
                 "abstained": 1.0 if abstained(answer) else 0.0,
                 "answer_words": float(answer_length(answer.text)),
                 "gold_hit": gold_hit(answer, item.gold_docs),
+                "rouge_l": rouge_l(answer.text, item.reference) if item.reference else None,
             }
             results.append(r)
     return results
@@ -188,7 +191,7 @@ def run_nightly(
     settings: Settings, out_dir: Path, sample_size: int | None, index_dir: Path | None, say: Say
 ) -> tuple[dict[str, Any], int]:
     """Run everything, write the report, append to the history; returns (report, exit status)."""
-    from serving.llm import choose_backend
+    from serving.backends import choose_backend
     from serving.verify import FeatureVerifier
 
     cfg = settings.eval

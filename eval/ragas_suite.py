@@ -235,7 +235,7 @@ def choose_ragas_judge(settings: Settings) -> RagasJudge:
     """eval.judge_backend: auto = a judge server answering at judge_base_url, else a capable local GGUF
     (eval.judge_gguf, or the one `make model` installed), else skipped. The bundled 135M model is never a
     judge: it produced no correct score in any test (BENCHMARKS.md)."""
-    from serving.llm import installed_gguf, openai_server_answers
+    from serving.backends import installed_gguf, openai_server_answers
 
     cfg = settings.eval
     key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None

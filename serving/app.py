@@ -10,10 +10,11 @@ from typing import Any
 from configs.settings import Settings
 from retrieval.embeddings import build_embedder
 from retrieval.retriever import Retriever, build_retriever
+from serving.backends import Backend, choose_backend
 from serving.chain import AnswerChain
 from serving.extractive import ExtractiveAnswerer
 from serving.feedback import FeedbackStore
-from serving.llm import Backend, ChatModel, choose_backend
+from serving.llm import ChatModel
 from serving.verify import FeatureVerifier
 
 logger = logging.getLogger(__name__)

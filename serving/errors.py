@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from configs.errors import KBError, ModelUnavailable, RetrievalError
+from retrieval.filters import FILTER_KEYS
 from serving.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,15 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
 
 
+def validation_message(errors: Sequence[Any]) -> str:
+    """One line for the first problem in a request body; an unknown filter names the keys that exist."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid body", "type": ""}
+    loc = [str(p) for p in first["loc"] if p != "body"]
+    if first.get("type") == "extra_forbidden" and loc[:1] == ["filters"]:
+        return f"invalid request: unknown filter key(s) {loc[-1]}; use {', '.join(FILTER_KEYS)}"
+    return f"invalid request: {'.'.join(loc) or 'body'}: {first['msg']}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KBError)
     async def _kb(_request: Request, exc: KBError) -> JSONResponse:
@@ -75,9 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid body"}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-        return JSONResponse(error_body(f"invalid request: {where}: {first['msg']}", "invalid_request_error"), 400)
+        return JSONResponse(error_body(validation_message(exc.errors()), "invalid_request_error"), 400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -13,55 +13,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.text import NEGATIONS, STOPWORDS, Token, is_content, sentences, stem, strip_markers, tokens
+from retrieval.text import (
+    ANTONYMS,
+    NEGATING_PREFIXES,
+    NEGATIONS,
+    STOPWORDS,
+    UNITS,
+    Token,
+    is_content,
+    sentences,
+    stem,
+    strip_markers,
+    tokens,
+)
 
 NUMBER_CONTEXT_FLOOR = 0.3
 
-# Words whose swap turns a claim into its opposite while keeping every other word in the source.
-_POLAR = [
-    ("increase", "decrease"),
-    ("increase", "reduce"),
-    ("higher", "lower"),
-    ("more", "less"),
-    ("more", "fewer"),
-    ("larger", "smaller"),
-    ("greater", "smaller"),
-    ("above", "below"),
-    ("before", "after"),
-    ("earlier", "later"),
-    ("older", "younger"),
-    ("maximum", "minimum"),
-    ("first", "last"),
-    ("improve", "worsen"),
-    ("positive", "negative"),
-    ("allow", "forbid"),
-    ("allow", "prohibit"),
-    ("mandatory", "optional"),
-    ("required", "optional"),
-    ("always", "never"),
-    ("inside", "outside"),
-    ("rise", "fall"),
-    ("gain", "loss"),
-    ("accept", "reject"),
-    ("approve", "decline"),
-    ("include", "exclude"),
-    ("success", "failure"),
-    ("full", "partial"),
-]
-ANTONYMS: dict[str, set[str]] = {}
-for _a, _b in _POLAR:
-    ANTONYMS.setdefault(stem(_a), set()).add(stem(_b))
-    ANTONYMS.setdefault(stem(_b), set()).add(stem(_a))
-_NEGATING_PREFIXES = ("un", "in", "im", "non", "dis", "ir", "il")
-
-# Units that give a number its meaning: "6 weeks" is not "6 months", "300 euros per shift" not "per day".
-UNITS = frozenset(
-    stem(u)
-    for u in """second seconds minute minutes hour hours day days week weeks month months year years decade decades
-    euro euros eur dollar dollars usd pound pounds percent percentage km kilometre kilometres kilometer kilometers
-    mile miles metre metres meter meters kg gram grams mg ml litre litres liter liters character characters word
-    words shift shifts night nights person people patient patients employee employees time times""".split()
-)
 _CLAUSE = re.compile(r";\s+|,\s+(?=(?:and|but|while|whereas|so|although|though|yet)\s)")
 
 FEATURES = (
@@ -168,10 +135,10 @@ def _opposite(word: str, against: set[str]) -> bool:
     """The source says the opposite of this stem: an antonym, or the word without its negating prefix."""
     if ANTONYMS.get(word, set()) & against and word not in against:
         return True
-    for prefix in _NEGATING_PREFIXES:
+    for prefix in NEGATING_PREFIXES:
         if word.startswith(prefix) and len(word) > len(prefix) + 3 and word[len(prefix) :] in against:
             return word not in against
-    return any(prefix + word in against for prefix in _NEGATING_PREFIXES) and word not in against
+    return any(prefix + word in against for prefix in NEGATING_PREFIXES) and word not in against
 
 
 def _content_stems(t: _Text) -> set[str]:

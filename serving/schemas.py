@@ -48,13 +48,13 @@ class Filters(BaseModel):
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     type: str = "text"
-    text: str = Field(default="", max_length=4000)
+    text: str = ""
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = Field(default=None, max_length=4000)
+    content: str | list[ContentPart] | None = None  # the question's length: answer.max_question_chars
 
     def text(self) -> str:
         if isinstance(self.content, list):

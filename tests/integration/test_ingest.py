@@ -99,7 +99,7 @@ def test_edits_deletes_moves_and_config_changes(tmp_path: Path, embedder: Any) -
     shutil.copytree(SAMPLE, docs)
     indexer = _indexer(tmp_path / "idx", embedder)
     first = indexer.run([docs])
-    assert first.new == 11 and not first.skipped
+    assert first.new == 10 and not first.skipped
 
     (docs / "finance" / "expenses.txt").write_text("Expense Claims\n\nClaims are now paid weekly on Fridays.\n")
     (docs / "it" / "password-faq.txt").unlink()
@@ -107,7 +107,7 @@ def test_edits_deletes_moves_and_config_changes(tmp_path: Path, embedder: Any) -
     (docs / "hr" / "benefits.docx").rename(docs / "archive" / "benefits.docx")
     (docs / "hr" / "new-note.md").write_text("# Office hours\n\nThe office opens at 07:30.\n")
     second = indexer.run([docs])
-    assert (second.new, second.changed, second.deleted, second.moved, second.unchanged) == (1, 1, 1, 1, 8)
+    assert (second.new, second.changed, second.deleted, second.moved, second.unchanged) == (1, 1, 1, 1, 7)
 
     state = _state(indexer)
     assert state["chroma"].keys() == state["manifest"] == state["lexical"]
@@ -128,7 +128,7 @@ def test_edits_deletes_moves_and_config_changes(tmp_path: Path, embedder: Any) -
     # A chunking change re-indexes every file; nothing of the old generation survives.
     rechunked = _indexer(tmp_path / "idx", embedder, chunking={"max_tokens": 64})
     third = rechunked.run([docs])
-    assert third.changed == 11 and third.unchanged == 0
+    assert third.changed == 10 and third.unchanged == 0
     after = _state(rechunked)
     assert after["chroma"].keys() == after["manifest"] == after["lexical"]
     assert not (after["manifest"] & state["manifest"])
@@ -145,7 +145,7 @@ def test_renamed_root_folder_is_a_move_not_a_second_copy(tmp_path: Path, embedde
     shutil.rmtree(other)  # gone from disk, but this run is not about its folder: its entries stay
     new = old.rename(tmp_path / "kb-2026")
     report = indexer.run([new])
-    assert (report.moved, report.new, report.changed, report.deleted) == (11, 0, 0, 0)
+    assert (report.moved, report.new, report.changed, report.deleted) == (10, 0, 0, 0)
     state = _state(indexer)
     assert state["chroma"].keys() == state["manifest"] == state["lexical"]
     sources = {v[1] for v in state["chroma"].values()}
@@ -159,9 +159,9 @@ def test_a_folder_reached_through_a_symlink_is_indexed_once(tmp_path: Path, embe
     shutil.copytree(SAMPLE, docs)
     (tmp_path / "link").symlink_to(docs, target_is_directory=True)
     indexer = _indexer(tmp_path / "idx", embedder)
-    assert indexer.run([docs]).new == 11
+    assert indexer.run([docs]).new == 10
     again = indexer.run([tmp_path / "link"])
-    assert (again.new, again.unchanged, again.deleted) == (0, 11, 0)
+    assert (again.new, again.unchanged, again.deleted) == (0, 10, 0)
     assert indexer.remove([tmp_path / "link" / "hr"]).deleted == 3
 
 
@@ -178,11 +178,11 @@ def test_removing_a_folder_from_the_index(tmp_path: Path, embedder: Any) -> None
 def test_ingest_into_a_chroma_server(tmp_path: Path, embedder: Any, chroma_server: str) -> None:
     indexer = _indexer(tmp_path / "idx", embedder, index={"chroma_url": chroma_server})
     report = indexer.run([SAMPLE])
-    assert report.new == 11
+    assert report.new == 10
     server = make_settings(tmp_path / "idx", index={"chroma_url": chroma_server}).index
     assert ChromaStore(server, tmp_path / "idx").count() == report.chunks_written  # a fresh client sees them
     assert not (tmp_path / "idx" / "chroma").exists()  # vectors went to the server, not an embedded store
-    assert indexer.run([SAMPLE]).unchanged == 11
+    assert indexer.run([SAMPLE]).unchanged == 10
 
 
 def test_unreachable_chroma_server_is_a_clear_fatal_error(tmp_path: Path) -> None:

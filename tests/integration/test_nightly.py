@@ -133,3 +133,37 @@ def test_nightly_reports_every_metric_and_flags_a_planted_regression(tmp_path: P
         assert scored or failed == len(report["questions"]), metric
     assert "REGRESSION" in (tmp_path / "r2" / "report.html").read_text()
     assert len(history.read_text().splitlines()) == 3
+
+
+def test_make_eval_handbook_runs_from_a_checkout_without_the_research_datasets(tmp_path: Path) -> None:
+    """The hosted nightly workflow's fallback: the sample handbook and its QA set, nothing from ../shared/data."""
+    import os
+
+    env = {
+        **os.environ,
+        "KB_EVAL__REPORTS_DIR": str(tmp_path / "reports"),
+        "KB_EVAL__DATA_DIR": str(tmp_path / "no-shared-data"),
+        "KB_EVAL__JUDGE_BACKEND": "none",
+        "KB_LLM__BACKEND": "extractive",  # the same answers whether or not `make model` ran on this machine
+    }
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "eval-handbook", f"HANDBOOK_INDEX={tmp_path / 'idx'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [report_file] = (tmp_path / "reports").glob("*/report.json")
+    report = json.loads(report_file.read_text())
+    lines = (ROOT / "data" / "handbook-qa.jsonl").read_text().splitlines()
+    questions = [json.loads(line)["question"] for line in lines]
+    assert [q["question"] for q in report["questions"]] == questions
+    assert report["retrieval"] == {} and (tmp_path / "idx" / "manifest.sqlite").exists()
+    metrics = report["metrics"]
+    # Every question's gold document is cited, every answer sentence is supported, and the answers overlap
+    # their references (extractive answers quote whole sentences, so ROUGE-L stays well under 1).
+    assert metrics["gold_hit"] >= 0.9 and metrics["verifier_faithfulness"] >= 0.9, metrics
+    assert 0.3 < metrics["rouge_l"] < 0.9, metrics
+    assert (tmp_path / "reports" / "history.jsonl").exists()
