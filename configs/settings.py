@@ -1,4 +1,8 @@
-"""Typed settings: configs/<profile>.yaml, then KB_<SECTION>__<KEY> env overrides, unknown keys are errors."""
+"""Typed settings: configs/<profile>.yaml, then KB_<SECTION>__<KEY> env overrides, unknown keys are errors.
+
+Every section is declared here, in one file on purpose (a little over 300 lines): it is the one place to read
+what can be configured, next to how a value is loaded and checked.
+"""
 
 from __future__ import annotations
 
