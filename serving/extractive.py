@@ -3,16 +3,18 @@
 They are the answer when no language model is configured, and the fallback when the model is down or its
 answer cannot be verified, so the first line must answer the question: the sentence that states the answer,
 not the passage's heading. Sentences are scored by embedding similarity to the question plus the share of the
-question's words they contain, with a bonus for a number when the question asks for an amount or a time and
-for the answer under an FAQ question like the reader's;
-duplicates (overlapping chunks) are dropped, and a sentence that opens with a reference to the one before it
-("It", "This", "They") brings that sentence along.
+question's words they contain, each word weighted by how rare it is among the candidate sentences, with a bonus
+for a number when the question asks for an amount or a time and for the answer under an FAQ question that asks
+what the reader asks (close in meaning, or sharing most words); duplicates (overlapping chunks) are dropped,
+and a sentence that opens with a reference to the one before it ("It", "This", "They") brings that sentence along.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +31,13 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _ANAPHOR = re.compile(r"^(it|its|this|these|they|their|that|those|such|he|she|then|however|also|in addition)\b", re.I)
-LEXICAL_WEIGHT = 0.3
+LEXICAL_WEIGHT = 0.6  # with rarity weighting; chosen on PubMedQA train + handbook questions (BENCHMARKS.md)
 NUMBER_BONUS = 0.1
 RANK_PENALTY = 0.02
 MARGIN = 0.15  # a further sentence must score within this of the best one
-FAQ_BONUS = 0.8  # for the answer under an FAQ question that matches the user's question (by shared words)
+FAQ_BONUS = 0.8  # for the answer under an FAQ question that matches the user's question
+FAQ_MIN_SIMILARITY = 0.55  # an FAQ question this close in meaning (MiniLM cosine) asks what the reader asks...
+FAQ_TIE = 0.05  # ...when no other FAQ question among the sources is closer by more than this
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class _Candidate:
     position: int  # sentence position within the passage
     text: str
     stems: frozenset[str]
-    asked: frozenset[str] = frozenset()  # stems of the FAQ question this sentence answers, if it follows one
+    asked: str = ""  # the FAQ question this sentence answers, if it follows one
 
 
 def _is_heading(sentence: str, citation: Citation) -> bool:
@@ -55,12 +59,11 @@ def _is_heading(sentence: str, citation: Citation) -> bool:
 def _candidates(citations: Sequence[Citation]) -> list[_Candidate]:
     out, seen = [], set()
     for c in citations:
-        asked: frozenset[str] = frozenset()
-        asked_at = -9
+        asked, asked_at = "", -9
         for position, sentence in enumerate(sentences(c.text)):
             sentence = " ".join(sentence.split())
             if sentence.endswith("?"):
-                asked, asked_at = frozenset(content_stems(sentence)), position
+                asked, asked_at = sentence, position
             key = sentence.lower()
             if (
                 len(sentence.split()) < 4
@@ -71,15 +74,37 @@ def _candidates(citations: Sequence[Citation]) -> list[_Candidate]:
             ):
                 continue
             seen.add(key)
-            answers = asked if position - asked_at <= 2 else frozenset()
+            answers = asked if position - asked_at <= 2 else ""
             out.append(_Candidate(c.index, position, sentence, frozenset(content_stems(sentence)), answers))
     return out
 
 
-def _same_question(asked: frozenset[str], question: set[str]) -> float:
-    """How much an FAQ's question is the reader's question: Jaccard of their words, counted from one half."""
-    share = len(asked & question) / max(1, len(asked | question))
-    return share if share >= 0.5 else 0.0
+def _idf(candidates: Sequence[_Candidate]) -> Callable[[str], float]:
+    """How rare a word is among the candidate sentences: a word every sentence shares ("vpn" in the VPN guide)
+    says little about which sentence answers."""
+    df = Counter(s for c in candidates for s in c.stems)
+    n = len(candidates)
+    return lambda stem: math.log(1.0 + n / max(0.5, df.get(stem, 0)))
+
+
+def _faq_matches(
+    candidates: Sequence[_Candidate], question: str, embedder: Embedder, q_vector: np.ndarray
+) -> dict[str, float]:
+    """How much each FAQ question among the candidates is the reader's question (0 to 1): by meaning, when it is
+    the closest FAQ question and close enough, else by shared words (Jaccard, counted from one half)."""
+    asked = sorted({c.asked for c in candidates if c.asked})
+    if not asked:
+        return {}
+    similarity = embedder.embed_documents(asked) @ q_vector
+    best = float(similarity.max())
+    q_stems = content_stems(question)
+    out = {}
+    for text, sim in zip(asked, similarity, strict=True):
+        stems = content_stems(text)
+        share = len(stems & q_stems) / max(1, len(stems | q_stems))
+        by_meaning = float(sim) if sim >= FAQ_MIN_SIMILARITY and sim >= best - FAQ_TIE else 0.0
+        out[text] = max(by_meaning, share if share >= 0.5 else 0.0)
+    return out
 
 
 def _near_duplicate(a: _Candidate, b: _Candidate) -> bool:
@@ -101,15 +126,18 @@ class ExtractiveAnswerer:
             return ""
         q_stems = content_stems(question)
         wants_number = bool(_QUANTITY.search(question))
-        vectors = self._embedder.embed_documents([c.text for c in candidates])
-        similarity = vectors @ self._embedder.embed_query(question)
+        q_vector = self._embedder.embed_query(question)
+        similarity = self._embedder.embed_documents([c.text for c in candidates]) @ q_vector
+        idf = _idf(candidates)
+        asked_weight = sum(idf(s) for s in q_stems) or 1.0
+        faq = _faq_matches(candidates, question, self._embedder, q_vector)
         rank = {c.index: i for i, c in enumerate(citations)}
         scores = np.asarray(
             [
                 float(similarity[i])
-                + LEXICAL_WEIGHT * (len(c.stems & q_stems) / max(1, len(q_stems)))
+                + LEXICAL_WEIGHT * sum(idf(s) for s in c.stems & q_stems) / asked_weight
                 + (NUMBER_BONUS if wants_number and numbers(c.text) else 0.0)
-                + FAQ_BONUS * _same_question(c.asked, q_stems)
+                + FAQ_BONUS * faq.get(c.asked, 0.0)
                 - RANK_PENALTY * rank.get(c.source, 0)
                 for i, c in enumerate(candidates)
             ]

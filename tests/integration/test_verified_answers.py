@@ -182,3 +182,22 @@ def test_a_heading_or_the_question_repeated_is_not_an_answer(kb_index: Path, tmp
     _, answer = _stream(_assistant(kb_index, tmp_path, "[1] Travel Policy > Hotels\nHotel price in Paris [1]."), PARIS)
     assert answer.mode == "unverified" and not answer.removed  # dropped as empty, not as false
     assert "220 euros per night" in answer.text.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("Which VPN client do I install?", "WireGuard client"),  # "vpn" is in every sentence of the guide
+        ("Is there a company password vault I can use?", "Bitwarden"),  # FAQ "Can I use a password manager?"
+        ("Do I have to rotate my password every few months?", "do not need to change"),  # "How often must I..."
+        ("What happens after a release rollback?", "incident review"),
+    ],
+)
+def test_the_first_line_of_an_extractive_answer_states_the_fact_asked_for(
+    kb_index: Path, tmp_path: Path, question: str, fact: str
+) -> None:
+    from serving.app import Assistant
+
+    settings = make_settings(kb_index, llm={"backend": "extractive"})
+    answer = Assistant(settings, kb_index).chain.answer(question)
+    assert answer.mode == "extractive" and fact in answer.text.splitlines()[0], answer.text
