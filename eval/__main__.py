@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from configs.errors import KBError
+from configs.loading import load_settings, offline_environment
 from configs.logs import configure_logging
 from configs.progress import progress_bar
-from configs.settings import load_settings, offline_environment
 
 
 def _parser() -> argparse.ArgumentParser:

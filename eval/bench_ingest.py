@@ -117,7 +117,7 @@ def bench_tutorial(docs: Path, bench: Path, glob: str = "**/*.txt") -> dict[str,
     persist = bench / "tutorial-index"
     shutil.rmtree(persist, ignore_errors=True)
     code = (
-        "import json,sys; from pathlib import Path; from configs.settings import offline_environment; "
+        "import json,sys; from pathlib import Path; from configs.loading import offline_environment; "
         "offline_environment(); from eval.baseline import build_tutorial_index; "
         f"print(json.dumps(build_tutorial_index(Path({str(docs)!r}), Path({str(persist)!r}), {glob!r})))"
     )

@@ -177,7 +177,7 @@ def main(settings: Settings, sizes: list[int], out_json: Path, keep: bool, say: 
 
 
 if __name__ == "__main__":  # the per-size measuring process
-    from configs.settings import load_settings, offline_environment
+    from configs.loading import load_settings, offline_environment
 
     offline_environment()
     print(json.dumps(measure(load_settings(), Path(sys.argv[1]), json.loads(sys.stdin.read()))))

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from configs.errors import KBError
+from configs.loading import load_settings, offline_environment
 from configs.logs import configure_logging
 from configs.progress import progress_bar
-from configs.settings import load_settings, offline_environment
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` and argument errors stay instant
     from ingest.indexer import Indexer, IngestReport

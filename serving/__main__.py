@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from configs.errors import KBError
+from configs.loading import load_settings, offline_environment
 from configs.logs import configure_logging
-from configs.settings import load_settings, offline_environment
 
 
 def main(argv: list[str] | None = None) -> int:

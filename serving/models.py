@@ -131,8 +131,8 @@ def _reachable(hub: str, url: str, filename: str) -> None:
 def main(argv: list[str]) -> int:
     import logging
 
+    from configs.loading import load_settings
     from configs.logs import configure_logging
-    from configs.settings import load_settings
 
     configure_logging()
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)  # its retry chatter; our error says what to do

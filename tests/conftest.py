@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from configs.settings import PROJECT_ROOT, Settings, load_settings, offline_environment
+from configs.loading import load_settings, offline_environment
+from configs.settings import PROJECT_ROOT, Settings
 from eval.loopback import free_port, stop, wait_for_port
 
 offline_environment()

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from configs.errors import ConfigError
-from configs.settings import PROJECT_ROOT, load_settings
+from configs.loading import load_settings
+from configs.settings import PROJECT_ROOT
 
 
 def test_defaults_load_from_yaml() -> None:
