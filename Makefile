@@ -20,7 +20,7 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup setup-llm browser demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
+.PHONY: setup setup-llm browser oidc-provider demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
 	bench-retrieval bench-serving bench-scale eval eval-handbook train-reranker train-verifier clean-index
 
 setup: $(STAMP)
@@ -54,6 +54,15 @@ $(LLM_STAMP): $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# A real OpenID Connect provider for the sign-in tests (node's oidc-provider, pinned by its lock file).
+OIDC_DIR := tests/oidc
+oidc-provider: $(OIDC_DIR)/node_modules/.installed
+
+$(OIDC_DIR)/node_modules/.installed: $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --prefix $(OIDC_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 demo: setup
 	$(PYTHON) -m ingest $(DOCS) $(INDEX_ARG); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
@@ -80,13 +89,13 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
-test: setup-llm browser
+test: setup-llm browser oidc-provider
 	$(PYTHON) -m pytest -q tests
 
 test-unit: setup
 	$(PYTHON) -m pytest -q tests/unit
 
-test-integration: setup-llm browser
+test-integration: setup-llm browser oidc-provider
 	$(PYTHON) -m pytest -q -m integration tests/integration
 
 # Schemathesis against /v1 with more generated requests than the test suite's run (all checks, no failures).

@@ -23,3 +23,7 @@ class RetrievalError(KBError):
 
 class ModelUnavailable(KBError):
     """A model (embedder, reranker, LLM) cannot be loaded or reached."""
+
+
+class AccessDenied(KBError):
+    """The signed-in user may not do this (a collection outside their groups' access)."""

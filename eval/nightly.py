@@ -251,7 +251,7 @@ def run_nightly(
 
 
 def _config(settings: Settings, plan: Plan, backend: str, reason: str, sample_size: int | None) -> dict[str, Any]:
-    secret_free = settings.model_dump_json(exclude={"llm": {"api_key"}, "serving": {"api_key", "auth_password"}})
+    secret_free = settings.model_dump_json()  # secrets are SecretStr: they serialise as "**********"
     return {
         "fingerprint": hashlib.sha256(secret_free.encode()).hexdigest()[:12],
         "embedder": settings.embedding.model,

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from configs.audit import AuditLog, cli_operator
 from configs.errors import KBError
 from configs.loading import load_settings, offline_environment
 from configs.logs import configure_logging
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             return _list(indexer, args.json)
         report = indexer.remove(args.paths) if args.remove else _run_with_progress(indexer, args.paths)
         indexer.close()
+        if args.remove and settings.audit.enabled:  # an admin action: on the audit trail
+            details = {"paths": [str(p) for p in args.paths], "files": report.deleted, "chunks": report.chunks_removed}
+            AuditLog(settings.resolve(settings.audit.path)).append("remove", cli_operator(), details)
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FATAL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -121,6 +121,28 @@ class Filter:
         return not (self.modified_before is not None and (mtime is None or mtime > self.modified_before))
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The collections a reader may see: every one (collections None) or a set, possibly empty. Every search,
+    filter value list and file lookup on behalf of a reader goes through one; a request's own filter can narrow
+    it, never widen it."""
+
+    collections: frozenset[str] | None = None
+
+    def restrict(self, flt: Filter) -> Filter | None:
+        """The filter narrowed to this scope; None when nothing can match (search nothing)."""
+        if self.collections is None:
+            return flt
+        wanted = self.collections & set(flt.collections) if flt.collections else self.collections
+        return replace(flt, collections=tuple(sorted(wanted))) if wanted else None
+
+    def allows(self, collection: str) -> bool:
+        return self.collections is None or collection in self.collections
+
+
+EVERYTHING = Scope()
+
+
 class MetadataColumns:
     """Column view of every chunk's metadata so a Filter becomes a vectorised mask over the lexical corpus."""
 
@@ -142,9 +164,13 @@ class MetadataColumns:
         self._values["tag"] = {t: np.asarray(ix, dtype=np.int64) for t, ix in tags.items()}
         self.mtime = np.asarray([m.get("mtime", np.nan) for m in metas], dtype=np.float64)
 
-    def values(self, key: str) -> list[str]:
-        """Distinct values of a field (collection, file_type, source, tag), for UIs and validation."""
-        return sorted(self._values.get(key, {}))
+    def values(self, key: str, within: np.ndarray | None = None) -> list[str]:
+        """Distinct values of a field (collection, file_type, source, tag), for UIs and validation; with a mask,
+        only the values of the chunks it selects."""
+        column = self._values.get(key, {})
+        if within is None:
+            return sorted(column)
+        return sorted(v for v, ix in column.items() if within[ix].any())
 
     def _any_of(self, key: str, wanted: tuple[str, ...]) -> np.ndarray:
         mask = np.zeros(self.size, dtype=bool)

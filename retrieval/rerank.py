@@ -72,10 +72,11 @@ class CrossEncoderReranker:
 class HttpReranker:
     """A reranking endpoint: vLLM / Jina / Cohere style `/rerank` (also accepts TEI's response shape)."""
 
-    def __init__(self, url: str, model: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, model: str | None = None, timeout: float = 30.0, api_key: str | None = None) -> None:
         self._url = url
         self._model = model
         self._timeout = timeout
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     @property
     def name(self) -> str:
@@ -91,7 +92,12 @@ class HttpReranker:
         if self._model:
             body["model"] = self._model
         try:
-            response = httpx.post(self._url, json=body, timeout=self._timeout)
+            response = httpx.post(self._url, json=body, timeout=self._timeout, headers=self._headers)
+            if response.status_code in (401, 403):
+                raise ModelUnavailable(
+                    f"reranking endpoint {self._url} refused the request ({response.status_code}); set "
+                    "KB_RETRIEVAL__RERANK_API_KEY to a key it accepts"
+                )
             response.raise_for_status()
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:

@@ -12,7 +12,7 @@ from typing import Literal
 from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import RetrievalSettings, Settings
 from retrieval.embeddings import Embedder, build_embedder
-from retrieval.filters import Filter
+from retrieval.filters import EVERYTHING, Filter, Scope
 from retrieval.fusion import blend_rerank, fuse
 from retrieval.lexical import LexicalIndex
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
@@ -73,15 +73,20 @@ class Retriever:
         *,
         fusion: Fusion | None = None,
         rerank: bool | None = None,
+        scope: Scope = EVERYTHING,
     ) -> Retrieval:
-        """Best chunks for the query under the filter; fusion/rerank default to the configured pipeline."""
+        """Best chunks for the query under the filter, within the reader's scope; fusion/rerank default to the
+        configured pipeline."""
         cfg = self.settings
         query = " ".join(query.split())
         if not query:
             raise RetrievalError("the question is empty; type a question")
         if len(query) > MAX_QUERY_CHARS:
             raise RetrievalError(f"the question is {len(query)} characters; keep it under {MAX_QUERY_CHARS}")
-        flt = filters or Filter()
+        scoped = scope.restrict(filters or Filter())
+        if scoped is None:  # the reader may see none of the collections asked for: nothing is searched
+            return Retrieval([], False, {"total": 0.0})
+        flt = scoped
         fusion = fusion or cfg.fusion
         use_rerank = (self.reranker is not None) if rerank is None else (rerank and self.reranker is not None)
         if rerank and self.reranker is None:
@@ -120,6 +125,19 @@ class Retriever:
         timings["total"] = _ms(t0)
         return Retrieval(hits[:k], relevant, timings, warnings)
 
+    def facets(self, scope: Scope = EVERYTHING) -> dict[str, list[str]]:
+        """The values filters can take (collections, file types, tags, sources) among what the scope may see."""
+        lexical = self.lexical
+        keys = ("collection", "file_type", "tag", "source")
+        if lexical is None:
+            return {k: [] for k in keys}
+        columns = lexical.columns
+        scoped = scope.restrict(Filter())
+        if scoped is None:
+            return {k: [] for k in keys}
+        within = None if scope.collections is None else columns.mask(scoped)
+        return {k: columns.values(k, within) for k in keys}
+
     def _clears_floor(self, hit: Hit) -> bool:
         dense = hit.scores.get("dense")
         lexical = hit.scores.get("bm25")
@@ -140,7 +158,8 @@ def build_reranker(settings: Settings) -> Reranker | None:
     if cfg.rerank == "http":
         if not cfg.rerank_url:
             raise RetrievalError("retrieval.rerank is 'http' but retrieval.rerank_url is not set")
-        return HttpReranker(cfg.rerank_url)
+        key = cfg.rerank_api_key.get_secret_value() if cfg.rerank_api_key else None
+        return HttpReranker(cfg.rerank_url, api_key=key)
     return None
 
 

@@ -1,12 +1,14 @@
 """`python -m serving [--index DIR] [--host H] [--port N]`: the Q&A page at / and the HTTP API under /v1/.
 
 `python -m serving verify FILE.jsonl [--json]`: check answers against their sources with the verifier the answer
-chain uses; `python -m serving model [--list] [--name NAME]`: download a local GGUF model (what `make model` runs).
+chain uses; `python -m serving model [--list] [--name NAME]`: download a local GGUF model (what `make model` runs);
+`python -m serving keys ...` and `python -m serving audit ...`: API keys and the audit trail (serving/admin.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -20,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["verify"]:
         offline_environment()
         return verify_main(argv[1:])
+    if argv[:1] in (["keys"], ["audit"]):
+        from serving.admin import audit_main, keys_main
+
+        offline_environment()
+        return keys_main(argv[1:]) if argv[0] == "keys" else audit_main(argv[1:])
     if argv[:1] == ["model"]:
         from serving.models import main as model_main
 
@@ -51,8 +58,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         from serving.app import build_app
+        from serving.auth import check_exposure
 
+        check_exposure(settings)  # before loading anything: refuse an open server beyond loopback at once
         app = build_app(settings, index_dir)
+        if settings.privacy.redact:
+            from serving.pii import RedactingFilter
+
+            redacting = RedactingFilter(app.state.assistant.redactor)
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(redacting)
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -60,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
     host, port = settings.serving.host, settings.serving.port
     print(f"serving the knowledge base on http://{host}:{port}/ (API under /v1/)", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn's loggers go through the handlers configured above (and their PII filter);
+    # with -v that includes its access log, one line per request.
+    uvicorn.run(app, host=host, port=port, log_level="info" if args.verbose else "warning", log_config=None)
     return 0
 
 

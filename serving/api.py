@@ -4,23 +4,24 @@ health, models and the indexed files. Bodies are declared in serving/schemas.py;
 from __future__ import annotations
 
 import json
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from configs.errors import KBError
-from configs.settings import LLMSettings
-from retrieval.filters import Filter, check_known
+from retrieval.filters import Filter, Scope, check_known
 from retrieval.types import Chunk, Hit
-from serving.chain import Answer, AnswerChain, Delta, Generation
+from serving.chain import Answer, Delta, Generation
 from serving.errors import ApiError, documented, kb_error
+from serving.identity import Identity
+from serving.quotas import OverLimit
 from serving.schemas import (
     ChatCompletion,
     ChatRequest,
@@ -36,6 +37,9 @@ from serving.schemas import (
     stream_schema,
     usage_out,
 )
+
+if TYPE_CHECKING:
+    from serving.app import Assistant
 
 MODEL_ID = "kb-assistant"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
@@ -54,31 +58,29 @@ def allowed_methods(router: APIRouter) -> Callable[[str], set[str] | None]:
 
 
 class Api:
-    """The routes' shared state; each route is one method."""
+    """The routes' shared state; each route is one method. Every route but /health acts for the identity the
+    authentication gate found, within what access.groups lets that identity read."""
 
-    def __init__(
-        self,
-        chain: AnswerChain,
-        llm: LLMSettings,
-        api_key: str | None,
-        facets: Callable[[], dict[str, list[str]]],
-    ) -> None:
-        self.chain = chain
-        self.llm = llm
-        self.api_key = api_key
-        self.facets = facets
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.chain = assistant.chain
+        self.llm = assistant.settings.llm
 
-    def authorised(self, request: Request) -> None:
-        if not self.api_key:
-            return
-        header = request.headers.get("authorization", "")
-        if not (header.startswith("Bearer ") and secrets.compare_digest(header[7:], self.api_key)):
-            raise ApiError(401, "missing or wrong API key; send Authorization: Bearer <key>", "authentication_error")
+    def identity(self, request: Request) -> Identity:
+        """The request's identity, counted against its rate limit."""
+        identity = getattr(request.state, "identity", None)
+        if not isinstance(identity, Identity):  # the gate always sets one; never serve a request it did not see
+            raise ApiError(401, "not authenticated", "authentication_error")
+        try:
+            self.assistant.quotas.request(_limit_key(identity, request))
+        except OverLimit as exc:
+            raise ApiError(429, str(exc), "rate_limit_error", headers={"Retry-After": str(exc.retry_after)}) from exc
+        return identity
 
-    def _filter(self, filters: Filters | None) -> Filter:
+    def _filter(self, filters: Filters | None, identity: Identity) -> Filter:
         flt = Filter.parse(filters.model_dump(exclude_none=True) if filters else None)
         if not flt.is_empty():
-            check_known(flt, self.facets())
+            check_known(flt, self.assistant.facets(identity))  # names only what the identity may see
         return flt
 
     def health(self) -> dict[str, Any]:
@@ -91,13 +93,16 @@ class Api:
             "chunks": len(lexical) if lexical else 0,
         }
 
-    def models(self) -> dict[str, Any]:
+    def models(self, request: Request) -> dict[str, Any]:
+        self.identity(request)
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "local"}]}
 
-    async def retrieve(self, body: RetrieveRequest) -> dict[str, Any]:
-        flt = self._filter(body.filters)
+    async def retrieve(self, body: RetrieveRequest, request: Request) -> dict[str, Any]:
+        identity = self.identity(request)
+        flt = self._filter(body.filters, identity)
+        scope = self.assistant.access.read_scope(identity)
         # Off the event loop: a search (and a rerank) must not stall other requests.
-        result = await run_in_threadpool(self.chain.retriever.search, body.query, flt, body.top_k)
+        result = await run_in_threadpool(lambda: self.chain.retriever.search(body.query, flt, body.top_k, scope=scope))
         return {
             "hits": [
                 {
@@ -114,8 +119,9 @@ class Api:
             "warnings": list(result.warnings),
         }
 
-    async def rerank(self, body: RerankRequest) -> dict[str, Any]:
+    async def rerank(self, body: RerankRequest, request: Request) -> dict[str, Any]:
         """The configured reranker as a vLLM/Jina/Cohere-style endpoint, so other hosts can share one model."""
+        self.identity(request)  # it reads only the texts it is sent, so any signed-in caller may use it
         reranker = self.chain.retriever.reranker
         if reranker is None:
             raise ApiError(404, "this server has no reranker; set retrieval.rerank to use one", "not_found")
@@ -128,7 +134,8 @@ class Api:
         ]
         return {"id": f"rerank-{uuid.uuid4().hex}", "model": body.model or reranker.name, "results": results}
 
-    async def chat(self, body: ChatRequest) -> Any:
+    async def chat(self, body: ChatRequest, request: Request) -> Any:
+        identity = self.identity(request)
         if body.model not in (None, MODEL_ID):
             raise ApiError(
                 404,
@@ -146,15 +153,30 @@ class Api:
         history = [
             {"role": m.role, "content": m.text()} for m in body.messages[: users[-1]] if m.role in ("user", "assistant")
         ]
-        flt = self._filter(body.filters)
+        flt = self._filter(body.filters, identity)
         # A request may ask for fewer tokens than the server's limit, never more (max_tokens is capped).
         max_tokens = min(body.max_tokens, self.llm.max_tokens) if body.max_tokens else None
-        generation = Generation(max_tokens, body.temperature)
         created, cid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        turn = Turn(
+            question,
+            history,
+            flt,
+            Generation(max_tokens, body.temperature),
+            identity,
+            self.assistant.access.read_scope(identity),
+            body.filters.model_dump(exclude_none=True) if body.filters else {},
+        )
+        try:
+            release = self.assistant.quotas.start_answer(_limit_key(identity, request))
+        except OverLimit as exc:
+            raise ApiError(429, str(exc), "rate_limit_error", headers={"Retry-After": str(exc.retry_after)}) from exc
         if body.stream:
-            events = _sse(self.chain, question, history, flt, generation, cid, created)
+            events = _sse(self.assistant, turn, cid, created, release)
             return StreamingResponse(events, media_type="text/event-stream")
-        answer = await run_in_threadpool(self.chain.answer, question, history, flt, generation)
+        try:
+            answer, audit_id = await run_in_threadpool(self._answer, turn)
+        finally:
+            release()
         return {
             "id": cid,
             "object": "chat.completion",
@@ -165,11 +187,19 @@ class Api:
             ],
             "usage": usage_out(answer),
             "citations": citations_out(answer),
-            "kb": kb_out(answer),
+            "kb": kb_out(answer, audit_id),
         }
 
-    def files(self, source: str = Query(min_length=1, description="an indexed file's path")) -> FileResponse:
-        if source not in self.facets()["source"]:
+    def _answer(self, turn: Turn) -> tuple[Answer, int | None]:
+        answer = self.chain.answer(turn.question, turn.history, turn.filters, turn.generation, turn.scope)
+        return answer, self.assistant.recorder.answer(turn.identity, answer, turn.filters_in)
+
+    def files(
+        self, request: Request, source: str = Query(min_length=1, description="an indexed file's path")
+    ) -> FileResponse:
+        identity = self.identity(request)
+        # A file outside the identity's collections is "not indexed" for them: its existence is not confirmed.
+        if source not in self.assistant.facets(identity)["source"]:
             raise ApiError(404, "not an indexed file", "not_found")
         path = Path(source)
         if not path.is_file():
@@ -184,15 +214,14 @@ class Api:
 def build_router(api: Api) -> APIRouter:
     """The /v1 routes, each documented with its body, response and the errors it may answer with."""
     router = APIRouter(prefix="/v1")
-    auth = [Depends(api.authorised)]
     stream = {"content": {"text/event-stream": {"schema": stream_schema()}}, "description": "the answer"}
     inline = {"content": {"*/*": {}}, "description": "the file, inline"}
     routes: list[tuple[str, Callable[..., Any], str, Any, tuple[int, ...], dict[int | str, Any]]] = [
-        ("/models", api.models, "GET", ModelList, (401,), {}),
-        ("/retrieve", api.retrieve, "POST", RetrieveResponse, (400, 401, 413, 503), {}),
-        ("/rerank", api.rerank, "POST", RerankResponse, (400, 401, 404, 413, 503), {}),
-        ("/chat/completions", api.chat, "POST", ChatCompletion, (400, 401, 404, 413, 503), {200: stream}),
-        ("/files", api.files, "GET", None, (400, 401, 404), {200: inline}),
+        ("/models", api.models, "GET", ModelList, (401, 429), {}),
+        ("/retrieve", api.retrieve, "POST", RetrieveResponse, (400, 401, 413, 429, 503), {}),
+        ("/rerank", api.rerank, "POST", RerankResponse, (400, 401, 404, 413, 429, 503), {}),
+        ("/chat/completions", api.chat, "POST", ChatCompletion, (400, 401, 403, 404, 413, 429, 503), {200: stream}),
+        ("/files", api.files, "GET", None, (400, 401, 404, 429), {200: inline}),
     ]
     router.add_api_route("/health", api.health, methods=["GET"], response_model=Health)
     for path, endpoint, method, model, errors, extra in routes:
@@ -202,22 +231,33 @@ def build_router(api: Api) -> APIRouter:
             methods=[method],
             response_model=model,
             response_class=FileResponse if model is None else JSONResponse,
-            dependencies=auth,
             responses={**extra, **documented(*errors)},
         )
     router.add_api_route("/{path:path}", api.elsewhere, methods=METHODS, include_in_schema=False)
     return router
 
 
-def _sse(
-    chain: AnswerChain,
-    question: str,
-    history: list[dict[str, str]],
-    flt: Filter,
-    generation: Generation,
-    cid: str,
-    created: int,
-) -> Iterator[str]:
+@dataclass(frozen=True)
+class Turn:
+    """One question as the chain needs it, with who asked and what they may read."""
+
+    question: str
+    history: list[dict[str, str]]
+    filters: Filter
+    generation: Generation
+    identity: Identity
+    scope: Scope
+    filters_in: dict[str, Any]  # as the request gave them, for the audit trail
+
+
+def _limit_key(identity: Identity, request: Request) -> str:
+    """Rate limits count per identity; without authentication, per client address."""
+    if identity.via == "local":
+        return "ip:" + (request.client.host if request.client else "unknown")
+    return identity.limit_key
+
+
+def _sse(assistant: Assistant, turn: Turn, cid: str, created: int, release: Callable[[], None]) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         payload = {
             "id": cid,
@@ -229,14 +269,19 @@ def _sse(
         }
         return f"data: {json.dumps(payload)}\n\n"
 
-    yield chunk({"role": "assistant"})
     try:
-        for event in chain.stream(question, history, flt, generation):
-            if isinstance(event, Delta):
-                yield chunk({"content": event.text})
-            elif isinstance(event, Answer):
-                yield chunk({}, "stop", usage=usage_out(event), citations=citations_out(event), kb=kb_out(event))
-    except KBError as exc:  # the response has started: the error travels as an event, in the same shape
-        _, body = kb_error(exc)
-        yield f"data: {json.dumps(body)}\n\n"
-    yield "data: [DONE]\n\n"
+        yield chunk({"role": "assistant"})
+        try:
+            for event in assistant.chain.stream(turn.question, turn.history, turn.filters, turn.generation, turn.scope):
+                if isinstance(event, Delta):
+                    yield chunk({"content": event.text})
+                elif isinstance(event, Answer):
+                    audit_id = assistant.recorder.answer(turn.identity, event, turn.filters_in)
+                    extra = {"citations": citations_out(event), "kb": kb_out(event, audit_id)}
+                    yield chunk({}, "stop", usage=usage_out(event), **extra)
+        except KBError as exc:  # the response has started: the error travels as an event, in the same shape
+            _, body = kb_error(exc)
+            yield f"data: {json.dumps(body)}\n\n"
+        yield "data: [DONE]\n\n"
+    finally:
+        release()  # also when the client goes away mid-answer

@@ -7,21 +7,31 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from configs.audit import AuditLog
+from configs.errors import AccessDenied
 from configs.settings import Settings
 from retrieval.embeddings import build_embedder
 from retrieval.retriever import Retriever, build_retriever
+from serving.auth import Authenticator
 from serving.backends import Backend, choose_backend
 from serving.chain import AnswerChain
 from serving.extractive import ExtractiveAnswerer
 from serving.feedback import FeedbackStore
+from serving.identity import Access, Identity
+from serving.keys import KeyStore
 from serving.llm import ChatModel
+from serving.oidc import OidcProvider
+from serving.pii import RedactingChatModel, Redactor
+from serving.quotas import Quotas
+from serving.recorder import Recorder
 from serving.verify import FeatureVerifier
 
 logger = logging.getLogger(__name__)
 
 
 class Assistant:
-    """Everything the page and the API share: the chain, the feedback store, facets and uploads."""
+    """Everything the page and the API share: the chain, access rules, authentication, quotas, the audit
+    trail and feedback, facets and uploads."""
 
     def __init__(self, settings: Settings, index_dir: Path | None = None, chat_model: ChatModel | None = None) -> None:
         self.settings = settings
@@ -32,42 +42,50 @@ class Assistant:
             self.backend = Backend(chat_model, "given", "given by the caller")
         else:
             self.backend = choose_backend(settings.llm, settings.resolve(settings.llm.model_dir))
+        self.redactor = Redactor(settings.privacy)
+        model = self.backend.model
+        if model is not None and settings.llm.redact_pii and self.backend.kind == "openai":
+            model = RedactingChatModel(model, self.redactor)
         self.chain = AnswerChain(
             self.retriever,
-            self.backend.model,
+            model,
             ExtractiveAnswerer(embedder),
             FeatureVerifier(),
             settings.answer,
             settings.llm,
             self.backend.reason,
         )
+        self.access = Access(settings.access)
+        auth = settings.auth
+        oidc = OidcProvider(auth) if auth.oidc_issuer else None
+        self.authenticator = Authenticator(auth, KeyStore(settings.resolve(auth.keys_db)), oidc)
+        self.quotas = Quotas(settings.limits)
+        audit = AuditLog(settings.resolve(settings.audit.path)) if settings.audit.enabled else None
         self.feedback = FeedbackStore(settings.resolve(settings.serving.feedback_db))
+        self.recorder = Recorder(audit, self.feedback, self.redactor if settings.privacy.redact else None)
         self._ingest_lock = threading.Lock()
 
-    def facets(self) -> dict[str, list[str]]:
-        """Values the filters can take, read from the index."""
+    def facets(self, identity: Identity) -> dict[str, list[str]]:
+        """Values the filters can take among what the identity may read."""
+        return self.retriever.facets(self.access.read_scope(identity))
+
+    def status(self, identity: Identity) -> str:
         lexical = self.retriever.lexical
-        if lexical is None:
-            return {"collection": [], "file_type": [], "tag": [], "source": []}
-        return {k: lexical.columns.values(k) for k in ("collection", "file_type", "tag", "source")}
+        files = len(self.facets(identity)["source"])
+        chunks = len(lexical) if lexical and identity.via == "local" else None
+        who = "" if identity.via == "local" else f" · signed in as **{identity.user}**"
+        size = f"{files} files, {chunks} chunks" if chunks is not None else f"{files} files you may read"
+        return f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · index: **{size}**{who}"
 
-    def indexed_sources(self) -> set[str]:
-        return set(self.facets()["source"])
-
-    def status(self) -> str:
-        lexical = self.retriever.lexical
-        chunks = len(lexical) if lexical else 0
-        files = len(self.indexed_sources())
-        return (
-            f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · "
-            f"index: **{files} files, {chunks} chunks** ({self.index_dir})"
-        )
-
-    def ingest_upload(self, paths: list[Path], collection: str) -> str:
-        """Copy uploaded files into data/uploads/<collection>/ and index that folder."""
+    def ingest_upload(self, paths: list[Path], collection: str, identity: Identity) -> str:
+        """Copy uploaded files into data/uploads/<collection>/ and index that folder (if the identity may)."""
         from ingest.indexer import build_indexer
         from serving.uploads import copy_uploads
 
+        if not self.access.upload_scope(identity).allows(collection):
+            raise AccessDenied(
+                f"you may not upload into {collection!r}; access.upload in the profile lists who may upload where"
+            )
         uploads = self.settings.resolve(self.settings.serving.uploads_dir)
         copied, refused = copy_uploads(paths, uploads / collection, self.settings.serving.upload_max_mb)
         with self._ingest_lock:
@@ -85,41 +103,65 @@ class Assistant:
                 f"({report.chunks_written} chunks); {report.unchanged} unchanged."
             )
             lines += [f"- skipped {Path(s['path']).name}: {s['reason']}" for s in report.skipped]
+            self.recorder.action(
+                "upload",
+                identity,
+                {"collection": collection, "files": [p.name for p in copied], "chunks": report.chunks_written},
+            )
         lines += [f"- refused {r}" for r in refused]
         return "\n".join(lines) or "Nothing to index."
 
 
 def build_app(settings: Settings, index_dir: Path | None = None, chat_model: ChatModel | None = None) -> Any:
-    """The FastAPI app: API routes under /v1, the Gradio page mounted at /."""
+    """The FastAPI app: API routes under /v1, sign-in at /login, the Gradio page at /; the authentication gate
+    in front of all of it."""
     import gradio as gr
     from fastapi import FastAPI
 
     from serving.api import Api, allowed_methods, build_router
+    from serving.auth import AuthGate
     from serving.errors import BodyLimit, MethodGuard, install_error_handlers
+    from serving.signin import build_signin
     from serving.ui import build_page
 
     assistant = Assistant(settings, index_dir, chat_model)
+    if settings.audit.enabled and assistant.recorder.audit is not None:
+        assistant.recorder.audit.prune(settings.audit.retention_days)
+    if settings.privacy.redact:
+        threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
-    api_key = settings.serving.api_key.get_secret_value() if settings.serving.api_key else None
-    router = build_router(Api(assistant.chain, settings.llm, api_key, assistant.facets))
+    router = build_router(Api(assistant))
     app.include_router(router)
+    app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.serving.max_request_kb * 1024)
     app.add_middleware(MethodGuard, allowed=allowed_methods(router))
-    page = build_page(assistant.chain, assistant.feedback, assistant.facets, assistant.status, assistant.ingest_upload)
-    auth = None
-    if settings.serving.auth_user and settings.serving.auth_password:
-        auth = (settings.serving.auth_user, settings.serving.auth_password.get_secret_value())
+    page = build_page(assistant)
     app = gr.mount_gradio_app(
         app,
         page,
         path="/",
-        auth=auth,
+        auth_dependency=lambda request: _page_user(assistant, request),
         server_name=settings.serving.host,
         server_port=settings.serving.port,
         css=page.kb_css,
         footer_links=[],
         max_file_size=f"{settings.serving.upload_max_mb:g}mb",
     )
+    app.add_middleware(AuthGate, authenticator=assistant.authenticator)
     app.state.assistant = assistant
     return app
+
+
+def _page_user(assistant: Assistant, request: Any) -> str | None:
+    """Gradio's view of who is signed in (the gate has already turned away everyone else)."""
+    identity = getattr(request.state, "identity", None)
+    return identity.user if identity is not None else None
+
+
+def _warm(assistant: Assistant) -> None:
+    """Loads the PII analyzer in the background, so the first answer does not wait for it."""
+    try:
+        assistant.redactor.warm()
+    except Exception as exc:  # reported here; every later redaction raises the same clear error
+        logger.warning("PII redaction is unavailable: %s", exc)

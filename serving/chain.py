@@ -15,7 +15,7 @@ from typing import Literal
 
 from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import AnswerSettings, LLMSettings
-from retrieval.filters import Filter
+from retrieval.filters import EVERYTHING, Filter, Scope
 from retrieval.retriever import Retriever
 from retrieval.text import marker_numbers
 from serving.citations import CitationFilter
@@ -131,13 +131,15 @@ class AnswerChain:
         history: Sequence[Message] = (),
         filters: Filter | None = None,
         generation: Generation | None = None,
+        scope: Scope = EVERYTHING,
     ) -> Iterator[Delta | Answer]:
-        """Yields Delta pieces of the verified answer, then the finished Answer."""
+        """Yields Delta pieces of the verified answer, then the finished Answer; sources come only from the
+        collections the scope allows."""
         t0 = time.perf_counter()
         question = self.validate(question)
         usage = Usage()
         standalone = self.standalone(question, history, usage)
-        retrieval = self.retriever.search(standalone, filters, top_k=self.settings.max_sources)
+        retrieval = self.retriever.search(standalone, filters, top_k=self.settings.max_sources, scope=scope)
         timings = {"retrieve": retrieval.timings_ms.get("total", 0.0)}
         numbered = number_hits(retrieval.hits, self.settings.max_source_chars)
         citations = [c for c, _ in numbered]
@@ -246,10 +248,11 @@ class AnswerChain:
         history: Sequence[Message] = (),
         filters: Filter | None = None,
         generation: Generation | None = None,
+        scope: Scope = EVERYTHING,
     ) -> Answer:
         """The finished answer (non-streaming)."""
         final = None
-        for event in self.stream(question, history, filters, generation):
+        for event in self.stream(question, history, filters, generation, scope):
             if isinstance(event, Answer):
                 final = event
         assert final is not None

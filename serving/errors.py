@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from configs.errors import KBError, ModelUnavailable, RetrievalError
+from configs.errors import AccessDenied, KBError, ModelUnavailable, RetrievalError
 from retrieval.filters import FILTER_KEYS
 from serving.schemas import ErrorResponse
 
@@ -47,6 +47,8 @@ def kb_error(exc: KBError) -> tuple[int, dict[str, Any]]:
     """A KBError's status and body (also used inside event streams, where no handler runs)."""
     if isinstance(exc, ModelUnavailable):
         return 503, error_body(str(exc), "model_unavailable")
+    if isinstance(exc, AccessDenied):
+        return 403, error_body(str(exc), "permission_error")
     if isinstance(exc, RetrievalError):
         return 400, error_body(str(exc), "invalid_request_error")
     return 500, error_body(str(exc), "server_error")
@@ -56,10 +58,12 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route: each status it may answer with, all in the error shape."""
     meaning = {
         400: "invalid request (bad field, empty or too long question, unknown filter value)",
-        401: "missing or wrong API key",
-        404: "not found",
+        401: "no credential, or an unknown, revoked, expired or forged key or token",
+        403: "the signed-in user may not do this",
+        404: "not found (also a file outside the caller's collections)",
         413: "request body over serving.max_request_kb",
-        503: "a model (LLM, reranker) is unavailable",
+        429: "over a rate limit (limits.*); see the Retry-After header",
+        503: "a model (LLM, reranker) or the sign-in provider is unavailable",
     }
     return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
 

@@ -26,20 +26,42 @@ class FeedbackStore:
                 "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, ts REAL, rating INTEGER, "
                 "comment TEXT, question TEXT, answer TEXT, sources TEXT, model TEXT)"
             )
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(feedback)")}
+            if "user" not in columns:  # stores written before sign-in existed
+                self._db.execute("ALTER TABLE feedback ADD COLUMN user TEXT")
         return self._db
 
     def add(
-        self, rating: int, question: str, answer: str, sources: list[dict[str, Any]], model: str, comment: str = ""
+        self,
+        rating: int,
+        question: str,
+        answer: str,
+        sources: list[dict[str, Any]],
+        model: str,
+        comment: str = "",
+        user: str = "local",
     ) -> int:
-        """rating: +1 or -1."""
+        """rating: +1 (helpful), -1 (not helpful) or 0 (a comment alone). Callers redact personal data first."""
         with self._lock:
             cur = self._conn().execute(
-                "INSERT INTO feedback (ts, rating, comment, question, answer, sources, model) VALUES (?,?,?,?,?,?,?)",
-                (time.time(), 1 if rating > 0 else -1, comment[:2000], question, answer, json.dumps(sources), model),
+                "INSERT INTO feedback (ts, rating, comment, question, answer, sources, model, user) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    time.time(),
+                    (rating > 0) - (rating < 0),
+                    comment[:2000],
+                    question,
+                    answer,
+                    json.dumps(sources),
+                    model,
+                    user,
+                ),
             )
             return int(cur.lastrowid or 0)
 
     def all(self) -> list[dict[str, Any]]:
-        rows = self._conn().execute("SELECT id, ts, rating, comment, question, answer, sources, model FROM feedback")
-        keys = ("id", "ts", "rating", "comment", "question", "answer", "sources", "model")
+        rows = self._conn().execute(
+            "SELECT id, ts, rating, comment, question, answer, sources, model, user FROM feedback"
+        )
+        keys = ("id", "ts", "rating", "comment", "question", "answer", "sources", "model", "user")
         return [dict(zip(keys, r, strict=True)) | {"sources": json.loads(r[6])} for r in rows]

@@ -129,6 +129,7 @@ class KbOut(BaseModel):
     standalone_question: str
     unverified: list[UnverifiedOut]
     timings_ms: dict[str, float]
+    audit_id: int | None = Field(default=None, description="the answer's record in the audit trail")
 
 
 class Usage(BaseModel):
@@ -280,7 +281,7 @@ def citations_out(answer: Answer) -> list[dict[str, Any]]:
     ]
 
 
-def kb_out(answer: Answer) -> dict[str, Any]:
+def kb_out(answer: Answer, audit_id: int | None = None) -> dict[str, Any]:
     """How the answer was made: mode, backend, notice, and the generated statements left out as unsupported."""
     return KbOut(
         mode=answer.mode,
@@ -289,6 +290,7 @@ def kb_out(answer: Answer) -> dict[str, Any]:
         standalone_question=answer.standalone_question,
         unverified=[UnverifiedOut(text=r.text, reasons=list(r.reasons), score=r.score) for r in answer.removed],
         timings_ms={k: round(v, 1) for k, v in answer.timings_ms.items()},
+        audit_id=audit_id,
     ).model_dump()
 
 

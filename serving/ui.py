@@ -4,18 +4,23 @@
 import html
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from configs.errors import KBError
 from retrieval.filters import Filter, check_known
 from retrieval.text import content_stems, sentence_spans
-from serving.chain import Answer, AnswerChain, Delta
+from serving.auth import AuthError
+from serving.chain import Answer, Delta
 from serving.citations import claims
-from serving.feedback import FeedbackStore
+from serving.identity import Identity
+from serving.quotas import OverLimit
 from serving.sources import Citation
+
+if TYPE_CHECKING:
+    from serving.app import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -82,24 +87,37 @@ def answer_markdown(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def build_page(
-    chain: AnswerChain,
-    feedback: FeedbackStore,
-    facets: Callable[[], dict[str, list[str]]],
-    status: Callable[[], str],
-    ingest_upload: Callable[[list[Path], str], str],
-) -> Any:
-    """The gr.Blocks page; the callables keep the page independent of how the index is managed."""
+def build_page(assistant: "Assistant") -> Any:
+    """The gr.Blocks page. Each event acts for the signed-in identity (from the request's sign-in cookie), within
+    the collections it may read; filter choices and the status line are loaded per visitor."""
     import gradio as gr
 
+    chain = assistant.chain
     css = (
         ".kb-source{margin:.5em 0;padding:.4em .6em;border-left:3px solid #999}"
         ".kb-source mark{background:#ffe08a} .kb-muted{color:#777}"
         ".kb-unverified{margin-top:.6em;padding:.3em .6em;border:1px dashed #c77;color:#744}"
     )
+
+    def who(request: gr.Request | None) -> Identity:
+        headers = {k.lower(): v for k, v in dict(request.headers).items()} if request is not None else {}
+        try:
+            identity = assistant.authenticator.identify(headers)
+        except AuthError as exc:
+            raise gr.Error(str(exc)) from exc
+        if identity is None:
+            raise gr.Error("your sign-in has expired; reload the page to sign in again")
+        return identity
+
+    def limit_key(identity: Identity, request: gr.Request | None) -> str:
+        if identity.via != "local":
+            return identity.limit_key
+        client = getattr(request, "client", None)
+        return "ip:" + str(getattr(client, "host", "unknown"))
+
     with gr.Blocks(title="Knowledge base") as page:
         gr.Markdown("## Ask the knowledge base")
-        status_md = gr.Markdown(status(), elem_id="kb-status")
+        status_md = gr.Markdown("", elem_id="kb-status")
         answers = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
@@ -117,11 +135,10 @@ def build_page(
                     send_comment = gr.Button("Send feedback", scale=1)
                 sources = gr.HTML(sources_html(None), elem_id="kb-sources")
             with gr.Column(scale=2):
-                initial = facets()
                 with gr.Accordion("Filters", open=True):
-                    collections = gr.Dropdown(initial["collection"], multiselect=True, label="Collections")
-                    file_types = gr.Dropdown(initial["file_type"], multiselect=True, label="File types")
-                    tags = gr.Dropdown(initial["tag"], multiselect=True, label="Tags")
+                    collections = gr.Dropdown([], multiselect=True, label="Collections", elem_id="kb-collections")
+                    file_types = gr.Dropdown([], multiselect=True, label="File types")
+                    tags = gr.Dropdown([], multiselect=True, label="Tags")
                     after = gr.Textbox(label="Modified after (YYYY-MM-DD)")
                     before = gr.Textbox(label="Modified before (YYYY-MM-DD)")
                 with gr.Accordion("Add documents", open=False):
@@ -129,6 +146,21 @@ def build_page(
                     target = gr.Textbox(label="Collection", value="uploads")
                     add = gr.Button("Ingest")
                     upload_status = gr.Markdown()
+
+        def visitor(request: gr.Request) -> tuple[Any, ...]:
+            identity = who(request)
+            f = assistant.facets(identity)
+            status = assistant.status(identity)
+            if identity.via != "local":
+                status += " · [sign out](/logout)"
+            return (
+                status,
+                gr.update(choices=f["collection"], value=[]),
+                gr.update(choices=f["file_type"], value=[]),
+                gr.update(choices=f["tag"], value=[]),
+            )
+
+        page.load(visitor, None, [status_md, collections, file_types, tags])
 
         def respond(
             message: str,
@@ -139,82 +171,88 @@ def build_page(
             tag_list: list[str],
             since: str,
             until: str,
+            request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
+            identity = who(request)
+            filters = {
+                "collections": cols or None,
+                "file_types": types or None,
+                "tags": tag_list or None,
+                "modified_after": since.strip() or None,
+                "modified_before": until.strip() or None,
+            }
             try:
-                flt = Filter.parse(
-                    {
-                        "collections": cols or None,
-                        "file_types": types or None,
-                        "tags": tag_list or None,
-                        "modified_after": since.strip() or None,
-                        "modified_before": until.strip() or None,
-                    }
-                )
+                flt = Filter.parse(filters)
                 chain.validate(message)
-                check_known(flt, facets())
-            except KBError as exc:
+                check_known(flt, assistant.facets(identity))
+                assistant.quotas.request(limit_key(identity, request))
+                release = assistant.quotas.start_answer(limit_key(identity, request))
+            except (KBError, OverLimit) as exc:
                 raise gr.Error(str(exc)) from exc
+            scope = assistant.access.read_scope(identity)
             past = [{"role": m["role"], "content": _text(m["content"])} for m in history]
             history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
             streamed = ""
             try:
-                for event in chain.stream(message, past, flt):
+                for event in chain.stream(message, past, flt, None, scope):
                     if isinstance(event, Delta):
                         streamed += event.text
                         history[-1] = {"role": "assistant", "content": streamed}
                         yield history, kept, gr.update(), ""
                     else:
+                        seq = assistant.recorder.answer(identity, event, {k: v for k, v in filters.items() if v})
                         history[-1] = {"role": "assistant", "content": answer_markdown(event)}
-                        yield history, [*kept, event], sources_html(event), ""
+                        yield history, [*kept, (event, seq)], sources_html(event), ""
             except KBError as exc:
                 raise gr.Error(str(exc)) from exc
+            finally:
+                release()
 
         inputs = [question, chat, answers, collections, file_types, tags, after, before]
         outputs = [chat, answers, sources, question]
-        question.submit(respond, inputs, outputs)
-        ask.click(respond, inputs, outputs)
+        limit = assistant.settings.serving.page_concurrency
+        question.submit(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")
+        ask.click(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")
 
-        def on_like(data: gr.LikeData, kept: list[Answer]) -> None:
+        def on_like(data: gr.LikeData, kept: list[Any], request: gr.Request) -> None:
+            identity = who(request)
             position = data.index[0] if isinstance(data.index, list | tuple) else data.index
-            answer = kept[int(position) // 2] if kept and int(position) // 2 < len(kept) else None
-            if answer is not None:
-                feedback.add(
-                    1 if data.liked else -1,
-                    answer.question,
-                    answer.text,
-                    [c.to_dict() for c in answer.citations],
-                    answer.model,
-                )
+            item = kept[int(position) // 2] if kept and int(position) // 2 < len(kept) else None
+            if item is not None:
+                answer, seq = item
+                assistant.recorder.feedback_given(identity, answer, 1 if data.liked else -1, "", seq)
                 gr.Info("Thanks for the feedback")
 
         chat.like(on_like, [answers], None)
 
-        def on_comment(text: str, kept: list[Answer]) -> str:
+        def on_comment(text: str, kept: list[Any], request: gr.Request) -> str:
+            identity = who(request)
             if not kept:
                 raise gr.Error("ask a question first; the comment is stored with the last answer")
-            answer = kept[-1]
-            feedback.add(0, answer.question, answer.text, [c.to_dict() for c in answer.citations], answer.model, text)
+            answer, seq = kept[-1]
+            assistant.recorder.feedback_given(identity, answer, 0, text, seq)
             gr.Info("Comment saved")
             return ""
 
         send_comment.click(on_comment, [comment, answers], [comment])
 
-        def on_upload(paths: list[Any] | None, collection: str) -> tuple[str, str, Any, Any, Any]:
+        def on_upload(paths: list[Any] | None, collection: str, request: gr.Request) -> tuple[str, str, Any, Any, Any]:
+            identity = who(request)
             if not paths:
                 raise gr.Error("choose one or more files first")
             name = re.sub(r"[^A-Za-z0-9_-]+", "-", collection.strip()) or "uploads"
             try:
-                message = ingest_upload([Path(getattr(p, "name", p)) for p in paths], name)
-            except KBError as exc:  # e.g. another ingest is writing the index
+                message = assistant.ingest_upload([Path(getattr(p, "name", p)) for p in paths], name, identity)
+            except KBError as exc:  # no permission for the collection, or another ingest is writing the index
                 raise gr.Error(str(exc)) from exc
             except OSError as exc:
                 raise gr.Error(
                     f"could not store the upload ({exc.strerror or exc}); check serving.uploads_dir"
                 ) from exc
-            f = facets()
+            f = assistant.facets(identity)
             return (
                 message,
-                status(),
+                assistant.status(identity),
                 gr.update(choices=f["collection"]),
                 gr.update(choices=f["file_type"]),
                 gr.update(choices=f["tag"]),

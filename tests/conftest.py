@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,16 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(index_dir: Path, **sections: dict[str, Any]) -> Settings:
-    """Default settings with the index in a temp dir and the given section overrides."""
-    overrides: dict[str, Any] = {"index": {"path": str(index_dir)}}
+    """Default settings with the index in a temp dir and the given section overrides. The key store, audit
+    trail and feedback go to a fresh temp dir of their own: nothing a test writes lands in the project's data/,
+    and a key one test creates never switches authentication on for another."""
+    state = Path(tempfile.mkdtemp(prefix="kb-state-"))
+    overrides: dict[str, Any] = {
+        "index": {"path": str(index_dir)},
+        "auth": {"keys_db": str(state / "auth.sqlite")},
+        "audit": {"path": str(state / "audit.sqlite")},
+        "serving": {"feedback_db": str(state / "feedback.sqlite")},
+    }
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)
     return load_settings(environ={}, overrides=overrides)

@@ -16,11 +16,12 @@ from tests.integration.conftest import start_app
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ST = Path(PYTHON).parent / "st"
+NO_LIMITS = {"requests_per_minute": 0, "answers_per_day": 0, "concurrent_answers": 0}  # the fuzzer is one fast client
 
 
 def test_the_api_conforms_to_its_openapi_description(kb_index: Path, tmp_path: Path) -> None:
     examples = os.environ.get("KB_TEST_API_EXAMPLES", "25")
-    with start_app(kb_index, tmp_path, llm={"backend": "extractive"}) as app:
+    with start_app(kb_index, tmp_path, llm={"backend": "extractive"}, limits=NO_LIMITS) as app:
         spec = httpx.get(f"{app.url}/v1/openapi.json").json()
         for path, methods in spec["paths"].items():
             for method, op in methods.items():
@@ -41,7 +42,7 @@ def test_the_api_conforms_to_its_openapi_description(kb_index: Path, tmp_path: P
 
 
 def test_undeclared_methods_and_paths_answer_in_the_api_error_shape(kb_index: Path, tmp_path: Path) -> None:
-    with start_app(kb_index, tmp_path, llm={"backend": "extractive"}) as app:
+    with start_app(kb_index, tmp_path, llm={"backend": "extractive"}, limits=NO_LIMITS) as app:
         trace = httpx.request("TRACE", f"{app.url}/v1/retrieve")
         assert trace.status_code == 405 and trace.headers["allow"] == "POST" and "error" in trace.json()
         query = httpx.request("QUERY", f"{app.url}/v1/health")

@@ -100,18 +100,24 @@ def test_bad_requests_get_clear_json_errors(
 
 
 def test_oversized_body_and_api_key(kb_index: Path, tmp_path: Path) -> None:
+    from serving.keys import KeyStore
+
+    keys = tmp_path / "auth.sqlite"
+    _, key = KeyStore(keys).create("ann", frozenset({"staff"}))
     with start_app(
         kb_index,
         tmp_path,
         llm={"backend": "extractive"},
-        serving={"api_key": "s3cret", "max_request_kb": 4, "feedback_db": str(tmp_path / "f.db")},
+        serving={"max_request_kb": 4},
+        auth={"keys_db": str(keys)},
+        access={"groups": {"staff": ["*"]}},
     ) as app:
         body = {"messages": [{"role": "user", "content": "leave policy"}]}
         assert _chat(app.url, "leave policy").status_code == 401
-        ok = httpx.post(f"{app.url}/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret"})
+        ok = httpx.post(f"{app.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
         assert ok.status_code == 200
         big = {"messages": [{"role": "user", "content": "x" * 10_000}]}
-        r = httpx.post(f"{app.url}/v1/chat/completions", json=big, headers={"Authorization": "Bearer s3cret"})
+        r = httpx.post(f"{app.url}/v1/chat/completions", json=big, headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 413 and "limit" in r.json()["error"]["message"]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from serving.identity import LOCAL
 from tests.conftest import SAMPLE, make_settings
 
 pytestmark = pytest.mark.integration
@@ -34,15 +35,15 @@ def test_uploaded_files_become_a_searchable_collection(tmp_path: Path, embedder:
     big = tmp_path / "big.txt"
     big.write_text("x " * 20_000)
     shutil.copy(SAMPLE / "hr" / "leave-policy.md", tmp_path / "leave-policy.md")
-    message = assistant.ingest_upload([note, big, tmp_path / "leave-policy.md"], "facilities")
+    message = assistant.ingest_upload([note, big, tmp_path / "leave-policy.md"], "facilities", LOCAL)
     assert "Indexed 2 file(s) into **facilities**" in message and "refused big.txt" in message
-    assert "facilities" in assistant.facets()["collection"]
+    assert "facilities" in assistant.facets(LOCAL)["collection"]
     answer = assistant.chain.answer("When does the canteen serve lunch?")
     assert "11:30" in answer.text and answer.citations[0].relpath == "canteen.md"
 
-    fid = assistant.feedback.add(
-        -1, answer.question, answer.text, [c.to_dict() for c in answer.citations], answer.model, "too short"
-    )
+    fid = assistant.recorder.feedback_given(LOCAL, answer, -1, "too short")
+    assistant.recorder.feedback_given(LOCAL, answer, 0, "a comment alone is no thumbs-down")
     stored = assistant.feedback.all()
-    assert fid and stored[-1]["rating"] == -1 and stored[-1]["comment"] == "too short"
-    assert stored[-1]["sources"][0]["relpath"] == "canteen.md"
+    assert fid and stored[-2]["rating"] == -1 and stored[-2]["comment"] == "too short"
+    assert stored[-1]["rating"] == 0 and stored[-2]["user"] == "local"
+    assert stored[-2]["sources"][0]["relpath"] == "canteen.md"

@@ -50,14 +50,20 @@ def test_missing_profile_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize("value", ["0123", "yes", "null", "[1, 2]", "12.50"])
 def test_text_settings_take_env_values_as_written(value: str) -> None:
-    s = load_settings(environ={"KB_SERVING__API_KEY": value, "KB_LLM__MODEL": value, "KB_INDEX__CHROMA_URL": value})
-    assert s.serving.api_key is not None and s.serving.api_key.get_secret_value() == value
+    s = load_settings(environ={"KB_LLM__API_KEY": value, "KB_LLM__MODEL": value, "KB_INDEX__CHROMA_URL": value})
+    assert s.llm.api_key is not None and s.llm.api_key.get_secret_value() == value
     assert s.llm.model == value and s.index.chroma_url == value
 
 
 def test_secrets_are_refused_in_files_and_accepted_from_the_environment(tmp_path: Path) -> None:
     profile = tmp_path / "leaky.yaml"
-    profile.write_text("serving:\n  api_key: hunter2\n")
-    with pytest.raises(ConfigError, match=r"secret serving.api_key.*KB_SERVING__API_KEY"):
+    profile.write_text("auth:\n  oidc_client_secret: hunter2\n")
+    with pytest.raises(ConfigError, match=r"secret auth.oidc_client_secret.*KB_AUTH__OIDC_CLIENT_SECRET"):
         load_settings(str(profile), environ={})
-    assert load_settings(environ={"KB_SERVING__AUTH_PASSWORD": "hunter2"}).serving.auth_password is not None
+    secret = load_settings(environ={"KB_AUTH__OIDC_CLIENT_SECRET": "hunter2"}).auth.oidc_client_secret
+    assert secret is not None and secret.get_secret_value() == "hunter2"
+
+
+def test_a_removed_setting_says_what_replaced_it() -> None:
+    with pytest.raises(ConfigError, match=r"'serving.api_key' was removed: .*python -m serving keys create"):
+        load_settings(environ={"KB_SERVING__API_KEY": "s3cret"})

@@ -1,0 +1,122 @@
+"""Administration from the command line: API keys and the audit trail.
+
+python -m serving keys create USER --groups G1,G2     the new key alone on the last line of stdout
+python -m serving keys list | revoke KEY_ID_OR_USER
+python -m serving audit export [--since YYYY-MM-DD] [--user U] [--all] [--json]
+python -m serving audit check | erase --user U | prune
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+
+from configs.audit import AuditLog, cli_operator
+from configs.errors import ConfigError, KBError
+from configs.loading import load_settings
+from configs.settings import Settings
+from serving.identity import parse_groups
+from serving.keys import KeyStore
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def keys_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m serving keys", description="personal API keys (stored hashed)")
+    p.add_argument("--profile", help="config profile: configs/<profile>.yaml")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("create", help="create a key for USER; prints it once, on the last line")
+    c.add_argument("user")
+    c.add_argument("--groups", default="", help="comma-separated groups (access.groups maps them to collections)")
+    sub.add_parser("list", help="keys with their user, groups and state (never the keys themselves)")
+    r = sub.add_parser("revoke", help="revoke a key by its id, or every key of a user")
+    r.add_argument("key")
+    args = p.parse_args(argv)
+    try:
+        settings = load_settings(args.profile)
+        store = KeyStore(settings.resolve(settings.auth.keys_db))
+        audit = _audit(settings)
+        if args.command == "create":
+            groups = parse_groups(args.groups)
+            unknown = sorted(g for g in groups if g not in settings.access.groups and g not in settings.access.upload)
+            record, key = store.create(args.user, groups)
+            if audit:
+                audit.append(
+                    "key.create", cli_operator(), {"key_id": record.id, "for": record.user, "groups": sorted(groups)}
+                )
+            note = f" (not in access.groups yet: {', '.join(unknown)})" if unknown else ""
+            if not groups:
+                note = " (no groups: this key can sign in but read nothing until it is given some)"
+            print(f"created key {record.id} for {record.user}, groups: {', '.join(sorted(groups)) or '-'}{note}")
+            print("store it now; it is not shown again:")
+            print(key)
+        elif args.command == "list":
+            for k in store.records():
+                state = f"revoked {_when(k.revoked)}" if k.revoked else "active"
+                print(
+                    f"{k.id}  {k.user:<20} {','.join(sorted(k.groups)) or '-':<24} created {_when(k.created)}  {state}"
+                )
+        else:
+            revoked = store.revoke(args.key)
+            if not revoked:
+                print(f"error: no active key with id or user {args.key!r}; see `keys list`", file=sys.stderr)
+                return 1
+            for k in revoked:
+                if audit:
+                    audit.append("key.revoke", cli_operator(), {"key_id": k.id, "for": k.user})
+                print(f"revoked key {k.id} of {k.user}")
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _audit(settings: Settings) -> AuditLog | None:
+    return AuditLog(settings.resolve(settings.audit.path)) if settings.audit.enabled else None
+
+
+def audit_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m serving audit", description="the audit trail")
+    p.add_argument("--profile", help="config profile: configs/<profile>.yaml")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="answered questions as JSON lines (with --all: every record)")
+    e.add_argument("--since", help="YYYY-MM-DD (UTC), inclusive")
+    e.add_argument("--user")
+    e.add_argument("--all", action="store_true", help="also feedback, sign-ins and admin actions")
+    e.add_argument("--json", action="store_true", help="JSON lines (the default; kept for scripts)")
+    sub.add_parser("check", help="verify the hash chain; exit 1 and name the record if it was tampered with")
+    er = sub.add_parser("erase", help="blank every record of a user (a data subject's request)")
+    er.add_argument("--user", required=True)
+    sub.add_parser("prune", help="remove records older than audit.retention_days")
+    args = p.parse_args(argv)
+    try:
+        settings = load_settings(args.profile)
+        log = AuditLog(settings.resolve(settings.audit.path))
+        if args.command == "export":
+            since = None
+            if args.since:
+                try:
+                    since = datetime.fromisoformat(args.since).replace(tzinfo=UTC)
+                except ValueError as exc:
+                    raise ConfigError(f"--since {args.since!r} is not a date; use YYYY-MM-DD") from exc
+            for record in log.records(None if args.all else "answer", args.user, since):
+                print(json.dumps(record, ensure_ascii=False))
+        elif args.command == "check":
+            result = log.check()
+            if not result.ok:
+                print(f"TAMPERED: {result.problem}", file=sys.stderr)
+                return 1
+            print(f"ok: {result.records} records ({result.erased} erased on request), head {result.head}")
+        elif args.command == "erase":
+            n = log.erase_user(args.user, cli_operator())
+            print(f"erased {n} records of {args.user}; the chain still verifies (`audit check`)")
+        else:
+            print(f"pruned {log.prune(settings.audit.retention_days, cli_operator())} records")
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

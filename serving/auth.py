@@ -1,0 +1,194 @@
+"""Authentication: who sent a request (API key, OIDC bearer token or the page's sign-in cookie), and the gate that
+turns everyone else away once authentication is on.
+
+Authentication is on as soon as an API key exists or OpenID Connect is configured; until then the one person on
+this machine is `local` and may do everything (the zero-configuration default, refused beyond 127.0.0.1). The gate
+is ASGI middleware in front of the whole app, the page's own routes included, so no route can forget it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from http.cookies import SimpleCookie
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from configs.errors import ConfigError, ModelUnavailable
+from configs.settings import AuthSettings, Settings
+from serving.identity import LOCAL, Identity
+from serving.keys import KeyStore
+from serving.oidc import OidcProvider, TokenError
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "kb_session"
+LOGIN_COOKIE = "kb_signin"
+# Reachable without signing in: the sign-in pages themselves and the health check.
+OPEN_PATHS = ("/login", "/login/oidc", "/auth/callback", "/logout", "/v1/health")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class AuthError(Exception):
+    """A credential was presented and refused; the message says why (401)."""
+
+
+class Authenticator:
+    """Finds the identity behind a request's headers."""
+
+    def __init__(self, settings: AuthSettings, keys: KeyStore, oidc: OidcProvider | None) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.oidc = oidc
+        secret = settings.session_secret.get_secret_value() if settings.session_secret else secrets.token_hex(32)
+        self._sessions = URLSafeTimedSerializer(secret, salt="kb-session")
+        self._signins = URLSafeTimedSerializer(secret, salt="kb-signin")
+        self.session_seconds = int(settings.session_hours * 3600)
+
+    def required(self) -> bool:
+        """Authentication is on: OIDC is configured or an API key exists (checked per request, so a key created
+        while the server runs switches it on at once)."""
+        return self.oidc is not None or self.keys.any_active()
+
+    def identify(self, headers: Mapping[str, str], allow_cookie: bool = True) -> Identity | None:
+        """The request's identity; None when it carries no credential (and authentication is on). A credential
+        that is presented but invalid raises AuthError rather than falling back to anonymous."""
+        if not self.required():
+            return LOCAL  # OpenAI clients always send some key: with authentication off, it is not checked
+        header = headers.get("authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthError("send the key or token as 'Authorization: Bearer <key>'")
+            return self._bearer(token.strip())
+        if allow_cookie:
+            identity = self.from_session(_cookies(headers).get(SESSION_COOKIE))
+            if identity is not None:
+                return identity
+        return None
+
+    def _bearer(self, token: str) -> Identity:
+        if token.startswith("kb-"):
+            record = self.keys.verify(token)
+            if record is None:
+                raise AuthError("the API key is unknown or revoked; create one with `python -m serving keys create`")
+            return Identity(record.user, record.groups, "key", record.id)
+        if self.oidc is None:
+            raise AuthError("the bearer token is not an API key of this server (and no OIDC provider is configured)")
+        try:
+            return self.oidc.identity(self.oidc.validate(token))
+        except TokenError as exc:
+            raise AuthError(str(exc)) from exc
+
+    # --- the page's sign-in cookie ----------------------------------------------------------------------
+    def session_cookie(self, identity: Identity) -> str:
+        data = {"u": identity.user, "g": sorted(identity.groups), "v": identity.via, "k": identity.key_id}
+        return self._sessions.dumps(data)
+
+    def from_session(self, value: str | None) -> Identity | None:
+        if not value:
+            return None
+        try:
+            data = self._sessions.loads(value, max_age=self.session_seconds)
+        except BadSignature:  # forged, tampered with, expired, or signed before a restart with a random secret
+            return None
+        identity = Identity(str(data["u"]), frozenset(data["g"]), data["v"], data.get("k"))
+        if identity.via == "key" and not (identity.key_id and self.keys.is_active(identity.key_id)):
+            return None  # the key this session was opened with has been revoked
+        return identity
+
+    def signin_state(self, data: dict[str, str]) -> str:
+        return self._signins.dumps(data)
+
+    def read_signin_state(self, value: str | None) -> dict[str, str] | None:
+        try:
+            return dict(self._signins.loads(value or "", max_age=600))
+        except BadSignature:
+            return None
+
+
+def _cookies(headers: Mapping[str, str]) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(headers.get("cookie", ""))
+    except Exception:  # a malformed Cookie header is no credential at all
+        return {}
+    return {k: m.value for k, m in jar.items()}
+
+
+class AuthGate:
+    """ASGI middleware: resolves every request's identity into scope["state"]["identity"], and refuses requests
+    without one (401 JSON for the API and the page's calls, a redirect to /login for a browser opening a page)."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app = app
+        self.auth = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = scope.get("method", "GET")
+        try:
+            # The cookie authenticates the page and what it links to (GET); state-changing API calls need a
+            # bearer credential, so another site cannot make a signed-in browser post to /v1.
+            cookie_ok = not path.startswith("/v1/") or method in ("GET", "HEAD")
+            identity = self.auth.identify(headers, allow_cookie=cookie_ok)
+        except AuthError as exc:
+            await _refuse(scope, send, str(exc))
+            return
+        except (ModelUnavailable, ConfigError) as exc:  # the provider is down: no token can be checked
+            await _refuse(scope, send, str(exc), 503)
+            return
+        if identity is None and not (path in OPEN_PATHS or path.startswith("/login/")):
+            if method == "GET" and not path.startswith("/v1/") and "text/html" in headers.get("accept", ""):
+                await _redirect(send, "/login?next=" + quote(path + _query(scope), safe=""))
+            else:
+                await _refuse(scope, send, "sign in, or send 'Authorization: Bearer <key>' (python -m serving keys)")
+            return
+        scope.setdefault("state", {})["identity"] = identity
+        await self.app(scope, receive, send)
+
+
+def _query(scope: Scope) -> str:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return "?" + query if query else ""
+
+
+async def _refuse(scope: Scope, send: Send, message: str, status: int = 401) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    kind = "authentication_error" if status == 401 else "api_error"
+    body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="kb-assistant"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _redirect(send: Send, location: str) -> None:
+    await send({"type": "http.response.start", "status": 303, "headers": [(b"location", location.encode())]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuses to listen beyond loopback with no authentication configured (unless explicitly allowed)."""
+    auth = settings.auth
+    host = settings.serving.host
+    if host in LOOPBACK or auth.allow_anonymous_remote or auth.oidc_issuer:
+        return
+    if KeyStore(settings.resolve(auth.keys_db)).any_active():
+        return
+    raise ConfigError(
+        f"refusing to listen on {host} without authentication: anyone who can reach it could read every document. "
+        "Create an API key (python -m serving keys create USER --groups G) or configure OpenID Connect "
+        "(auth.oidc_issuer, auth.oidc_client_id), or set auth.allow_anonymous_remote: true to accept the risk"
+    )

@@ -1,0 +1,72 @@
+"""What the audit trail and the feedback store receive: answers, feedback and admin actions, with personal data
+redacted first (privacy.redact)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from configs.audit import AuditLog
+from serving.chain import Answer
+from serving.feedback import FeedbackStore
+from serving.identity import Identity
+from serving.pii import Redactor
+
+logger = logging.getLogger(__name__)
+
+
+class Recorder:
+    def __init__(self, audit: AuditLog | None, feedback: FeedbackStore, redactor: Redactor | None) -> None:
+        self.audit = audit
+        self.feedback = feedback
+        self.redactor = redactor
+
+    def _clean(self, text: str) -> str:
+        return self.redactor.redact(text) if self.redactor is not None and text else text
+
+    def answer(self, identity: Identity, answer: Answer, filters: dict[str, Any] | None = None) -> int | None:
+        """Records an answered question; returns its audit sequence number (None with the audit trail off)."""
+        if self.audit is None:
+            return None
+        body = {
+            "question": self._clean(answer.question),
+            "standalone_question": self._clean(answer.standalone_question),
+            "answer": self._clean(answer.text),
+            "mode": answer.mode,
+            "model": answer.model,
+            "sources": [
+                {"path": c.relpath, "source": c.source, "page": c.page, "cited": c.index in answer.cited}
+                for c in answer.citations
+            ],
+            "unverified": [self._clean(r.text) for r in answer.removed],
+            "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
+            "filters": filters or {},
+            "via": identity.via,
+        }
+        return self.audit.append("answer", identity.user, body)
+
+    def feedback_given(
+        self, identity: Identity, answer: Answer, rating: int, comment: str = "", audit_seq: int | None = None
+    ) -> int:
+        """Stores feedback on an answer (redacted) and records it in the audit trail, linked to the answer."""
+        sources = [c.to_dict() for c in answer.citations]
+        for s in sources:
+            s["text"] = self._clean(str(s.get("text", "")))
+        fid = self.feedback.add(
+            rating,
+            self._clean(answer.question),
+            self._clean(answer.text),
+            sources,
+            answer.model,
+            self._clean(comment),
+            identity.user,
+        )
+        if self.audit is not None:
+            body = {"answer_seq": audit_seq, "rating": rating, "comment": self._clean(comment), "feedback_id": fid}
+            self.audit.append("feedback", identity.user, body)
+        return fid
+
+    def action(self, kind: str, identity: Identity, details: dict[str, Any]) -> None:
+        """An admin action or a sign-in (upload, key.create, signin, ...)."""
+        if self.audit is not None:
+            self.audit.append(kind, identity.user, details)
