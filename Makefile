@@ -20,7 +20,7 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup setup-llm browser oidc-provider demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
+.PHONY: setup setup-llm browser oidc-provider prometheus demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
 	bench-retrieval bench-serving bench-scale eval eval-handbook train-reranker train-verifier clean-index
 
 setup: $(STAMP)
@@ -53,6 +53,10 @@ $(LLM_STAMP): $(STAMP)
 # Headless Chromium for the browser test (Debian package; never `playwright install`).
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# Prometheus and promtool (Debian's package) for the metrics and alert-rule tests.
+prometheus:
+	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 
 # A real OpenID Connect provider for the sign-in tests (node's oidc-provider, pinned by its lock file).
 OIDC_DIR := tests/oidc
@@ -89,13 +93,13 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
-test: setup-llm browser oidc-provider
+test: setup-llm browser oidc-provider prometheus
 	$(PYTHON) -m pytest -q tests
 
 test-unit: setup
 	$(PYTHON) -m pytest -q tests/unit
 
-test-integration: setup-llm browser oidc-provider
+test-integration: setup-llm browser oidc-provider prometheus
 	$(PYTHON) -m pytest -q -m integration tests/integration
 
 # Schemathesis against /v1 with more generated requests than the test suite's run (all checks, no failures).

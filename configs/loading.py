@@ -60,6 +60,7 @@ SECRETS = {
     "llm": ("api_key",),
     "retrieval": ("rerank_api_key",),
     "auth": ("oidc_client_secret", "session_secret"),
+    "observability": ("metrics_token",),
 }
 # Keys that existed once: a setting that still names one gets a message that says what replaced it.
 REMOVED = {

@@ -237,6 +237,17 @@ class EvalSettings(Section):
     best_tolerance: float = Field(default=2.0, ge=1.0)
 
 
+class ObservabilitySettings(Section):
+    """What a running assistant tells its operator: Prometheus metrics, OpenTelemetry traces, log format."""
+
+    metrics: bool = True  # GET /metrics in Prometheus' text format
+    metrics_token: SecretStr | None = None  # from env only: KB_OBSERVABILITY__METRICS_TOKEN; then /metrics needs it
+    otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318 (OTLP over HTTP); unset: no traces leave
+    service_name: str = "kb-assistant"
+    trace_question: bool = False  # put the question text on the answer's span (it is PII-redacted first)
+    log_format: Literal["text", "json"] = "text"
+
+
 class Settings(Section):
     """The whole application's configuration."""
 
@@ -253,6 +264,7 @@ class Settings(Section):
     audit: AuditSettings = AuditSettings()
     privacy: PrivacySettings = PrivacySettings()
     limits: LimitsSettings = LimitsSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
     eval: EvalSettings = EvalSettings()
 
     def resolve(self, path: Path) -> Path:

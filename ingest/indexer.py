@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,12 @@ from ingest.writer import IndexWriter, Written
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.store import ChromaStore, VectorStore
 
+logger = logging.getLogger(__name__)
+
 Progress = Callable[[str, int], None]  # (event, amount): "total" files to go through, "file" one done
+
+
+RUNS_FILE = "ingest-runs.jsonl"
 
 
 @dataclass
@@ -136,8 +142,21 @@ class Indexer:
             writer.publish_lexical()
             report.lexical_seconds = time.perf_counter() - t0
             writer.finish()
-        report.seconds = time.perf_counter() - started
+            report.seconds = time.perf_counter() - started
+            self._log_run(report)
         return report
+
+    def _log_run(self, report: IngestReport) -> None:
+        """One line per run in <index>/ingest-runs.jsonl: how a server's /metrics learns what runs in other
+        processes did (a failure to write it never fails the run)."""
+        record = {k: v for k, v in asdict(report).items() if k != "skipped"}
+        record["skipped"] = [{"reason": s["reason"]} for s in report.skipped]  # reasons only, no paths
+        record["time"] = time.time()
+        try:
+            with (self.index_dir / RUNS_FILE).open("a", encoding="utf-8") as out:
+                out.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            logger.warning("could not record the run in %s: %s", self.index_dir / RUNS_FILE, exc)
 
     def _pass(
         self,

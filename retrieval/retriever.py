@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from opentelemetry import trace
 
 from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import RetrievalSettings, Settings
@@ -20,6 +24,7 @@ from retrieval.store import ChromaStore, VectorStore
 from retrieval.types import Hit
 
 logger = logging.getLogger(__name__)
+_TRACER = trace.get_tracer("kb.retrieval")
 
 Fusion = Literal["rrf", "weighted", "dense", "bm25"]
 MAX_QUERY_CHARS = 4000
@@ -96,32 +101,31 @@ class Retriever:
         lists = {}
         t0 = time.perf_counter()
         if fusion != "bm25":
-            vector = self.embedder.embed_query(query)
-            timings["embed"] = _ms(t0)
-            t1 = time.perf_counter()
-            lists["dense"] = self.store.query(vector, cfg.dense_k, flt)
-            timings["dense"] = _ms(t1)
+            with _stage("embed_query", "embed", timings):
+                vector = self.embedder.embed_query(query)
+            with _stage("dense", "dense", timings):
+                lists["dense"] = self.store.query(vector, cfg.dense_k, flt)
         if fusion != "dense":
-            t1 = time.perf_counter()
-            lexical = self.lexical
-            lists["bm25"] = lexical.search(query, cfg.lexical_k, flt) if lexical is not None else []
-            timings["bm25"] = _ms(t1)
+            with _stage("lexical", "bm25", timings):
+                lexical = self.lexical
+                lists["bm25"] = lexical.search(query, cfg.lexical_k, flt) if lexical is not None else []
         weights = {"dense": cfg.dense_weight, "bm25": cfg.lexical_weight}
-        hits = fuse(fusion, lists, weights, cfg.rrf_k)
+        with _stage("fusion", "fusion", timings):
+            hits = fuse(fusion, lists, weights, cfg.rrf_k)
         relevant = any(self._clears_floor(h) for h in hits[: max(k, cfg.rerank_top_n)])
         warnings: tuple[str, ...] = ()
         if use_rerank and hits:
             assert self.reranker is not None
-            t1 = time.perf_counter()
-            try:
-                head = hits[: cfg.rerank_top_n]
-                reranked = blend_rerank(head, self.reranker.rerank(query, head), cfg.rerank_weight)
-                hits = reranked + hits[cfg.rerank_top_n :]
-            except ModelUnavailable as exc:
-                # Fused order is still a good answer; a reranker outage must not take search down.
-                logger.warning("reranker unavailable, keeping the fused order: %s", exc)
-                warnings = (f"The reranker is unavailable ({exc}); results are in fused order.",)
-            timings["rerank"] = _ms(t1)
+            with _stage("rerank", "rerank", timings) as span:
+                try:
+                    head = hits[: cfg.rerank_top_n]
+                    reranked = blend_rerank(head, self.reranker.rerank(query, head), cfg.rerank_weight)
+                    hits = reranked + hits[cfg.rerank_top_n :]
+                except ModelUnavailable as exc:
+                    # Fused order is still a good answer; a reranker outage must not take search down.
+                    logger.warning("reranker unavailable, keeping the fused order: %s", exc)
+                    warnings = (f"The reranker is unavailable ({exc}); results are in fused order.",)
+                    span.set_attribute("kb.error", str(exc))
         timings["total"] = _ms(t0)
         return Retrieval(hits[:k], relevant, timings, warnings)
 
@@ -144,6 +148,17 @@ class Retriever:
         return (dense is not None and dense >= self.settings.min_dense_score) or (
             lexical is not None and lexical >= self.settings.lexical_floor
         )
+
+
+@contextmanager
+def _stage(name: str, key: str, timings: dict[str, float]) -> Iterator[Any]:
+    """Times one search stage into timings[key], inside an OpenTelemetry span of that name (a no-op span when
+    tracing is not set up)."""
+    t = time.perf_counter()
+    with _TRACER.start_as_current_span(name) as span:
+        yield span
+        timings[key] = _ms(t)
+        span.set_attribute("kb.ms", round(timings[key], 3))
 
 
 def _ms(start: float) -> float:

@@ -41,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=["auto", "local", "openai", "extractive"], help="override llm.backend")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    configure_logging(args.verbose)
     overrides: dict[str, dict[str, object]] = {}
     if args.host:
         overrides.setdefault("serving", {})["host"] = args.host
@@ -51,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides.setdefault("llm", {})["backend"] = args.backend
     try:
         settings = load_settings(args.profile, overrides=overrides)
+        configure_logging(args.verbose, settings.observability.log_format)
         index_dir = args.index.resolve() if args.index else settings.resolve(settings.index.path)
         if not (index_dir / "manifest.sqlite").exists():
             print(

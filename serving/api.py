@@ -103,6 +103,7 @@ class Api:
         scope = self.assistant.access.read_scope(identity)
         # Off the event loop: a search (and a rerank) must not stall other requests.
         result = await run_in_threadpool(lambda: self.chain.retriever.search(body.query, flt, body.top_k, scope=scope))
+        self.assistant.metrics.searched(result.timings_ms, result.warnings)
         return {
             "hits": [
                 {

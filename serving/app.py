@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from pathlib import Path
 from typing import Any
+
+from starlette.requests import Request
 
 from configs.audit import AuditLog
 from configs.errors import AccessDenied
@@ -20,6 +23,7 @@ from serving.feedback import FeedbackStore
 from serving.identity import Access, Identity
 from serving.keys import KeyStore
 from serving.llm import ChatModel
+from serving.metrics import IndexCollector, Metrics
 from serving.oidc import OidcProvider
 from serving.pii import RedactingChatModel, Redactor
 from serving.quotas import Quotas
@@ -62,8 +66,20 @@ class Assistant:
         self.quotas = Quotas(settings.limits)
         audit = AuditLog(settings.resolve(settings.audit.path)) if settings.audit.enabled else None
         self.feedback = FeedbackStore(settings.resolve(settings.serving.feedback_db))
-        self.recorder = Recorder(audit, self.feedback, self.redactor if settings.privacy.redact else None)
+        self.metrics = Metrics()
+        self.metrics.register_index(IndexCollector(self.index_dir, self._index_size))
+        self.recorder = Recorder(
+            audit,
+            self.feedback,
+            self.redactor if settings.privacy.redact else None,
+            self.metrics,
+            settings.observability.trace_question,
+        )
         self._ingest_lock = threading.Lock()
+
+    def _index_size(self) -> tuple[int, int]:
+        lexical = self.retriever.lexical
+        return len(self.retriever.facets()["source"]), len(lexical) if lexical else 0
 
     def facets(self, identity: Identity) -> dict[str, list[str]]:
         """Values the filters can take among what the identity may read."""
@@ -121,7 +137,9 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     from serving.api import Api, allowed_methods, build_router
     from serving.auth import AuthGate
     from serving.errors import BodyLimit, MethodGuard, install_error_handlers
+    from serving.metrics import HttpMetrics
     from serving.signin import build_signin
+    from serving.tracing import RequestIds, instrument
     from serving.ui import build_page
 
     assistant = Assistant(settings, index_dir, chat_model)
@@ -133,6 +151,11 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     router = build_router(Api(assistant))
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
+    obs = settings.observability
+    token = obs.metrics_token.get_secret_value() if obs.metrics_token else None
+    if obs.metrics:  # before the page, which is mounted at /
+        scrape = _metrics_route(assistant.metrics, token)
+        app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.serving.max_request_kb * 1024)
     app.add_middleware(MethodGuard, allowed=allowed_methods(router))
@@ -148,9 +171,34 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         footer_links=[],
         max_file_size=f"{settings.serving.upload_max_mb:g}mb",
     )
-    app.add_middleware(AuthGate, authenticator=assistant.authenticator)
+    # Outermost last: request ids (and the request's trace), then latency by route, then authentication.
+    app.add_middleware(AuthGate, authenticator=assistant.authenticator, open_paths=("/metrics",) if token else ())
+    app.add_middleware(HttpMetrics, metrics=assistant.metrics)
+    app.add_middleware(RequestIds)
+    instrument(app, obs)
     app.state.assistant = assistant
     return app
+
+
+def _metrics_route(metrics: Metrics, token: str | None) -> Any:
+    """GET /metrics: Prometheus' text format, never cached; with observability.metrics_token, only for a
+    scraper that sends it (the authentication gate lets /metrics through to this check)."""
+    from fastapi.responses import JSONResponse, Response
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    def scrape(request: Request) -> Response:
+        if token is not None and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
+            return JSONResponse(
+                {"error": {"message": "send the metrics token as 'Authorization: Bearer <token>'",
+                           "type": "authentication_error", "param": None, "code": None}},
+                status_code=401,
+                headers={"www-authenticate": 'Bearer realm="metrics"', "cache-control": "no-store"},
+            )  # fmt: skip
+        return Response(
+            generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST, headers={"cache-control": "no-store"}
+        )
+
+    return scrape
 
 
 def _page_user(assistant: Assistant, request: Any) -> str | None:

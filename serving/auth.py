@@ -124,9 +124,13 @@ class AuthGate:
     """ASGI middleware: resolves every request's identity into scope["state"]["identity"], and refuses requests
     without one (401 JSON for the API and the page's calls, a redirect to /login for a browser opening a page)."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, open_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.auth = authenticator
+        self.open_paths = OPEN_PATHS + open_paths  # e.g. /metrics when it checks a token of its own
+
+    def _open(self, path: str) -> bool:
+        return path in self.open_paths or path.startswith("/login/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -141,12 +145,14 @@ class AuthGate:
             cookie_ok = not path.startswith("/v1/") or method in ("GET", "HEAD")
             identity = self.auth.identify(headers, allow_cookie=cookie_ok)
         except AuthError as exc:
-            await _refuse(scope, send, str(exc))
-            return
+            if not self._open(path):  # an open path (sign-in, health, a token-checked /metrics) goes on without one
+                await _refuse(scope, send, str(exc))
+                return
+            identity = None
         except (ModelUnavailable, ConfigError) as exc:  # the provider is down: no token can be checked
             await _refuse(scope, send, str(exc), 503)
             return
-        if identity is None and not (path in OPEN_PATHS or path.startswith("/login/")):
+        if identity is None and not self._open(path):
             if method == "GET" and not path.startswith("/v1/") and "text/html" in headers.get("accept", ""):
                 await _redirect(send, "/login?next=" + quote(path + _query(scope), safe=""))
             else:

@@ -13,6 +13,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
 from configs.errors import ModelUnavailable, RetrievalError
 from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import EVERYTHING, Filter, Scope
@@ -27,6 +31,7 @@ from serving.sources import Citation, number_hits
 from serving.verify import Verifier
 
 logger = logging.getLogger(__name__)
+_TRACER = trace.get_tracer("kb.serving")
 
 # llm: a verified generated answer; extractive: no LLM configured; fallback: the LLM is unreachable;
 # unverified: the LLM answered but none of it is supported, so the sources' sentences are shown instead.
@@ -39,6 +44,10 @@ UNVERIFIED_NOTICE = (
     "The generated answer could not be verified against the sources, so the sentences of the sources that "
     "answer the question are shown instead."
 )
+
+
+# Answer.timings_ms names for the retriever's stages.
+RETRIEVAL_STAGES = {"embed_query": "embed", "dense": "dense", "lexical": "bm25", "fusion": "fusion", "rerank": "rerank"}
 
 
 @dataclass(frozen=True)
@@ -134,13 +143,54 @@ class AnswerChain:
         scope: Scope = EVERYTHING,
     ) -> Iterator[Delta | Answer]:
         """Yields Delta pieces of the verified answer, then the finished Answer; sources come only from the
-        collections the scope allows."""
+        collections the scope allows. Traced as a `kb.answer` span with the stages as child spans and the
+        timings, mode and token counts as attributes (never the question)."""
+        span = _TRACER.start_span("kb.answer")
+        final: Answer | None = None
+        try:
+            for event in self._stream(question, history, filters, generation, scope, span):
+                if isinstance(event, Answer):
+                    final = event
+                yield event
+        except Exception as exc:
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
+        finally:
+            if final is not None:
+                span.set_attribute("kb.mode", final.mode)
+                span.set_attribute("kb.model", final.model)
+                span.set_attribute("kb.sources", len(final.citations))
+                span.set_attribute("kb.unsupported_sentences", len(final.removed))
+                span.set_attribute("kb.tokens_in", final.usage.prompt_tokens)
+                span.set_attribute("kb.tokens_out", final.usage.completion_tokens)
+                for key, ms in final.timings_ms.items():
+                    span.set_attribute(f"kb.{key}_ms", round(ms, 3))
+            span.end()
+
+    def _stream(
+        self,
+        question: str,
+        history: Sequence[Message],
+        filters: Filter | None,
+        generation: Generation | None,
+        scope: Scope,
+        span: trace.Span,
+    ) -> Iterator[Delta | Answer]:
         t0 = time.perf_counter()
         question = self.validate(question)
         usage = Usage()
-        standalone = self.standalone(question, history, usage)
-        retrieval = self.retriever.search(standalone, filters, top_k=self.settings.max_sources, scope=scope)
+        # The answer's span is current only around calls that do not yield (a generator may resume elsewhere).
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            standalone = self.standalone(question, history, usage)
+            retrieval = self.retriever.search(standalone, filters, top_k=self.settings.max_sources, scope=scope)
+        finally:
+            otel_context.detach(token)
         timings = {"retrieve": retrieval.timings_ms.get("total", 0.0)}
+        # The retrieval stages, under the names the metrics use (kb_stage_seconds{stage=...}).
+        for ours, theirs in RETRIEVAL_STAGES.items():
+            if theirs in retrieval.timings_ms:
+                timings[ours] = retrieval.timings_ms[theirs]
         numbered = number_hits(retrieval.hits, self.settings.max_source_chars)
         citations = [c for c, _ in numbered]
         if not retrieval.relevant or not citations:
@@ -155,16 +205,23 @@ class AnswerChain:
         removed: tuple[Removed, ...] = ()
         if self.chat_model is not None:
             grounder = Grounder(self.verifier, standalone, citations)
+            generating = _TRACER.start_span("generate", context=trace.set_span_in_context(span))
             try:
                 for delta in self._generate(standalone, numbered, grounder, timings, t0, generation, usage):
                     text += delta
                     yield Delta(delta)
             except ModelUnavailable as exc:
+                generating.set_status(Status(StatusCode.ERROR, "llm unavailable"))
                 if text or not self.llm_settings.fallback_extractive:
                     raise
                 logger.warning("LLM unavailable, answering extractively: %s", exc)
                 notice = f"The language model is unavailable ({exc}). Showing the most relevant passages instead."
                 mode = "fallback"
+            finally:
+                for key in ("first_token", "verify"):
+                    if key in timings:
+                        generating.set_attribute(f"kb.{key}_ms", round(timings[key], 3))
+                generating.end()
             removed = tuple(grounder.removed)
             if mode == "llm" and not grounder.kept:
                 # Nothing verified: the sources' own sentences instead. A refusal is said as such: the retrieved

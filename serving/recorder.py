@@ -1,31 +1,47 @@
-"""What the audit trail and the feedback store receive: answers, feedback and admin actions, with personal data
-redacted first (privacy.redact)."""
+"""What the audit trail, the feedback store and the metrics receive: answers, feedback and admin actions, with
+personal data redacted first (privacy.redact)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from opentelemetry import trace
+
 from configs.audit import AuditLog
 from serving.chain import Answer
 from serving.feedback import FeedbackStore
 from serving.identity import Identity
+from serving.metrics import Metrics
 from serving.pii import Redactor
 
 logger = logging.getLogger(__name__)
 
 
 class Recorder:
-    def __init__(self, audit: AuditLog | None, feedback: FeedbackStore, redactor: Redactor | None) -> None:
+    def __init__(
+        self,
+        audit: AuditLog | None,
+        feedback: FeedbackStore,
+        redactor: Redactor | None,
+        metrics: Metrics | None = None,
+        trace_question: bool = False,
+    ) -> None:
         self.audit = audit
         self.feedback = feedback
         self.redactor = redactor
+        self.metrics = metrics
+        self.trace_question = trace_question
 
     def _clean(self, text: str) -> str:
         return self.redactor.redact(text) if self.redactor is not None and text else text
 
     def answer(self, identity: Identity, answer: Answer, filters: dict[str, Any] | None = None) -> int | None:
         """Records an answered question; returns its audit sequence number (None with the audit trail off)."""
+        if self.metrics is not None:
+            self.metrics.answered(answer)
+        if self.trace_question:  # on the request's span, redacted (observability.trace_question)
+            trace.get_current_span().set_attribute("kb.question", self._clean(answer.question))
         if self.audit is None:
             return None
         body = {
@@ -49,6 +65,8 @@ class Recorder:
         self, identity: Identity, answer: Answer, rating: int, comment: str = "", audit_seq: int | None = None
     ) -> int:
         """Stores feedback on an answer (redacted) and records it in the audit trail, linked to the answer."""
+        if self.metrics is not None:
+            self.metrics.rated(rating)
         sources = [c.to_dict() for c in answer.citations]
         for s in sources:
             s["text"] = self._clean(str(s.get("text", "")))
