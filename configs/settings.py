@@ -208,6 +208,8 @@ class EvalSettings(Section):
     qa_dataset: str | None = "../shared/data/pubmedqa:dev"
     qa_sample: int = Field(default=50, ge=1)
     qa_extra_glob: str = "data/eval/*.jsonl"  # your own QA sets (question, reference?, gold_sources?)
+    live_days: float = Field(default=7.0, gt=0)  # live-traffic KPIs over this many days (audit trail, feedback)
+    css_max_turns: int = Field(default=3, ge=1)  # a conversation needing more turns does not count as resolved
     seed: int = 13
     # auto: a judge server answering at judge_base_url, else a capable local GGUF (judge_gguf or `make model`),
     # else Ragas is skipped with the reason in the report; the verifier's faithfulness is measured regardless.

@@ -79,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     pi.add_argument("--min-score", type=float, help="override privacy.min_score")
     pi.add_argument("--json", type=Path, help="also write the result here")
     pi.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex, pi):
+    fb = sub.add_parser("feedback", help="the review queue of thumbs-down answers, reviews, export, live KPIs")
+    fb.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
+    fb.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex, pi, fb):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -129,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "extractive":
             return _extractive(settings, args)
+        if args.command == "feedback":
+            from eval.feedback import main as feedback_main
+
+            return feedback_main(settings, args.rest)
         if args.command == "pii":
             return _pii(settings, args)
         if args.command == "tune-fusion":

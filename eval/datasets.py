@@ -130,7 +130,9 @@ def dataset_spec(spec: str) -> tuple[Path, str]:
 def user_qa_items(pattern: str) -> list[QAItem]:
     """Your own QA sets (JSON lines {question, reference?, gold_sources?}) matched by a glob under the project."""
     items = []
-    for path in sorted(PROJECT_ROOT.glob(pattern)):
+    base = Path(pattern)
+    paths = sorted(base.parent.glob(base.name)) if base.is_absolute() else sorted(PROJECT_ROOT.glob(pattern))
+    for path in paths:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             if not line.strip():
                 continue

@@ -217,6 +217,14 @@ def run_nightly(
             metrics[metric] = value
     if results:
         metrics["abstention_rate"] = round(statistics.fmean(r.metrics["abstained"] or 0.0 for r in results), 4)
+    # --- live traffic: what readers asked and thought of the answers (audit trail + feedback store) ------------
+    from eval.feedback import live_kpis
+
+    live = live_kpis(settings, cfg.live_days, cfg.css_max_turns)
+    for key in ("answers", "thumbs_up_rate", "flagged", "abstention_rate", "turns_per_conversation",
+                "conversation_success_score"):  # fmt: skip
+        if live[key] is not None:
+            metrics[f"live/{key}"] = float(live[key])
     # --- history and verdict -----------------------------------------------------------------------------
     history_path = settings.resolve(cfg.reports_dir) / "history.jsonl"
     dataset_key = hashlib.sha256(json.dumps(fingerprints, sort_keys=True).encode()).hexdigest()[:16]
@@ -240,6 +248,7 @@ def run_nightly(
         "metrics": metrics,
         "retrieval": retrieval_report,
         "judge_failures": judge_failures,
+        "live": live,
         "questions": [r.__dict__ for r in results],
         "verdict": decision,
         "history": [{"run_id": h["run_id"], "metrics": h["metrics"]} for h in comparable],

@@ -99,6 +99,23 @@ def _worst(report: dict[str, Any], n: int = 8) -> str:
     return "".join(parts) or "<p>No questions.</p>"
 
 
+def _live(report: dict[str, Any]) -> str:
+    """The live-traffic KPIs (audit trail and feedback), with the success score's definition."""
+    live = report.get("live")
+    if not live:
+        return "<p>No live traffic recorded.</p>"
+    names = (
+        "answers", "conversations", "thumbs_up", "thumbs_down", "thumbs_up_rate", "flagged", "review_queue",
+        "abstention_rate", "turns_per_conversation", "conversation_success_score",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = [(k, "-" if live.get(k) is None else str(live[k])) for k in names]
+    return (
+        f"<p>The last {live['days']:g} days; their trend is in the Trend section (metrics named live/...).</p>"
+        + _table(rows, ("KPI", "value"))
+        + f"<p>{html.escape(live['definition'])}</p>"
+    )
+
+
 def write_html(report: dict[str, Any], path: Path) -> None:
     v = report["verdict"]
     status = "REGRESSION" if v["regressions"] else "no regression"
@@ -131,6 +148,7 @@ padding-left:.6em}}.ok{{color:#2a2}}.bad{{color:#c22}}</style></head><body>
 comparable run(s) (previous: {v["previous"] or "none"}). Wall time {report["seconds"]:.0f} s.
 Judges: {html.escape(", ".join(f"{k}: {v}" for k, v in report.get("judges", {}).items()))}.</p>{regressions}
 <h2>Metrics</h2>{metrics}
+<h2>Live traffic</h2>{_live(report)}
 <h2>Judge failures</h2><p>Scores the judge could not produce are counted here, not as 0.</p>{failures}
 <h2>Trend</h2>{_trend_plots(report)}
 <h2>Per-question distribution</h2>{_distributions(report)}

@@ -193,7 +193,7 @@ class Api:
 
     def _answer(self, turn: Turn) -> tuple[Answer, int | None]:
         answer = self.chain.answer(turn.question, turn.history, turn.filters, turn.generation, turn.scope)
-        return answer, self.assistant.recorder.answer(turn.identity, answer, turn.filters_in)
+        return answer, self.assistant.recorder.answer(turn.identity, answer, turn.filters_in, turn.history)
 
     def files(
         self, request: Request, source: str = Query(min_length=1, description="an indexed file's path")
@@ -277,7 +277,7 @@ def _sse(assistant: Assistant, turn: Turn, cid: str, created: int, release: Call
                 if isinstance(event, Delta):
                     yield chunk({"content": event.text})
                 elif isinstance(event, Answer):
-                    audit_id = assistant.recorder.answer(turn.identity, event, turn.filters_in)
+                    audit_id = assistant.recorder.answer(turn.identity, event, turn.filters_in, turn.history)
                     extra = {"citations": citations_out(event), "kb": kb_out(event, audit_id)}
                     yield chunk({}, "stop", usage=usage_out(event), **extra)
         except KBError as exc:  # the response has started: the error travels as an event, in the same shape

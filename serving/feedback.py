@@ -1,4 +1,9 @@
-"""Thumbs up/down with an optional comment, stored with the question, answer and sources (SQLite)."""
+"""Thumbs up/down with an optional comment, stored with the question, answer and sources (SQLite), and the review
+queue: a thumbs-down flags the answer; a reviewer records the correct answer and its sources (`python -m eval
+feedback`), and reviewed items become a QA set the nightly evaluation answers (data/eval/feedback.jsonl).
+
+The schema is versioned (PRAGMA user_version); each migration runs once, in order, when the store is opened.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+from configs.errors import ConfigError
+
+MIGRATIONS = (
+    # 1: the original table
+    "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, ts REAL, rating INTEGER, "
+    "comment TEXT, question TEXT, answer TEXT, sources TEXT, model TEXT)",
+    # 2: who gave it (sign-in)
+    "ALTER TABLE feedback ADD COLUMN user TEXT",
+    # 3: the review queue, linked to the answer's audit record
+    "ALTER TABLE feedback ADD COLUMN answer_seq INTEGER; "
+    "ALTER TABLE feedback ADD COLUMN status TEXT; "
+    "ALTER TABLE feedback ADD COLUMN reference TEXT; "
+    "ALTER TABLE feedback ADD COLUMN gold_sources TEXT; "
+    "ALTER TABLE feedback ADD COLUMN reviewed_by TEXT; "
+    "ALTER TABLE feedback ADD COLUMN reviewed_at REAL; "
+    "UPDATE feedback SET status = 'flagged' WHERE rating < 0",
+)
+COLUMNS = (
+    "id", "ts", "rating", "comment", "question", "answer", "sources", "model", "user", "answer_seq", "status",
+    "reference", "gold_sources", "reviewed_by", "reviewed_at",
+)  # fmt: skip
+
 
 class FeedbackStore:
-    """Append-only feedback table."""
+    """Append-only feedback; only a review's own columns (status, reference, gold sources) are ever updated."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -20,15 +47,22 @@ class FeedbackStore:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, ts REAL, rating INTEGER, "
-                "comment TEXT, question TEXT, answer TEXT, sources TEXT, model TEXT)"
-            )
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(feedback)")}
-            if "user" not in columns:  # stores written before sign-in existed
-                self._db.execute("ALTER TABLE feedback ADD COLUMN user TEXT")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+                db.execute("PRAGMA busy_timeout=30000")
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
+                    # a store written before versioning: version 1, or 2 when it already has the user column
+                    columns = {r[1] for r in db.execute("PRAGMA table_info(feedback)")}
+                    version = 2 if "user" in columns else 1
+                for n, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                    db.executescript(f"BEGIN; {migration}; PRAGMA user_version = {n}; COMMIT;")
+            except (OSError, sqlite3.Error) as exc:
+                raise ConfigError(
+                    f"cannot open the feedback store {self.path} ({exc}); check serving.feedback_db"
+                ) from exc
+            self._db = db
         return self._db
 
     def add(
@@ -40,28 +74,69 @@ class FeedbackStore:
         model: str,
         comment: str = "",
         user: str = "local",
+        answer_seq: int | None = None,
     ) -> int:
-        """rating: +1 (helpful), -1 (not helpful) or 0 (a comment alone). Callers redact personal data first."""
+        """rating: +1 (helpful), -1 (not helpful: flagged for review) or 0 (a comment alone). Callers redact
+        personal data first."""
+        rating = (rating > 0) - (rating < 0)
         with self._lock:
             cur = self._conn().execute(
-                "INSERT INTO feedback (ts, rating, comment, question, answer, sources, model, user) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO feedback (ts, rating, comment, question, answer, sources, model, user, answer_seq, "
+                "status) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     time.time(),
-                    (rating > 0) - (rating < 0),
+                    rating,
                     comment[:2000],
                     question,
                     answer,
                     json.dumps(sources),
                     model,
                     user,
+                    answer_seq,
+                    "flagged" if rating < 0 else None,
                 ),
             )
             return int(cur.lastrowid or 0)
 
+    def _rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        rows = self._conn().execute(f"SELECT {', '.join(COLUMNS)} FROM feedback {where} ORDER BY id", args)
+        out = []
+        for r in rows:
+            row = dict(zip(COLUMNS, r, strict=True))
+            row["sources"] = json.loads(row["sources"] or "[]")
+            row["gold_sources"] = json.loads(row["gold_sources"]) if row["gold_sources"] else []
+            out.append(row)
+        return out
+
     def all(self) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
-            "SELECT id, ts, rating, comment, question, answer, sources, model, user FROM feedback"
-        )
-        keys = ("id", "ts", "rating", "comment", "question", "answer", "sources", "model", "user")
-        return [dict(zip(keys, r, strict=True)) | {"sources": json.loads(r[6])} for r in rows]
+        return self._rows()
+
+    def since(self, ts: float) -> list[dict[str, Any]]:
+        return self._rows("WHERE ts >= ?", (ts,))
+
+    def queue(self) -> list[dict[str, Any]]:
+        """Flagged answers waiting for a review, oldest first."""
+        return self._rows("WHERE status = 'flagged'")
+
+    def reviewed(self) -> list[dict[str, Any]]:
+        return self._rows("WHERE status = 'reviewed'")
+
+    def review(self, fid: int, reference: str, gold_sources: list[str], by: str) -> None:
+        """Records the correct answer (and the files it comes from) for a flagged item."""
+        if not reference.strip():
+            raise ConfigError("a review needs the correct answer: --reference 'TEXT'")
+        self._set(fid, "reviewed", by, reference.strip(), json.dumps(gold_sources))
+
+    def dismiss(self, fid: int, by: str) -> None:
+        """Takes an item off the queue without making it a test (the answer was right after all, or spam)."""
+        self._set(fid, "dismissed", by, None, None)
+
+    def _set(self, fid: int, status: str, by: str, reference: str | None, gold: str | None) -> None:
+        with self._lock:
+            cur = self._conn().execute(
+                "UPDATE feedback SET status = ?, reference = ?, gold_sources = ?, reviewed_by = ?, reviewed_at = ? "
+                "WHERE id = ? AND status IN ('flagged', 'reviewed', 'dismissed')",
+                (status, reference, gold, by, time.time(), fid),
+            )
+        if cur.rowcount != 1:
+            raise ConfigError(f"no flagged feedback #{fid}; `python -m eval feedback list` shows the queue")

@@ -3,7 +3,9 @@ personal data redacted first (privacy.redact)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -12,6 +14,7 @@ from configs.audit import AuditLog
 from serving.chain import Answer
 from serving.feedback import FeedbackStore
 from serving.identity import Identity
+from serving.llm import Message
 from serving.metrics import Metrics
 from serving.pii import Redactor
 
@@ -36,8 +39,17 @@ class Recorder:
     def _clean(self, text: str) -> str:
         return self.redactor.redact(text) if self.redactor is not None and text else text
 
-    def answer(self, identity: Identity, answer: Answer, filters: dict[str, Any] | None = None) -> int | None:
-        """Records an answered question; returns its audit sequence number (None with the audit trail off)."""
+    def answer(
+        self,
+        identity: Identity,
+        answer: Answer,
+        filters: dict[str, Any] | None = None,
+        history: Sequence[Message] = (),
+        session: str = "",
+    ) -> int | None:
+        """Records an answered question; returns its audit sequence number (None with the audit trail off).
+        The conversation it belongs to is named by who asked, where (session: the page's tab) and its first
+        question; its turn is the number of questions asked so far, this one included."""
         if self.metrics is not None:
             self.metrics.answered(answer)
         if self.trace_question:  # on the request's span, redacted (observability.trace_question)
@@ -58,6 +70,8 @@ class Recorder:
             "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
             "filters": filters or {},
             "via": identity.via,
+            "conversation": conversation_id(identity.user, session, history, answer.question),
+            "turn": 1 + sum(1 for m in history if m.get("role") == "user"),
         }
         return self.audit.append("answer", identity.user, body)
 
@@ -78,6 +92,7 @@ class Recorder:
             answer.model,
             self._clean(comment),
             identity.user,
+            audit_seq,
         )
         if self.audit is not None:
             body = {"answer_seq": audit_seq, "rating": rating, "comment": self._clean(comment), "feedback_id": fid}
@@ -88,3 +103,9 @@ class Recorder:
         """An admin action or a sign-in (upload, key.create, signin, ...)."""
         if self.audit is not None:
             self.audit.append(kind, identity.user, details)
+
+
+def conversation_id(user: str, session: str, history: Sequence[Message], question: str) -> str:
+    """A stable id for a conversation: the same user, session and first question (never stored in clear)."""
+    first = next((str(m.get("content", "")) for m in history if m.get("role") == "user"), question)
+    return hashlib.sha256(f"{user}\x1f{session}\x1f{first}".encode()).hexdigest()[:16]

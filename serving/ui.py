@@ -200,7 +200,9 @@ def build_page(assistant: "Assistant") -> Any:
                         history[-1] = {"role": "assistant", "content": streamed}
                         yield history, kept, gr.update(), ""
                     else:
-                        seq = assistant.recorder.answer(identity, event, {k: v for k, v in filters.items() if v})
+                        used = {k: v for k, v in filters.items() if v}
+                        session = getattr(request, "session_hash", None) or ""
+                        seq = assistant.recorder.answer(identity, event, used, past, session)
                         history[-1] = {"role": "assistant", "content": answer_markdown(event)}
                         yield history, [*kept, (event, seq)], sources_html(event), ""
             except KBError as exc:

@@ -112,6 +112,8 @@ def test_nightly_reports_every_metric_and_flags_a_planted_regression(tmp_path: P
     assert 0.0 <= report["metrics"]["verifier_faithfulness"] <= 1.0
     page = (tmp_path / "r1" / "report.html").read_text()
     assert "no regression" in page and page.count("data:image/png;base64,") >= 2 and "feature-verifier" in page
+    assert "Live traffic" in page and "Conversation Success Score" in page  # defined in the report itself
+    assert report["live"]["answers"] == 0 and "conversation_success_score" in report["live"]
 
     # Plant a regression: pretend the previous night retrieved far better, then run again, with Ragas judged by
     # llama.cpp's real server (the bundled model: its scores are poor, but every one is scored or counted).
