@@ -242,7 +242,8 @@ class EvalSettings(Section):
 class ObservabilitySettings(Section):
     """What a running assistant tells its operator: Prometheus metrics, OpenTelemetry traces, log format."""
 
-    metrics: bool = True  # GET /metrics in Prometheus' text format
+    metrics: bool = True  # GET /metrics in Prometheus' text format (and the HTTP latency middleware)
+    tracing: bool = True  # OpenTelemetry spans (ids for the logs; exported only with otlp_endpoint)
     metrics_token: SecretStr | None = None  # from env only: KB_OBSERVABILITY__METRICS_TOKEN; then /metrics needs it
     otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318 (OTLP over HTTP); unset: no traces leave
     service_name: str = "kb-assistant"

@@ -79,10 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     pi.add_argument("--min-score", type=float, help="override privacy.min_score")
     pi.add_argument("--json", type=Path, help="also write the result here")
     pi.add_argument("--profile", help="config profile (default: default)")
+    oc = sub.add_parser("bench-observability", help="/v1/retrieve throughput and p50 with metrics+tracing off/on")
+    oc.add_argument("--rounds", type=int, default=3)
+    oc.add_argument("--out", type=Path, default=Path("bench/out/observability.json"))
+    oc.add_argument("--profile", help="config profile (default: default)")
     fb = sub.add_parser("feedback", help="the review queue of thumbs-down answers, reviews, export, live KPIs")
     fb.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
     fb.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex, pi, fb):
+    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex, pi, fb, oc):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -132,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "extractive":
             return _extractive(settings, args)
+        if args.command == "bench-observability":
+            from eval.bench_serving import observability_cost
+
+            observability_cost(settings, args.out, args.rounds)
+            return 0
         if args.command == "feedback":
             from eval.feedback import main as feedback_main
 

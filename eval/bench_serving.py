@@ -4,6 +4,7 @@ with 8 concurrent clients (bounded in count and time, loopback only)."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,14 @@ def _load(url: str, path: str, body_of: Any, clients: int = 8, requests: int = 1
     }
 
 
+# The load is one client address: the per-address rate limits would turn most of it into 429s.
+NO_LIMITS = {
+    "KB_LIMITS__REQUESTS_PER_MINUTE": "0",
+    "KB_LIMITS__ANSWERS_PER_DAY": "0",
+    "KB_LIMITS__CONCURRENT_ANSWERS": "0",
+}
+
+
 def main(settings: Settings, out: Path) -> dict[str, Any]:
     from eval.loopback import free_port, start_llama_server, stop, wait_for_port
     from ingest.indexer import build_indexer
@@ -134,6 +143,7 @@ def main(settings: Settings, out: Path) -> dict[str, Any]:
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **NO_LIMITS},
     )
     try:
         wait_for_port(app_port, app, 120)
@@ -152,3 +162,50 @@ def main(settings: Settings, out: Path) -> dict[str, Any]:
     out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     return results
+
+
+def observability_cost(settings: Settings, out: Path, rounds: int = 3) -> dict[str, Any]:
+    """/v1/retrieve under the 8-client load with metrics and tracing off and on, alternating (off, on, off, on,
+    ...) so that drift of the machine hits both alike; the medians of the rounds are compared."""
+    from eval.loopback import free_port, stop, wait_for_port
+    from ingest.indexer import build_indexer
+
+    index = settings.resolve(settings.eval.cache_dir) / "bench" / "sample-index"
+    build_indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])
+    variants = {
+        "off": {"KB_OBSERVABILITY__METRICS": "false", "KB_OBSERVABILITY__TRACING": "false"},
+        "on": {"KB_OBSERVABILITY__METRICS": "true", "KB_OBSERVABILITY__TRACING": "true"},
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, env in variants.items():
+            port = free_port()
+            app = subprocess.Popen(
+                [sys.executable, "-m", "serving", "--index", str(index), "--port", str(port), "--backend",
+                 "extractive"],
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, **NO_LIMITS, **env},
+            )  # fmt: skip
+            try:
+                wait_for_port(port, app, 120)
+                body = lambda n: {"query": QUESTIONS[n % len(QUESTIONS)], "top_k": 8}  # noqa: E731
+                _load(f"http://127.0.0.1:{port}", "/v1/retrieve", body, requests=80)  # warm caches and JIT paths
+                runs[name].append(_load(f"http://127.0.0.1:{port}", "/v1/retrieve", body))
+                print(name, json.dumps(runs[name][-1]), file=sys.stderr)
+            finally:
+                stop(app)
+    summary: dict[str, Any] = {"rounds": rounds, "runs": runs}
+    for name in variants:
+        summary[name] = {
+            "req_per_s": statistics.median(r["req_per_s"] for r in runs[name]),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs[name]),
+        }
+    off, on = summary["off"], summary["on"]
+    summary["throughput_cost_pct"] = round(100 * (off["req_per_s"] - on["req_per_s"]) / off["req_per_s"], 2)
+    summary["p50_cost_pct"] = round(100 * (on["p50_ms"] - off["p50_ms"]) / off["p50_ms"], 2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=2))
+    return summary

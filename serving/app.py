@@ -173,9 +173,11 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     )
     # Outermost last: request ids (and the request's trace), then latency by route, then authentication.
     app.add_middleware(AuthGate, authenticator=assistant.authenticator, open_paths=("/metrics",) if token else ())
-    app.add_middleware(HttpMetrics, metrics=assistant.metrics)
+    if obs.metrics:
+        app.add_middleware(HttpMetrics, metrics=assistant.metrics)
     app.add_middleware(RequestIds)
-    instrument(app, obs)
+    if obs.tracing:
+        instrument(app, obs)
     app.state.assistant = assistant
     return app
 
