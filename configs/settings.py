@@ -239,6 +239,12 @@ class EvalSettings(Section):
     best_tolerance: float = Field(default=2.0, ge=1.0)
 
 
+class StorageSettings(Section):
+    """Server-side state of conversations (the Conversations and Responses APIs)."""
+
+    conversations_db: Path = Path("data/conversations.sqlite")
+
+
 class ObservabilitySettings(Section):
     """What a running assistant tells its operator: Prometheus metrics, OpenTelemetry traces, log format."""
 
@@ -268,6 +274,7 @@ class Settings(Section):
     privacy: PrivacySettings = PrivacySettings()
     limits: LimitsSettings = LimitsSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    storage: StorageSettings = StorageSettings()
     eval: EvalSettings = EvalSettings()
 
     def resolve(self, path: Path) -> Path:

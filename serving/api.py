@@ -212,8 +212,9 @@ class Api:
         raise ApiError(404, f"no route /v1/{path}; see /v1/docs", "not_found")
 
 
-def build_router(api: Api) -> APIRouter:
-    """The /v1 routes, each documented with its body, response and the errors it may answer with."""
+def build_router(api: Api, more: Callable[[APIRouter], None] | None = None) -> APIRouter:
+    """The /v1 routes, each documented with its body, response and the errors it may answer with; `more` adds
+    routes of other modules (the Responses and Conversations APIs) before the catch-all."""
     router = APIRouter(prefix="/v1")
     stream = {"content": {"text/event-stream": {"schema": stream_schema()}}, "description": "the answer"}
     inline = {"content": {"*/*": {}}, "description": "the file, inline"}
@@ -234,6 +235,8 @@ def build_router(api: Api) -> APIRouter:
             response_class=FileResponse if model is None else JSONResponse,
             responses={**extra, **documented(*errors)},
         )
+    if more is not None:
+        more(router)
     router.add_api_route("/{path:path}", api.elsewhere, methods=METHODS, include_in_schema=False)
     return router
 

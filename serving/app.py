@@ -136,8 +136,10 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
 
     from serving.api import Api, allowed_methods, build_router
     from serving.auth import AuthGate
+    from serving.conversations import ConversationStore
     from serving.errors import BodyLimit, MethodGuard, install_error_handlers
     from serving.metrics import HttpMetrics
+    from serving.responses import ResponsesApi, add_routes
     from serving.signin import build_signin
     from serving.tracing import RequestIds, instrument
     from serving.ui import build_page
@@ -148,7 +150,9 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     if settings.privacy.redact:
         threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
-    router = build_router(Api(assistant))
+    api = Api(assistant)
+    conversations = ResponsesApi(api, ConversationStore(settings.resolve(settings.storage.conversations_db)))
+    router = build_router(api, lambda r: add_routes(r, conversations))
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
     obs = settings.observability

@@ -53,6 +53,7 @@ def make_settings(index_dir: Path, **sections: dict[str, Any]) -> Settings:
         "auth": {"keys_db": str(state / "auth.sqlite")},
         "audit": {"path": str(state / "audit.sqlite")},
         "serving": {"feedback_db": str(state / "feedback.sqlite")},
+        "storage": {"conversations_db": str(state / "conversations.sqlite")},
     }
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)

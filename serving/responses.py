@@ -1,0 +1,390 @@
+"""OpenAI's Responses and Conversations APIs over the answer chain: `/v1/responses` (text or message items as
+input, `conversation` or `previous_response_id` for the history, `stream: true` with the Responses event stream,
+`store`) and `/v1/conversations` (create, get, update, delete; items list, add, get). Close enough to OpenAI's
+shapes that the `openai` SDK's `client.responses.create(...)` and `client.conversations.create(...)` work
+unchanged. Citations are `file_citation` annotations on the output text (file path and page), and our richer
+`citations` and `kb` fields sit beside `output`.
+
+Differences from OpenAI, on purpose: items are listed oldest first unless `order=desc` is asked for (a
+conversation reads top to bottom), and tools are not offered yet.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from configs.errors import KBError
+from retrieval.text import marker_numbers
+from serving.chain import Answer, Delta, Generation
+from serving.conversations import ConversationStore, NotFound, new_id
+from serving.errors import ApiError, documented, kb_error
+from serving.schemas import TEXT, Filters, citations_out, kb_out
+
+if TYPE_CHECKING:
+    from serving.api import Api
+
+MODEL_ID = "kb-assistant"
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="input_text or output_text")
+    text: str = ""
+
+
+class InputItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["message"] = "message"
+    role: Literal["user", "assistant", "system", "developer"]
+    content: str | list[ContentPart]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content)
+
+
+class ConversationRef(BaseModel):
+    id: str = Field(min_length=1)
+
+
+class ResponsesRequest(BaseModel):
+    """OpenAI's response request; fields that do not apply here (tools, reasoning, ...) are accepted and ignored."""
+
+    # Declared fields are typed strictly (no "5" for max_output_tokens); conversation and previous_response_id
+    # exclude each other.
+    model_config = ConfigDict(
+        extra="allow", strict=True, json_schema_extra={"not": {"required": ["conversation", "previous_response_id"]}}
+    )
+    model: str | None = Field(default=None, description="kb-assistant (GET /v1/models); omit for the default")
+    input: Annotated[str, Field(min_length=1, pattern=TEXT)] | Annotated[
+        list[InputItem],
+        Field(
+            min_length=1,
+            json_schema_extra={
+                "contains": {
+                    "required": ["role", "content"],
+                    "properties": {"role": {"const": "user"}, "content": {"type": "string", "pattern": TEXT}},
+                }
+            },
+        ),
+    ] = Field(description="the question, or message items with at least one user message (the last is the question)")
+    conversation: str | ConversationRef | None = None
+    previous_response_id: str | None = None
+    stream: bool = False
+    store: bool = True
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    metadata: dict[str, str] | None = None
+    filters: Filters | None = None
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[InputItem] | None = Field(default=None, max_length=20)
+    metadata: dict[str, str] | None = None
+
+
+class ConversationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metadata: dict[str, str]
+
+
+class ItemsCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[InputItem] = Field(min_length=1, max_length=20)
+
+
+def message_item(role: str, text: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A stored or returned message item in OpenAI's shape."""
+    if role == "assistant":
+        content = [{"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}]
+    else:
+        content = [{"type": "input_text", "text": text}]
+    return {"type": "message", "id": new_id("msg"), "status": "completed", "role": role, "content": content}
+
+
+def item_text(item: dict[str, Any]) -> str:
+    content = item.get("content", "")
+    if isinstance(content, str):
+        return content
+    return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+
+
+def file_citations(answer: Answer) -> list[dict[str, Any]]:
+    """A file_citation for each [n] marker, at the marker's position in the text."""
+    out: list[dict[str, Any]] = []
+    text = answer.text
+    for n in marker_numbers(text):
+        if not 1 <= n <= len(answer.citations):
+            continue
+        c = answer.citations[n - 1]
+        marker = f"[{n}]"
+        start = 0
+        while (pos := text.find(marker, start)) != -1:
+            out.append({"type": "file_citation", "file_id": c.source, "filename": c.relpath, "index": pos,
+                        "page": c.page, "source_index": n})  # fmt: skip
+            start = pos + len(marker)
+        text = text.replace(marker, " " * len(marker))  # each marker once
+    return sorted(out, key=lambda a: a["index"])
+
+
+class ResponsesApi:
+    def __init__(self, api: Api, store: ConversationStore) -> None:
+        self.api = api
+        self.store = store
+
+    def _user(self, request: Request) -> str:
+        return self.api.identity(request).user
+
+    @staticmethod
+    def _not_found(exc: NotFound) -> ApiError:
+        return ApiError(404, str(exc), "not_found")
+
+    # --- conversations -------------------------------------------------------------------------------
+    def create_conversation(self, request: Request, body: ConversationCreate | None = None) -> dict[str, Any]:
+        user = self._user(request)
+        items = [message_item(i.role, i.text()) for i in (body.items if body and body.items else [])]
+        return self.store.create(user, body.metadata if body else None, items)
+
+    def get_conversation(self, conversation_id: str, request: Request) -> dict[str, Any]:
+        try:
+            return self.store.get(self._user(request), conversation_id)
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+
+    def update_conversation(self, conversation_id: str, body: ConversationUpdate, request: Request) -> dict:
+        try:
+            return self.store.update(self._user(request), conversation_id, body.metadata)
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+
+    def delete_conversation(self, conversation_id: str, request: Request) -> dict[str, Any]:
+        try:
+            self.store.delete(self._user(request), conversation_id)
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+        return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
+
+    def list_items(
+        self,
+        conversation_id: str,
+        request: Request,
+        limit: int = Query(20, ge=1, le=100),
+        order: Literal["asc", "desc"] = "asc",
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        try:
+            data, more = self.store.items(self._user(request), conversation_id, order, limit, after)
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+        return {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": more,
+        }
+
+    def add_items(self, conversation_id: str, body: ItemsCreate, request: Request) -> dict[str, Any]:
+        try:
+            data = self.store.add_items(
+                self._user(request), conversation_id, [message_item(i.role, i.text()) for i in body.items]
+            )
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+        return {"object": "list", "data": data, "first_id": data[0]["id"], "last_id": data[-1]["id"],
+                "has_more": False}  # fmt: skip
+
+    def get_item(self, conversation_id: str, item_id: str, request: Request) -> dict[str, Any]:
+        try:
+            return self.store.item(self._user(request), conversation_id, item_id)
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+
+    def get_response(self, response_id: str, request: Request) -> dict[str, Any]:
+        try:
+            return self.store.response(self._user(request), response_id)
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+
+    # --- responses -------------------------------------------------------------------------------------
+    async def create_response(self, body: ResponsesRequest, request: Request) -> Any:
+        from serving.api import Turn, _limit_key
+
+        api = self.api
+        identity = api.identity(request)
+        if body.model not in (None, MODEL_ID):
+            raise ApiError(404, f"model {body.model!r} is not served here; use {MODEL_ID!r}", "invalid_request_error",
+                           "model_not_found")  # fmt: skip
+        if body.conversation is not None and body.previous_response_id:
+            raise ApiError(400, "use either conversation or previous_response_id, not both")
+        inputs = [InputItem(role="user", content=body.input)] if isinstance(body.input, str) else body.input
+        users = [i for i, item in enumerate(inputs) if item.role == "user" and item.text().strip()]
+        if not users:
+            raise ApiError(400, "input must contain a user message with the question")
+        question = api.chain.validate(inputs[users[-1]].text())
+        conversation_id = (
+            body.conversation if isinstance(body.conversation, str) or body.conversation is None
+            else body.conversation.id
+        )  # fmt: skip
+        try:
+            if conversation_id:
+                earlier, _ = self.store.items(identity.user, conversation_id, "asc", 10_000)
+            elif body.previous_response_id:
+                earlier = self.store.thread(identity.user, body.previous_response_id)
+            else:
+                earlier = []
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+        history = [
+            {"role": str(i["role"]), "content": item_text(i)}
+            for i in earlier
+            if i.get("type", "message") == "message" and i.get("role") in ("user", "assistant")
+        ] + [{"role": i.role, "content": i.text()} for i in inputs[: users[-1]] if i.role in ("user", "assistant")]
+        flt = api._filter(body.filters, identity)
+        max_tokens = min(body.max_output_tokens, api.llm.max_tokens) if body.max_output_tokens else None
+        turn = Turn(
+            question,
+            history,
+            flt,
+            Generation(max_tokens, body.temperature),
+            identity,
+            api.assistant.access.read_scope(identity),
+            body.filters.model_dump(exclude_none=True) if body.filters else {},
+        )
+        input_items = [message_item(i.role, i.text()) for i in inputs]
+        shell = {
+            "id": new_id("resp"),
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": MODEL_ID,
+            "conversation": {"id": conversation_id} if conversation_id else None,
+            "previous_response_id": body.previous_response_id,
+            "store": body.store,
+            "metadata": body.metadata or {},
+            "temperature": body.temperature,
+            "max_output_tokens": body.max_output_tokens,
+            "parallel_tool_calls": False,
+            "tool_choice": "auto",
+            "tools": [],
+            "top_p": 1.0,
+            "text": {"format": {"type": "text"}},
+            "truncation": "disabled",
+            "error": None,
+            "incomplete_details": None,
+            "instructions": None,
+        }
+        try:
+            release = api.assistant.quotas.start_answer(_limit_key(identity, request))
+        except Exception as exc:
+            raise ApiError(429, str(exc), "rate_limit_error",
+                           headers={"Retry-After": str(getattr(exc, "retry_after", 60))}) from exc  # fmt: skip
+
+        def finish(answer: Answer, message_id: str) -> dict[str, Any]:
+            audit_id = api.assistant.recorder.answer(identity, answer, turn.filters_in, history, conversation_id or "")
+            message = message_item("assistant", answer.text, file_citations(answer))
+            message["id"] = message_id
+            usage = answer.usage
+            response = {
+                **shell,
+                "status": "completed",
+                "output": [message],
+                "usage": {
+                    "input_tokens": usage.prompt_tokens,
+                    "output_tokens": usage.completion_tokens,
+                    "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+                    "input_tokens_details": {"cached_tokens": 0},
+                    "output_tokens_details": {"reasoning_tokens": 0},
+                },
+                "citations": citations_out(answer),
+                "kb": kb_out(answer, audit_id),
+            }
+            if conversation_id:
+                self.store.add_items(identity.user, conversation_id, [*input_items, message])
+            if body.store:
+                self.store.save_response(identity.user, response, input_items)
+            return response
+
+        if body.stream:
+            return StreamingResponse(self._events(turn, shell, finish, release), media_type="text/event-stream")
+        try:
+            answer = await run_in_threadpool(
+                api.chain.answer, turn.question, turn.history, turn.filters, turn.generation, turn.scope
+            )
+            return await run_in_threadpool(finish, answer, new_id("msg"))
+        finally:
+            release()
+
+    def _events(
+        self,
+        turn: Any,
+        shell: dict[str, Any],
+        finish: Callable[[Answer, str], dict[str, Any]],
+        release: Callable[[], None],
+    ) -> Iterator[str]:
+        """The Responses event stream: created, in_progress, the message and its text deltas, completed."""
+        seq = iter(range(1_000_000))
+        message_id = new_id("msg")
+
+        def event(kind: str, **data: Any) -> str:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': next(seq), **data})}\n\n"
+
+        pending = {**shell, "status": "in_progress", "output": [], "usage": None}
+        where = {"item_id": message_id, "output_index": 0, "content_index": 0}
+        try:
+            yield event("response.created", response=pending)
+            yield event("response.in_progress", response=pending)
+            item = {"type": "message", "id": message_id, "status": "in_progress", "role": "assistant", "content": []}
+            yield event("response.output_item.added", output_index=0, item=item)
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            yield event("response.content_part.added", **where, part=part)
+            answer = None
+            for ev in self.api.chain.stream(turn.question, turn.history, turn.filters, turn.generation, turn.scope):
+                if isinstance(ev, Delta) and ev.text:
+                    yield event("response.output_text.delta", **where, delta=ev.text, logprobs=[])
+                elif isinstance(ev, Answer):
+                    answer = ev
+            assert answer is not None
+            response = finish(answer, message_id)
+            done = response["output"][0]
+            yield event("response.output_text.done", **where, text=answer.text, logprobs=[])
+            yield event("response.content_part.done", **where, part=done["content"][0])
+            yield event("response.output_item.done", output_index=0, item=done)
+            yield event("response.completed", response=response)
+        except (KBError, ApiError) as exc:
+            status, message = (kb_error(exc)[0], str(exc)) if isinstance(exc, KBError) else (exc.status, exc.message)
+            failed = {**pending, "status": "failed", "error": {"code": str(status), "message": message}}
+            yield event("response.failed", response=failed)
+        finally:
+            release()
+
+
+def add_routes(router: APIRouter, api: ResponsesApi) -> None:
+    """The /v1/responses and /v1/conversations routes (before the router's catch-all)."""
+    errors = documented(400, 401, 404, 413, 429)
+    stream = {"content": {"text/event-stream": {}}, "description": "the response, or its event stream"}
+    router.add_api_route("/responses", api.create_response, methods=["POST"],
+                         responses={200: stream, **documented(400, 401, 404, 413, 429, 503)})  # fmt: skip
+    router.add_api_route("/responses/{response_id}", api.get_response, methods=["GET"], responses=errors)
+    router.add_api_route("/conversations", api.create_conversation, methods=["POST"], responses=errors)
+    router.add_api_route("/conversations/{conversation_id}", api.get_conversation, methods=["GET"], responses=errors)
+    router.add_api_route(
+        "/conversations/{conversation_id}", api.update_conversation, methods=["POST"], responses=errors
+    )
+    router.add_api_route(
+        "/conversations/{conversation_id}", api.delete_conversation, methods=["DELETE"], responses=errors
+    )
+    router.add_api_route("/conversations/{conversation_id}/items", api.list_items, methods=["GET"], responses=errors)
+    router.add_api_route("/conversations/{conversation_id}/items", api.add_items, methods=["POST"], responses=errors)
+    router.add_api_route(
+        "/conversations/{conversation_id}/items/{item_id}", api.get_item, methods=["GET"], responses=errors
+    )
