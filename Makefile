@@ -20,7 +20,7 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup setup-llm browser oidc-provider prometheus demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
+.PHONY: setup setup-llm browser oidc-provider prometheus postgres demo serve serve-llm model ingest list test test-unit test-integration test-api lint bench bench-ingest \
 	bench-retrieval bench-serving bench-scale eval eval-handbook train-reranker train-verifier clean-index
 
 setup: $(STAMP)
@@ -58,6 +58,11 @@ browser:
 prometheus:
 	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 
+# PostgreSQL's server binaries (Debian's package) for the conversation-store tests; the tests start a throwaway
+# cluster on a loopback port and never touch a system one.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+
 # A real OpenID Connect provider for the sign-in tests (node's oidc-provider, pinned by its lock file).
 OIDC_DIR := tests/oidc
 oidc-provider: $(OIDC_DIR)/node_modules/.installed
@@ -93,13 +98,13 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
-test: setup-llm browser oidc-provider prometheus
+test: setup-llm browser oidc-provider prometheus postgres
 	$(PYTHON) -m pytest -q tests
 
 test-unit: setup
 	$(PYTHON) -m pytest -q tests/unit
 
-test-integration: setup-llm browser oidc-provider prometheus
+test-integration: setup-llm browser oidc-provider prometheus postgres
 	$(PYTHON) -m pytest -q -m integration tests/integration
 
 # Schemathesis against /v1 with more generated requests than the test suite's run (all checks, no failures).

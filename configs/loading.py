@@ -61,6 +61,7 @@ SECRETS = {
     "retrieval": ("rerank_api_key",),
     "auth": ("oidc_client_secret", "session_secret"),
     "observability": ("metrics_token",),
+    "storage": ("url",),
 }
 # Keys that existed once: a setting that still names one gets a message that says what replaced it.
 REMOVED = {

@@ -115,7 +115,8 @@ class AnswerSettings(Section):
     persona: str = "You are the team's knowledge-base assistant."
     max_sources: int = Field(default=5, ge=1, le=20)
     max_source_chars: int = Field(default=1500, ge=200)
-    history_turns: int = Field(default=3, ge=0)
+    history_turns: int = Field(default=3, ge=0)  # question-answer pairs a follow-up is read with, at most
+    history_tokens: int = Field(default=600, ge=50)  # ... and only the most recent ones that fit (serving/chain.py)
     max_question_chars: int = Field(default=4000, ge=100)
     # Stop generating once this many sentences were rejected before any was accepted (0: never): the model is
     # answering beside its sources, and the extractive answer will be shown instead.
@@ -243,6 +244,8 @@ class StorageSettings(Section):
     """Server-side state of conversations (the Conversations and Responses APIs)."""
 
     conversations_db: Path = Path("data/conversations.sqlite")
+    # PostgreSQL instead, from env only (it may carry a password): KB_STORAGE__URL=postgresql://user@host:5432/db
+    url: SecretStr | None = None
 
 
 class ObservabilitySettings(Section):

@@ -151,7 +151,11 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
     api = Api(assistant)
-    conversations = ResponsesApi(api, ConversationStore(settings.resolve(settings.storage.conversations_db)))
+    storage = settings.storage
+    store = ConversationStore(
+        settings.resolve(storage.conversations_db), storage.url.get_secret_value() if storage.url else None
+    )
+    conversations = ResponsesApi(api, store)
     router = build_router(api, lambda r: add_routes(r, conversations))
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))

@@ -50,6 +50,24 @@ UNVERIFIED_NOTICE = (
 RETRIEVAL_STAGES = {"embed_query": "embed", "dense": "dense", "lexical": "bm25", "fusion": "fusion", "rerank": "rerank"}
 
 
+def recent_turns(history: Sequence[Message], max_turns: int, max_tokens: int) -> list[Message]:
+    """The conversation the follow-up rewrite sees: the most recent user/assistant messages, newest first, while
+    they fit in max_tokens (estimated as 1.3 tokens a word, each message cut to 500 characters as the prompt
+    shows it) and at most max_turns question-answer pairs; older turns are dropped. Nothing is lost by the drop:
+    each turn was itself answered from a rewritten, self-contained question, so the recent turns carry the
+    topic forward."""
+    messages = [m for m in history if m.get("role") in ("user", "assistant")][-2 * max_turns :] if max_turns else []
+    kept: list[Message] = []
+    used = 0.0
+    for m in reversed(messages):
+        cost = 1.3 * len(str(m.get("content", ""))[:500].split()) + 4  # + the role line
+        if kept and used + cost > max_tokens:
+            break
+        kept.append(m)
+        used += cost
+    return kept[::-1]
+
+
 @dataclass(frozen=True)
 class Answer:
     """A finished answer."""
@@ -119,7 +137,7 @@ class AnswerChain:
 
     def standalone(self, question: str, history: Sequence[Message], usage: Usage | None = None) -> str:
         """A follow-up rewritten so retrieval can understand it without the conversation."""
-        turns = [m for m in history if m.get("role") in ("user", "assistant")][-2 * self.settings.history_turns :]
+        turns = recent_turns(history, self.settings.history_turns, self.settings.history_tokens)
         if not turns:
             return question
         if self.chat_model is not None:

@@ -1,9 +1,11 @@
-"""Conversations and responses stored server-side, per user (SQLite under data/ by default).
+"""Conversations and responses stored server-side, per user: SQLite under data/ by default, PostgreSQL when
+storage.url is set (KB_STORAGE__URL=postgresql://user@host:5432/db; the password from PGPASSWORD or ~/.pgpass).
 
 The shapes follow OpenAI's Conversations and Responses APIs: a conversation holds items (messages, each with
 `input_text` or `output_text` content); a stored response can be continued with `previous_response_id`. Every
 read and write names the user: another user's conversation is "not found", never "forbidden" (its existence is
-not confirmed). The schema is versioned (PRAGMA user_version); migrations run once, in order, on open.
+not confirmed). The schema is versioned (table schema_version); migrations run once, in order, on open, in
+one transaction each, on either database.
 """
 
 from __future__ import annotations
@@ -23,16 +25,16 @@ MIGRATIONS = (
     # 1: conversations, their items, stored responses
     """
     CREATE TABLE conversations (
-        id TEXT PRIMARY KEY, user TEXT NOT NULL, created REAL NOT NULL, metadata TEXT NOT NULL
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, metadata TEXT NOT NULL
     );
-    CREATE INDEX conversations_user ON conversations(user, created);
+    CREATE INDEX conversations_owner ON conversations(owner, created);
     CREATE TABLE items (
         id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        seq INTEGER NOT NULL, body TEXT NOT NULL, created REAL NOT NULL
+        seq INTEGER NOT NULL, body TEXT NOT NULL, created DOUBLE PRECISION NOT NULL
     );
     CREATE UNIQUE INDEX items_order ON items(conversation_id, seq);
     CREATE TABLE responses (
-        id TEXT PRIMARY KEY, user TEXT NOT NULL, created REAL NOT NULL, previous_id TEXT,
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, previous_id TEXT,
         input TEXT NOT NULL, body TEXT NOT NULL
     );
     """,
@@ -47,30 +49,97 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
-class ConversationStore:
-    """One SQLite file; each call opens its own connection (safe across threads and processes)."""
+class _Db:
+    """One connection to SQLite or PostgreSQL behind the few calls the store makes (`?` placeholders)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, conn: Any, postgres: bool) -> None:
+        self.conn = conn
+        self.postgres = postgres
+
+    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        return self.conn.execute(sql.replace("?", "%s") if self.postgres else sql, tuple(args))
+
+    def begin(self) -> None:
+        """A write transaction (SQLite: IMMEDIATE, so that two writers never interleave)."""
+        self.conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+
+    def lock_conversation(self, conversation_id: str) -> None:
+        if self.postgres:  # SQLite's IMMEDIATE transaction already holds the whole database
+            self.execute("SELECT id FROM conversations WHERE id = ? FOR UPDATE", (conversation_id,))
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class ConversationStore:
+    """SQLite (a path) or PostgreSQL (a postgresql:// URL); each call opens its own connection, so the store is
+    safe across threads and processes."""
+
+    def __init__(self, path: Path, url: str | None = None) -> None:
         self.path = path
+        self.url = url
         self._lock = threading.Lock()
         self._ready = False
 
-    def _connect(self) -> sqlite3.Connection:
+    @property
+    def where(self) -> str:
+        """Where conversations are kept, for messages (never the URL's password)."""
+        if not self.url:
+            return str(self.path)
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)
+        return f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+    def _connect(self) -> _Db:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA journal_mode = WAL")
+            if self.url:
+                import psycopg
+
+                db = _Db(psycopg.connect(self.url, autocommit=True, connect_timeout=10), True)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA journal_mode = WAL")
+                db = _Db(conn, False)
             if not self._ready:
-                version = int(db.execute("PRAGMA user_version").fetchone()[0])
-                for n, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                    db.executescript(f"BEGIN; {migration}; PRAGMA user_version = {n}; COMMIT;")
+                self._migrate(db)
                 self._ready = True
-        except (OSError, sqlite3.Error) as exc:
+        except ImportError as exc:
+            raise ConfigError("storage.url needs psycopg: run `make setup`") from exc
+        except Exception as exc:  # sqlite3 and psycopg raise their own kinds; all mean the same to the caller
+            if isinstance(exc, ConfigError):
+                raise
             raise ConfigError(
-                f"cannot open the conversation store {self.path} ({exc}); check storage.conversations_db"
+                f"cannot open the conversation store {self.where} ({type(exc).__name__}: {exc}); check "
+                "storage.conversations_db or KB_STORAGE__URL"
             ) from exc
         return db
+
+    @staticmethod
+    def _migrate(db: _Db) -> None:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        db.begin()
+        try:
+            if db.postgres:  # two servers starting at once: one migrates, the other waits and finds it done
+                db.execute("SELECT pg_advisory_xact_lock(7301)")
+            version = int(db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
+            for n, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in (s.strip() for s in migration.split(";")):
+                    if statement:
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (n,))
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
 
     # --- conversations ---------------------------------------------------------------------------------
     def create(
@@ -81,7 +150,7 @@ class ConversationStore:
         }  # fmt: skip
         with self._lock, closing(self._connect()) as db:
             db.execute(
-                "INSERT INTO conversations (id, user, created, metadata) VALUES (?, ?, ?, ?)",
+                "INSERT INTO conversations (id, owner, created, metadata) VALUES (?, ?, ?, ?)",
                 (conv["id"], user, time.time(), json.dumps(conv["metadata"])),
             )
         if items:
@@ -91,7 +160,7 @@ class ConversationStore:
     def get(self, user: str, conversation_id: str) -> dict[str, Any]:
         with closing(self._connect()) as db:
             row = db.execute(
-                "SELECT id, created, metadata FROM conversations WHERE id = ? AND user = ?", (conversation_id, user)
+                "SELECT id, created, metadata FROM conversations WHERE id = ? AND owner = ?", (conversation_id, user)
             ).fetchone()
         if row is None:
             raise NotFound(f"no conversation {conversation_id!r}")
@@ -105,14 +174,14 @@ class ConversationStore:
 
     def delete(self, user: str, conversation_id: str) -> None:
         with self._lock, closing(self._connect()) as db:
-            gone = db.execute("DELETE FROM conversations WHERE id = ? AND user = ?", (conversation_id, user)).rowcount
+            gone = db.execute("DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, user)).rowcount
         if not gone:
             raise NotFound(f"no conversation {conversation_id!r}")
 
     def recent(self, user: str, limit: int = 50) -> list[dict[str, Any]]:
         with closing(self._connect()) as db:
             rows = db.execute(
-                "SELECT id FROM conversations WHERE user = ? ORDER BY created DESC LIMIT ?", (user, limit)
+                "SELECT id FROM conversations WHERE owner = ? ORDER BY created DESC LIMIT ?", (user, limit)
             ).fetchall()
         return [self.get(user, r[0]) for r in rows]
 
@@ -121,8 +190,9 @@ class ConversationStore:
         self.get(user, conversation_id)
         stored = []
         with self._lock, closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
+            db.begin()
             try:
+                db.lock_conversation(conversation_id)
                 last = db.execute(
                     "SELECT COALESCE(MAX(seq), 0) FROM items WHERE conversation_id = ?", (conversation_id,)
                 ).fetchone()[0]
@@ -134,9 +204,9 @@ class ConversationStore:
                     )
                     stored.append(body)
             except BaseException:
-                db.execute("ROLLBACK")
+                db.rollback()
                 raise
-            db.execute("COMMIT")
+            db.commit()
         return stored
 
     def items(
@@ -173,7 +243,7 @@ class ConversationStore:
     def save_response(self, user: str, response: dict[str, Any], input_items: list[dict[str, Any]]) -> None:
         with self._lock, closing(self._connect()) as db:
             db.execute(
-                "INSERT INTO responses (id, user, created, previous_id, input, body) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO responses (id, owner, created, previous_id, input, body) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     response["id"],
                     user,
@@ -186,7 +256,7 @@ class ConversationStore:
 
     def response(self, user: str, response_id: str) -> dict[str, Any]:
         with closing(self._connect()) as db:
-            row = db.execute("SELECT body FROM responses WHERE id = ? AND user = ?", (response_id, user)).fetchone()
+            row = db.execute("SELECT body FROM responses WHERE id = ? AND owner = ?", (response_id, user)).fetchone()
         if row is None:
             raise NotFound(f"no stored response {response_id!r}")
         return dict(json.loads(row[0]))
@@ -198,7 +268,7 @@ class ConversationStore:
         with closing(self._connect()) as db:
             while current and len(chain) < limit:
                 row = db.execute(
-                    "SELECT previous_id, input, body FROM responses WHERE id = ? AND user = ?", (current, user)
+                    "SELECT previous_id, input, body FROM responses WHERE id = ? AND owner = ?", (current, user)
                 ).fetchone()
                 if row is None:
                     raise NotFound(f"no stored response {current!r}")

@@ -81,3 +81,37 @@ def start_app(index: Path, tmp_path: Path, chat_model: Any = None, **sections: A
     serving = {"feedback_db": str(tmp_path / "feedback.sqlite"), **sections.pop("serving", {})}
     settings = make_settings(index, serving=serving, **sections)
     return AppServer(build_app(settings, index, chat_model))
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (Debian's server binaries) on a loopback port; yields its URL. PostgreSQL
+    refuses to run as root, so as root the cluster runs as the `postgres` user the package created."""
+    import glob
+    import os
+    import subprocess
+    import tempfile
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.skip("PostgreSQL is not installed: run `make postgres` (make test does)")
+    bin_dir = Path(found[-1]).parent
+    # Not under pytest's temp dir: its parents are private to root, and the cluster's user must reach it.
+    root = Path(tempfile.mkdtemp(prefix="kb-pg-"))
+    data, port = root / "data", free_port()
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(root, "postgres")
+
+    def run(*args: str) -> None:
+        subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120)
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "kb")
+        yield f"postgresql://postgres@127.0.0.1:{port}/kb"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)

@@ -23,15 +23,21 @@ def _keys(path: Path) -> dict[str, str]:
     return {u: store.create(u, frozenset({"staff"}))[1] for u in ("alice", "bob")}
 
 
-def test_conversations_persist_and_follow_ups_use_them(kb_index: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_conversations_persist_and_follow_ups_use_them(
+    kb_index: Path, tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
     import openai
 
     keys = _keys(tmp_path / "auth.sqlite")
+    storage: dict[str, str] = {"conversations_db": str(tmp_path / "conversations.sqlite")}
+    if database == "postgresql":  # a real server: a throwaway cluster on loopback (KB_STORAGE__URL)
+        storage["url"] = request.getfixturevalue("postgres")
     sections = {
         "llm": {"backend": "extractive"},
         "auth": {"keys_db": str(tmp_path / "auth.sqlite")},
         "access": {"groups": {"staff": ["*"]}},
-        "storage": {"conversations_db": str(tmp_path / "conversations.sqlite")},
+        "storage": storage,
     }
     with start_app(kb_index, tmp_path, **sections) as app:
         client = openai.OpenAI(base_url=f"{app.url}/v1", api_key=keys["alice"], max_retries=0)
@@ -78,6 +84,13 @@ def test_conversations_persist_and_follow_ups_use_them(kb_index: Path, tmp_path:
         assert texts[0] == LEAVE and texts[2] == FOLLOW_UP and texts[1] == first.output_text
         newest = client.conversations.items.list(conv.id, order="desc", limit=1)
         assert newest.data[0].id == items.data[-1].id and newest.has_more
+        if database == "postgresql":  # the conversation really lives in the server, not in a file
+            import psycopg
+
+            with psycopg.connect(storage["url"]) as db:
+                stored = db.execute("SELECT COUNT(*) FROM items WHERE conversation_id = %s", (conv.id,)).fetchone()
+            assert stored is not None and stored[0] == 4
+            assert not (tmp_path / "conversations.sqlite").exists()
         assert client.conversations.delete(conv.id).deleted
         with pytest.raises(openai.NotFoundError):
             client.conversations.items.list(conv.id)
@@ -87,3 +100,24 @@ def test_conversations_persist_and_follow_ups_use_them(kb_index: Path, tmp_path:
             headers={"Authorization": f"Bearer {keys['alice']}"},
         )
         assert bad.status_code == 400 and "user message" in bad.json()["error"]["message"]
+
+
+def test_the_schema_is_migrated_once_and_versioned(tmp_path: Path, postgres: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    from serving.conversations import MIGRATIONS, ConversationStore
+
+    def first_call(store: ConversationStore) -> dict[str, object]:  # a server starting: migrates, then writes
+        return ConversationStore(store.path, store.url).create("ann")
+
+    for store in (ConversationStore(tmp_path / "c.sqlite"), ConversationStore(tmp_path / "unused", postgres)):
+        with ThreadPoolExecutor(4) as pool:  # four servers starting at once
+            convs = list(pool.map(first_call, [store] * 4))
+        assert len({c["id"] for c in convs}) == 4
+        assert len(store.recent("ann")) >= 4 and store.recent("someone else") == []
+    with psycopg.connect(postgres) as db:
+        versions = [r[0] for r in db.execute("SELECT version FROM schema_version ORDER BY version")]
+    assert versions == list(range(1, len(MIGRATIONS) + 1))
+    assert "secret" not in ConversationStore(tmp_path, "postgresql://u:secret@127.0.0.1:1/x").where

@@ -121,3 +121,20 @@ def test_empty_and_oversized_questions_are_refused_with_a_reason(retriever: Retr
         chain.answer("   ")
     with pytest.raises(RetrievalError, match="keep it under"):
         chain.answer("why? " * 2000)
+
+
+def test_follow_ups_see_the_most_recent_turns_that_fit_the_token_budget() -> None:
+    from serving.chain import recent_turns
+
+    history = []
+    for n in range(5):
+        history += [{"role": "user", "content": f"question {n} " + "word " * 40},
+                    {"role": "assistant", "content": f"answer {n} " + "word " * 40}]  # fmt: skip
+    kept = recent_turns(history, max_turns=3, max_tokens=10_000)
+    assert [m["content"].split()[1] for m in kept] == ["2", "2", "3", "3", "4", "4"]  # at most 3 pairs
+    kept = recent_turns(history, max_turns=3, max_tokens=150)  # each message is about 57 tokens
+    assert [m["content"].split()[:2] for m in kept] == [["question", "4"], ["answer", "4"]]
+    assert recent_turns(history, 0, 600) == []
+    huge = [{"role": "user", "content": "x " * 5000}]
+    assert recent_turns(huge, 3, 50) == huge  # the newest message is always kept (the prompt cuts it to 500 chars)
+    assert recent_turns([{"role": "system", "content": "s"}, *history[-2:]], 3, 600) == history[-2:]
