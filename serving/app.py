@@ -18,6 +18,7 @@ from retrieval.retriever import Retriever, build_retriever
 from serving.auth import Authenticator
 from serving.backends import Backend, choose_backend
 from serving.chain import AnswerChain
+from serving.conversations import ConversationStore
 from serving.extractive import ExtractiveAnswerer
 from serving.feedback import FeedbackStore
 from serving.identity import Access, Identity
@@ -66,6 +67,10 @@ class Assistant:
         self.quotas = Quotas(settings.limits)
         audit = AuditLog(settings.resolve(settings.audit.path)) if settings.audit.enabled else None
         self.feedback = FeedbackStore(settings.resolve(settings.serving.feedback_db))
+        storage = settings.storage
+        self.conversations = ConversationStore(
+            settings.resolve(storage.conversations_db), storage.url.get_secret_value() if storage.url else None
+        )
         self.metrics = Metrics()
         self.metrics.register_index(IndexCollector(self.index_dir, self._index_size))
         self.recorder = Recorder(
@@ -136,7 +141,6 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
 
     from serving.api import Api, allowed_methods, build_router
     from serving.auth import AuthGate
-    from serving.conversations import ConversationStore
     from serving.errors import BodyLimit, MethodGuard, install_error_handlers
     from serving.metrics import HttpMetrics
     from serving.responses import ResponsesApi, add_routes
@@ -151,11 +155,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
     api = Api(assistant)
-    storage = settings.storage
-    store = ConversationStore(
-        settings.resolve(storage.conversations_db), storage.url.get_secret_value() if storage.url else None
-    )
-    conversations = ResponsesApi(api, store)
+    conversations = ResponsesApi(api, assistant.conversations)
     router = build_router(api, lambda r: add_routes(r, conversations))
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))

@@ -1,6 +1,7 @@
 """The Gradio Q&A page: streaming answers, sources with highlighted passages, filters, feedback, upload."""
 
 # No `from __future__ import annotations` here: Gradio reads the event-data type hints (gr.LikeData) at runtime.
+import contextlib
 import html
 import logging
 import re
@@ -15,8 +16,10 @@ from retrieval.text import content_stems, sentence_spans
 from serving.auth import AuthError
 from serving.chain import Answer, Delta
 from serving.citations import claims
+from serving.conversations import NotFound
 from serving.identity import Identity
 from serving.quotas import OverLimit
+from serving.responses import file_citations, item_text, message_item
 from serving.sources import Citation
 
 if TYPE_CHECKING:
@@ -119,6 +122,7 @@ def build_page(assistant: "Assistant") -> Any:
         gr.Markdown("## Ask the knowledge base")
         status_md = gr.Markdown("", elem_id="kb-status")
         answers = gr.State([])
+        current = gr.BrowserState(None, storage_key="kb-conversation")  # survives a reload of the page
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Answers", height=460, elem_id="kb-chat", feedback_options=("Like", "Dislike"))
@@ -135,6 +139,14 @@ def build_page(assistant: "Assistant") -> Any:
                     send_comment = gr.Button("Send feedback", scale=1)
                 sources = gr.HTML(sources_html(None), elem_id="kb-sources")
             with gr.Column(scale=2):
+                with gr.Accordion("Conversations", open=True):
+                    conv_list = gr.Dropdown([], label="Your conversations", elem_id="kb-conversations")
+                    with gr.Row():
+                        new_conv = gr.Button("New conversation", elem_id="kb-new-conversation", scale=2)
+                        delete_conv = gr.Button("Delete", variant="stop", elem_id="kb-delete-conversation", scale=1)
+                    with gr.Row():
+                        title = gr.Textbox(placeholder="New name", show_label=False, elem_id="kb-title", scale=2)
+                        rename = gr.Button("Rename", elem_id="kb-rename", scale=1)
                 with gr.Accordion("Filters", open=True):
                     collections = gr.Dropdown([], multiselect=True, label="Collections", elem_id="kb-collections")
                     file_types = gr.Dropdown([], multiselect=True, label="File types")
@@ -147,7 +159,30 @@ def build_page(assistant: "Assistant") -> Any:
                     add = gr.Button("Ingest")
                     upload_status = gr.Markdown()
 
-        def visitor(request: gr.Request) -> tuple[Any, ...]:
+        store = assistant.conversations
+
+        def choices(identity: Identity) -> list[tuple[str, str]]:
+            return [(str(c["metadata"].get("title") or "untitled"), c["id"]) for c in store.recent(identity.user)]
+
+        def opened(identity: Identity, conv_id: str | None) -> tuple[Any, ...]:
+            """(chat, kept answers, sources, current id, list) for a conversation of this user, or a fresh one."""
+            listed = choices(identity)
+            try:
+                items, _ = store.items(identity.user, conv_id, "asc", 1000) if conv_id else ([], False)
+            except NotFound:
+                items, conv_id = [], None  # deleted elsewhere, or another user's id in this browser
+            history = [
+                {"role": i["role"], "content": i.get("kb_markdown") or item_text(i)}
+                for i in items
+                if i.get("role") in ("user", "assistant")
+            ]
+            last = next((i for i in reversed(items) if i.get("role") == "assistant"), None)
+            shown = last.get("kb_sources_html", sources_html(None)) if last else sources_html(None)
+            # Answers from an earlier visit keep their place (feedback on them is not recorded again).
+            kept = [None] * sum(1 for i in items if i.get("role") == "assistant")
+            return history, kept, shown, conv_id, gr.update(choices=listed, value=conv_id)
+
+        def visitor(conv_id: str | None, request: gr.Request) -> tuple[Any, ...]:
             identity = who(request)
             f = assistant.facets(identity)
             status = assistant.status(identity)
@@ -158,14 +193,67 @@ def build_page(assistant: "Assistant") -> Any:
                 gr.update(choices=f["collection"], value=[]),
                 gr.update(choices=f["file_type"], value=[]),
                 gr.update(choices=f["tag"], value=[]),
+                *opened(identity, conv_id),
             )
 
-        page.load(visitor, None, [status_md, collections, file_types, tags])
+        shown_conversation = [chat, answers, sources, current, conv_list]
+        page.load(visitor, [current], [status_md, collections, file_types, tags, *shown_conversation])
+
+        def on_pick(conv_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+            return opened(who(request), conv_id)
+
+        conv_list.input(on_pick, [conv_list], shown_conversation)
+
+        def on_new(request: gr.Request) -> tuple[Any, ...]:
+            return opened(who(request), None)
+
+        new_conv.click(on_new, None, shown_conversation)
+
+        def on_rename(name: str, conv_id: str | None, request: gr.Request) -> tuple[Any, str]:
+            identity = who(request)
+            if not conv_id or not name.strip():
+                raise gr.Error("open a conversation and type its new name first")
+            try:
+                store.update(identity.user, conv_id, {"title": name.strip()[:120]})
+            except NotFound as exc:
+                raise gr.Error("that conversation no longer exists") from exc
+            return gr.update(choices=choices(identity), value=conv_id), ""
+
+        rename.click(on_rename, [title, current], [conv_list, title])
+
+        def on_delete(conv_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+            identity = who(request)
+            if conv_id:
+                with contextlib.suppress(NotFound):  # already gone
+                    store.delete(identity.user, conv_id)
+            return opened(identity, None)
+
+        delete_conv.click(on_delete, [current], shown_conversation)
+
+        def remember(
+            identity: Identity, conv_id: str | None, message: str, answer: Answer, markdown: str, shown: str
+        ) -> tuple[str | None, Any]:
+            """Stores the turn in the user's conversation (a new one for the first question); the page keeps
+            working if the store cannot be written, and says so."""
+            try:
+                if conv_id is None:
+                    conv_id = str(store.create(identity.user, {"title": message.strip()[:80]})["id"])
+                reply = message_item("assistant", answer.text, file_citations(answer))
+                store.add_items(
+                    identity.user,
+                    conv_id,
+                    [message_item("user", message), {**reply, "kb_markdown": markdown, "kb_sources_html": shown}],
+                )
+            except (KBError, NotFound) as exc:
+                gr.Warning(f"the conversation could not be saved ({exc})")
+                return conv_id, gr.update()
+            return conv_id, gr.update(choices=choices(identity), value=conv_id)
 
         def respond(
             message: str,
             history: list[dict[str, Any]],
             kept: list[Any],
+            conv_id: str | None,
             cols: list[str],
             types: list[str],
             tag_list: list[str],
@@ -198,20 +286,21 @@ def build_page(assistant: "Assistant") -> Any:
                     if isinstance(event, Delta):
                         streamed += event.text
                         history[-1] = {"role": "assistant", "content": streamed}
-                        yield history, kept, gr.update(), ""
+                        yield history, kept, gr.update(), "", gr.update(), gr.update()
                     else:
                         used = {k: v for k, v in filters.items() if v}
-                        session = getattr(request, "session_hash", None) or ""
-                        seq = assistant.recorder.answer(identity, event, used, past, session)
-                        history[-1] = {"role": "assistant", "content": answer_markdown(event)}
-                        yield history, [*kept, (event, seq)], sources_html(event), ""
+                        seq = assistant.recorder.answer(identity, event, used, past, conv_id or "")
+                        markdown, shown = answer_markdown(event), sources_html(event)
+                        history[-1] = {"role": "assistant", "content": markdown}
+                        conv_id, listed = remember(identity, conv_id, message, event, markdown, shown)
+                        yield history, [*kept, (event, seq)], shown, "", conv_id, listed
             except KBError as exc:
                 raise gr.Error(str(exc)) from exc
             finally:
                 release()
 
-        inputs = [question, chat, answers, collections, file_types, tags, after, before]
-        outputs = [chat, answers, sources, question]
+        inputs = [question, chat, answers, current, collections, file_types, tags, after, before]
+        outputs = [chat, answers, sources, question, current, conv_list]
         limit = assistant.settings.serving.page_concurrency
         question.submit(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")
         ask.click(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")
@@ -229,8 +318,8 @@ def build_page(assistant: "Assistant") -> Any:
 
         def on_comment(text: str, kept: list[Any], request: gr.Request) -> str:
             identity = who(request)
-            if not kept:
-                raise gr.Error("ask a question first; the comment is stored with the last answer")
+            if not kept or kept[-1] is None:
+                raise gr.Error("ask a question first; the comment is stored with the last answer of this visit")
             answer, seq = kept[-1]
             assistant.recorder.feedback_given(identity, answer, 0, text, seq)
             gr.Info("Comment saved")

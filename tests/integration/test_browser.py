@@ -78,3 +78,53 @@ def test_page_sets_unverified_statements_apart_from_the_answer(kb_index: Path, t
         assert "25 euros" in unverified.inner_text() and "numbers not in the sources" in unverified.inner_text()
         page.screenshot(path=str(tmp_path / "unverified.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed: run `make browser` (make test does)")
+def test_conversations_survive_a_reload_and_can_be_reopened_renamed_and_deleted(
+    kb_index: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    storage = {"storage": {"conversations_db": str(tmp_path / "conversations.sqlite")}}
+    with start_app(kb_index, tmp_path, llm={"backend": "extractive"}, **storage) as app, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(app.url + "/", wait_until="load")
+        expect(page.locator("#kb-status")).to_contain_text("files", timeout=30_000)
+        page.locator("#kb-question textarea").fill("How many days of paid annual leave do employees get?")
+        page.locator("#kb-ask").click()
+        page.locator("#kb-sources .kb-source").first.wait_for(timeout=120_000)
+        chat = page.locator("#kb-chat")
+        expect(chat).to_contain_text("25 days", timeout=60_000)
+        page.wait_for_timeout(500)  # the browser stores the conversation's id as the last update lands
+        page.reload(wait_until="load")
+        # after the reload: the same conversation, its answer and its sources
+        expect(chat).to_contain_text("How many days of paid annual leave", timeout=30_000)
+        expect(chat).to_contain_text("25 days")
+        expect(page.locator("#kb-sources")).to_contain_text("leave-policy.md")
+        expect(page.locator("#kb-conversations input")).to_have_value(
+            "How many days of paid annual leave do employees get?"
+        )
+        # a new conversation starts empty; the old one is still listed and reopens
+        page.locator("#kb-new-conversation").click()
+        expect(chat).not_to_contain_text("25 days", timeout=30_000)
+        page.locator("#kb-question textarea").fill("How do I reset my VPN password?")
+        page.locator("#kb-ask").click()
+        expect(page.locator("#kb-sources")).to_contain_text("it/", timeout=120_000)
+        page.locator("#kb-conversations input").click()
+        page.get_by_role("option", name="How many days of paid annual leave do employees get?").click()
+        expect(chat).to_contain_text("25 days", timeout=30_000)
+        expect(chat).not_to_contain_text("VPN password")
+        # rename, then delete
+        page.locator("#kb-title textarea").fill("Leave questions")
+        page.locator("#kb-rename").click()
+        expect(page.locator("#kb-conversations input")).to_have_value("Leave questions", timeout=30_000)
+        page.locator("#kb-delete-conversation").click()
+        expect(chat).not_to_contain_text("25 days", timeout=30_000)
+        page.locator("#kb-conversations input").click()
+        options = page.get_by_role("option")
+        expect(options).to_have_count(1, timeout=30_000)  # only the VPN conversation is left
+        assert "VPN" in options.first.inner_text()
+        page.screenshot(path=str(tmp_path / "conversations.png"), full_page=True)
+        browser.close()
