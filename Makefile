@@ -83,9 +83,12 @@ serve: setup
 # On a GPU host with the vllm extra (pip install -e '.[vllm]'): an OpenAI-compatible server on :8000.
 # Then run the assistant with KB_PROFILE=vllm (configs/vllm.yaml).
 MODEL ?= Qwen/Qwen2.5-7B-Instruct
+# Tool calls ("auto") need vLLM's parser for the model's format: hermes for Qwen2.5 (TOOL_PARSER=llama3_json, ...).
+TOOL_PARSER ?= hermes
 serve-llm:
 	$(BIN)/vllm serve $(MODEL) --host 127.0.0.1 --port 8000 --max-model-len 8192 \
-	  --gpu-memory-utilization 0.90 --enable-prefix-caching --served-model-name $(MODEL)
+	  --gpu-memory-utilization 0.90 --enable-prefix-caching --served-model-name $(MODEL) \
+	  --enable-auto-tool-choice --tool-call-parser $(TOOL_PARSER)
 
 # A capable local LLM for `llm.backend: auto` (Qwen2.5-1.5B-Instruct Q4_K_M, Apache-2.0, 986 MB, SHA-256 checked):
 # needs the internet (or HF_ENDPOINT pointing at a mirror); `python -m serving model --list` shows the catalogue.

@@ -240,6 +240,29 @@ class EvalSettings(Section):
     best_tolerance: float = Field(default=2.0, ge=1.0)
 
 
+class ToolAction(Section):
+    """An HTTP operation a model may call: `url` may hold {placeholders} filled from the arguments; GET sends the
+    other arguments as the query, any other method as a JSON body (and needs the user's confirmation)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str
+    parameters: dict[str, object] = {"type": "object", "properties": {}}  # JSON Schema of the arguments
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: str = Field(pattern=r"^https?://")
+    auth_header: str | None = None  # e.g. Authorization
+    auth_env: str | None = None  # the environment variable holding that header's value
+    timeout_s: float | None = Field(default=None, gt=0)
+
+
+class ToolsSettings(Section):
+    """Actions through tool calls (serving/tools.py); `search_documents` is always offered to models with tools."""
+
+    enabled: bool = True
+    timeout_s: float = Field(default=10.0, gt=0)
+    actions: list[ToolAction] = []
+    openapi: list[Path] = []  # OpenAPI documents: each operation with an operationId becomes a tool
+
+
 class StorageSettings(Section):
     """Server-side state of conversations (the Conversations and Responses APIs)."""
 
@@ -278,6 +301,7 @@ class Settings(Section):
     limits: LimitsSettings = LimitsSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     storage: StorageSettings = StorageSettings()
+    tools: ToolsSettings = ToolsSettings()
     eval: EvalSettings = EvalSettings()
 
     def resolve(self, path: Path) -> Path:

@@ -38,7 +38,9 @@ def stop(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
         proc.wait()
 
 
-def start_llama_server(gguf: str, python: str, alias: str | None = None) -> tuple[subprocess.Popen[Any], str]:
+def start_llama_server(
+    gguf: str, python: str, alias: str | None = None, chat_format: str | None = None
+) -> tuple[subprocess.Popen[Any], str]:
     """llama-cpp-python's OpenAI-compatible server on 127.0.0.1; returns (process, /v1 base URL) once it listens."""
     port = free_port()
     cmd = [
@@ -58,6 +60,8 @@ def start_llama_server(gguf: str, python: str, alias: str | None = None) -> tupl
     ]
     if alias:
         cmd += ["--model_alias", alias]
+    if chat_format:  # e.g. chatml-function-calling: tool calls, constrained by each tool's JSON Schema
+        cmd += ["--chat_format", chat_format]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, proc, timeout=120)

@@ -14,6 +14,7 @@ from configs.audit import AuditLog
 from configs.errors import AccessDenied
 from configs.settings import Settings
 from retrieval.embeddings import build_embedder
+from retrieval.filters import Scope
 from retrieval.retriever import Retriever, build_retriever
 from serving.auth import Authenticator
 from serving.backends import Backend, choose_backend
@@ -29,6 +30,7 @@ from serving.oidc import OidcProvider
 from serving.pii import RedactingChatModel, Redactor
 from serving.quotas import Quotas
 from serving.recorder import Recorder
+from serving.tools import Toolbox, search_results
 from serving.verify import FeatureVerifier
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class Assistant:
         self.conversations = ConversationStore(
             settings.resolve(storage.conversations_db), storage.url.get_secret_value() if storage.url else None
         )
+        self.toolbox = Toolbox(settings.tools, self._search_tool, self._record_tool, settings.resolve(Path(".")))
         self.metrics = Metrics()
         self.metrics.register_index(IndexCollector(self.index_dir, self._index_size))
         self.recorder = Recorder(
@@ -81,6 +84,12 @@ class Assistant:
             settings.observability.trace_question,
         )
         self._ingest_lock = threading.Lock()
+
+    def _search_tool(self, query: str, scope: Scope) -> list[dict[str, Any]]:
+        return search_results(self.retriever.search(query, None, top_k=5, scope=scope).hits)
+
+    def _record_tool(self, kind: str, identity: Identity, details: dict[str, Any]) -> None:
+        self.recorder.action(kind, identity, {k: self.recorder.clean(str(v)) for k, v in details.items()})
 
     def _index_size(self) -> tuple[int, int]:
         lexical = self.retriever.lexical

@@ -261,6 +261,14 @@ class ConversationStore:
             raise NotFound(f"no stored response {response_id!r}")
         return dict(json.loads(row[0]))
 
+    def followed(self, user: str, response_id: str) -> bool:
+        """Whether a stored response was already continued (an approval is answered once)."""
+        with closing(self._connect()) as db:
+            row = db.execute(
+                "SELECT 1 FROM responses WHERE previous_id = ? AND owner = ? LIMIT 1", (response_id, user)
+            ).fetchone()
+        return row is not None
+
     def thread(self, user: str, response_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """The items of a chain of responses, oldest first: each one's input, then its output."""
         chain: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []

@@ -143,6 +143,67 @@ class OpenAIChatModel:
             if usage is not None and not reported:  # one streamed piece is one token on llama.cpp and vLLM
                 usage.add(Usage(_estimate_tokens(messages), pieces, estimated=True))
 
+    def tool_round(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        tool_choice: str | dict[str, Any],
+        max_tokens: int,
+        usage: Usage | None = None,
+    ) -> ToolReply:
+        """One turn with the tools offered (never an empty list: some servers reject it). vLLM needs
+        --enable-auto-tool-choice and a --tool-call-parser for "auto" (`make serve-llm` passes them); llama.cpp's
+        server needs a function-calling chat format (chatml-function-calling)."""
+        model = self._resolve_model()
+        try:
+            response = self._connect().chat.completions.create(
+                model=model,
+                messages=list(messages),
+                tools=list(tools),
+                tool_choice=tool_choice,
+                max_tokens=max_tokens,
+                temperature=0.0,
+            )
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        if usage is not None and response.usage is not None:
+            usage.add(Usage(response.usage.prompt_tokens, response.usage.completion_tokens))
+        message = response.choices[0].message
+        calls = tuple(
+            ToolCall(c.id or f"call_{n}", c.function.name, c.function.arguments or "{}")
+            for n, c in enumerate(message.tool_calls or [])
+            if getattr(c, "function", None) is not None
+        )
+        return ToolReply(message.content or "", calls)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    """One non-streamed model turn with tools offered: text, tool calls, or both."""
+
+    content: str
+    calls: tuple[ToolCall, ...]
+
+
+def tool_round(
+    model: Any,
+    messages: Sequence[Message],
+    tools: Sequence[dict[str, Any]],
+    tool_choice: str | dict[str, Any],
+    max_tokens: int,
+    usage: Usage | None = None,
+) -> ToolReply | None:
+    """A model turn with tools, for models that support them (None otherwise)."""
+    call = getattr(model, "tool_round", None)
+    return call(messages, tools, tool_choice, max_tokens, usage) if call is not None and tools else None
+
 
 class ScriptedChatModel:
     """A ChatModel that replies with a fixed text, streamed a few characters at a time: the fake for tests and

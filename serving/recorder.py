@@ -36,6 +36,10 @@ class Recorder:
         self.metrics = metrics
         self.trace_question = trace_question
 
+    def clean(self, text: str) -> str:
+        """The text with personal data redacted (when privacy.redact is on)."""
+        return self._clean(text)
+
     def _clean(self, text: str) -> str:
         return self.redactor.redact(text) if self.redactor is not None and text else text
 

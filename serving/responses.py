@@ -23,10 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from configs.errors import KBError
 from retrieval.text import marker_numbers
+from serving import actions
 from serving.chain import Answer, Delta, Generation
 from serving.conversations import ConversationStore, NotFound, new_id
 from serving.errors import ApiError, documented, kb_error
+from serving.llm import ToolCall, Usage
 from serving.schemas import TEXT, Filters, citations_out, kb_out
+from serving.tools import Outcome
 
 if TYPE_CHECKING:
     from serving.api import Api
@@ -52,6 +55,15 @@ class InputItem(BaseModel):
         return "".join(p.text for p in self.content)
 
 
+class ApprovalResponse(BaseModel):
+    """The user's answer to an action that changes something (OpenAI's approval item shape)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["mcp_approval_response"]
+    approval_request_id: str = Field(min_length=1)
+    approve: bool
+
+
 class ConversationRef(BaseModel):
     id: str = Field(min_length=1)
 
@@ -66,7 +78,7 @@ class ResponsesRequest(BaseModel):
     )
     model: str | None = Field(default=None, description="kb-assistant (GET /v1/models); omit for the default")
     input: Annotated[str, Field(min_length=1, pattern=TEXT)] | Annotated[
-        list[InputItem],
+        list[InputItem | ApprovalResponse],
         Field(
             min_length=1,
             json_schema_extra={
@@ -85,6 +97,9 @@ class ResponsesRequest(BaseModel):
     max_output_tokens: int | None = Field(default=None, ge=1)
     metadata: dict[str, str] | None = None
     filters: Filters | None = None
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = Field(
+        default=None, description='the configured actions: "auto" (default), "none", or {"type": "function", "name"}'
+    )
 
 
 class ConversationCreate(BaseModel):
@@ -135,6 +150,16 @@ def file_citations(answer: Answer) -> list[dict[str, Any]]:
             start = pos + len(marker)
         text = text.replace(marker, " " * len(marker))  # each marker once
     return sorted(out, key=lambda a: a["index"])
+
+
+def _usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 class ResponsesApi:
@@ -227,15 +252,22 @@ class ResponsesApi:
                            "model_not_found")  # fmt: skip
         if body.conversation is not None and body.previous_response_id:
             raise ApiError(400, "use either conversation or previous_response_id, not both")
-        inputs = [InputItem(role="user", content=body.input)] if isinstance(body.input, str) else body.input
-        users = [i for i, item in enumerate(inputs) if item.role == "user" and item.text().strip()]
-        if not users:
-            raise ApiError(400, "input must contain a user message with the question")
-        question = api.chain.validate(inputs[users[-1]].text())
+        raw = [InputItem(role="user", content=body.input)] if isinstance(body.input, str) else body.input
+        approvals = [i for i in raw if isinstance(i, ApprovalResponse)]
+        inputs = [i for i in raw if isinstance(i, InputItem)]
         conversation_id = (
             body.conversation if isinstance(body.conversation, str) or body.conversation is None
             else body.conversation.id
         )  # fmt: skip
+        if approvals:  # the user's answer to an action a stored response asked them to confirm
+            if not body.previous_response_id:
+                raise ApiError(400, "an approval answers a stored response: send previous_response_id with it")
+            shell = self._shell(body, None)
+            return await run_in_threadpool(self._approved, identity, body.previous_response_id, approvals[0], shell)
+        users = [i for i, item in enumerate(inputs) if item.role == "user" and item.text().strip()]
+        if not users:
+            raise ApiError(400, "input must contain a user message with the question")
+        question = api.chain.validate(inputs[users[-1]].text())
         try:
             if conversation_id:
                 earlier, _ = self.store.items(identity.user, conversation_id, "asc", 10_000)
@@ -262,27 +294,10 @@ class ResponsesApi:
             body.filters.model_dump(exclude_none=True) if body.filters else {},
         )
         input_items = [message_item(i.role, i.text()) for i in inputs]
-        shell = {
-            "id": new_id("resp"),
-            "object": "response",
-            "created_at": int(time.time()),
-            "model": MODEL_ID,
-            "conversation": {"id": conversation_id} if conversation_id else None,
-            "previous_response_id": body.previous_response_id,
-            "store": body.store,
-            "metadata": body.metadata or {},
-            "temperature": body.temperature,
-            "max_output_tokens": body.max_output_tokens,
-            "parallel_tool_calls": False,
-            "tool_choice": "auto",
-            "tools": [],
-            "top_p": 1.0,
-            "text": {"format": {"type": "text"}},
-            "truncation": "disabled",
-            "error": None,
-            "incomplete_details": None,
-            "instructions": None,
-        }
+        shell = self._shell(body, conversation_id)
+        action = await run_in_threadpool(self._action, turn, body.tool_choice, shell, input_items, conversation_id)
+        if action is not None:
+            return action
         try:
             release = api.assistant.quotas.start_answer(_limit_key(identity, request))
         except Exception as exc:
@@ -323,6 +338,117 @@ class ResponsesApi:
             return await run_in_threadpool(finish, answer, new_id("msg"))
         finally:
             release()
+
+    def _shell(self, body: ResponsesRequest, conversation_id: str | None) -> dict[str, Any]:
+        """The response object's fields that do not depend on the answer."""
+        return {
+            "id": new_id("resp"),
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": MODEL_ID,
+            "conversation": {"id": conversation_id} if conversation_id else None,
+            "previous_response_id": body.previous_response_id,
+            "store": body.store,
+            "metadata": body.metadata or {},
+            "temperature": body.temperature,
+            "max_output_tokens": body.max_output_tokens,
+            "parallel_tool_calls": False,
+            "tool_choice": body.tool_choice or "auto",
+            "tools": [],
+            "top_p": 1.0,
+            "text": {"format": {"type": "text"}},
+            "truncation": "disabled",
+            "error": None,
+            "incomplete_details": None,
+            "instructions": None,
+        }
+
+    # --- actions through tool calls ----------------------------------------------------------------------
+    def _action(
+        self,
+        turn: Any,
+        choice: str | dict[str, Any] | None,
+        shell: dict[str, Any],
+        input_items: list[dict[str, Any]],
+        conversation_id: str | None,
+    ) -> dict[str, Any] | None:
+        """An action the model chose (serving/actions.py): run, or waiting for the user's confirmation; None when
+        the question goes on to the verified answer."""
+        assistant = self.api.assistant
+        try:
+            decision = actions.decide(assistant, turn.question, turn.history, turn.identity, turn.scope, choice)
+        except actions.UnknownTool as exc:
+            raise ApiError(400, str(exc)) from exc
+        if decision is None:
+            return None
+        call, outcome = decision.call, decision.outcome
+        if outcome.status == "needs_confirmation":
+            request_item = {"type": "mcp_approval_request", "id": new_id("apr"), "server_label": "kb-actions",
+                            "name": call.name, "arguments": call.arguments, "kb_question": turn.question}  # fmt: skip
+            response = {**shell, "status": "incomplete", "incomplete_details": {"reason": "confirmation_required"},
+                        "output": [request_item], "usage": _usage(decision.usage),
+                        "kb": {"mode": "action", "tool": call.name, "status": outcome.status,
+                               "notice": outcome.output}}  # fmt: skip
+        else:
+            text = actions.report(assistant, turn.question, call, outcome, decision.messages, decision.usage)
+            response = self._reported(call, outcome, text, shell, decision.usage)
+        self._keep(turn.identity.user, response, input_items, conversation_id)
+        return response
+
+    def _approved(
+        self, identity: Any, previous_id: str, approval: ApprovalResponse, shell: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Runs (or, declined, records the refusal of) the action a stored response asked to confirm."""
+        try:
+            stored = self.store.response(identity.user, previous_id)
+        except NotFound as exc:
+            raise self._not_found(exc) from exc
+        pending = next(
+            (i for i in stored.get("output", []) if i.get("type") == "mcp_approval_request"
+             and i.get("id") == approval.approval_request_id),
+            None,
+        )  # fmt: skip
+        if pending is None:
+            raise ApiError(404, f"no action {approval.approval_request_id!r} waits for confirmation there", "not_found")
+        if self.store.followed(identity.user, previous_id):
+            raise ApiError(400, "that action was already confirmed or declined")
+        call = ToolCall(new_id("call"), str(pending["name"]), str(pending["arguments"]))
+        question = str(pending.get("kb_question", ""))
+        assistant = self.api.assistant
+        outcome = actions.confirm(assistant, call, identity, approval.approve)
+        usage = Usage()
+        messages = [{"role": "system", "content": actions.PROMPT}, {"role": "user", "content": question}]
+        text = actions.report(assistant, question, call, outcome, messages, usage)
+        response = self._reported(call, outcome, text, {**shell, "previous_response_id": previous_id}, usage)
+        approval_item = {"type": "mcp_approval_response", "approval_request_id": approval.approval_request_id,
+                         "approve": approval.approve}  # fmt: skip
+        self._keep(identity.user, response, [approval_item], None)
+        return response
+
+    @staticmethod
+    def _reported(call: ToolCall, outcome: Outcome, text: str, shell: dict[str, Any], usage: Usage) -> dict:
+        """The response after an action: the call, its result, and the message about it."""
+        call_item = {"type": "function_call", "id": new_id("fc"), "call_id": call.id, "name": call.name,
+                     "arguments": call.arguments, "status": "completed"}  # fmt: skip
+        output_item = {"type": "function_call_output", "id": new_id("fco"), "call_id": call.id,
+                       "output": outcome.output, "status": "completed"}  # fmt: skip
+        return {
+            **shell,
+            "status": "completed",
+            "output": [call_item, output_item, message_item("assistant", text)],
+            "usage": _usage(usage),
+            "kb": {"mode": "action", "tool": call.name, "status": outcome.status,
+                   "notice": "This reports what an action did; it is not an answer from the documents."},
+        }  # fmt: skip
+
+    def _keep(
+        self, user: str, response: dict[str, Any], input_items: list[dict[str, Any]], conversation_id: str | None
+    ) -> None:
+        if conversation_id:
+            self.store.add_items(user, conversation_id, [*input_items, *[
+                i for i in response["output"] if i.get("type") == "message"]])  # fmt: skip
+        if response.get("store", True):
+            self.store.save_response(user, response, input_items)
 
     def _events(
         self,

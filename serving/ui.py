@@ -13,11 +13,13 @@ from urllib.parse import quote
 from configs.errors import KBError
 from retrieval.filters import Filter, check_known
 from retrieval.text import content_stems, sentence_spans
+from serving import actions
 from serving.auth import AuthError
 from serving.chain import Answer, Delta
 from serving.citations import claims
 from serving.conversations import NotFound
 from serving.identity import Identity
+from serving.llm import ToolCall, Usage
 from serving.quotas import OverLimit
 from serving.responses import file_citations, item_text, message_item
 from serving.sources import Citation
@@ -123,6 +125,7 @@ def build_page(assistant: "Assistant") -> Any:
         status_md = gr.Markdown("", elem_id="kb-status")
         answers = gr.State([])
         current = gr.BrowserState(None, storage_key="kb-conversation")  # survives a reload of the page
+        pending = gr.State(None)  # an action waiting for the user's confirmation: (name, arguments, question)
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Answers", height=460, elem_id="kb-chat", feedback_options=("Like", "Dislike"))
@@ -134,6 +137,10 @@ def build_page(assistant: "Assistant") -> Any:
                         elem_id="kb-question",
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="kb-ask")
+                with gr.Row(visible=False, elem_id="kb-confirm-row") as confirm_row:
+                    confirm_note = gr.Markdown(elem_id="kb-confirm-note")
+                    confirm = gr.Button("Run it", variant="primary", elem_id="kb-confirm", scale=1)
+                    cancel = gr.Button("Cancel", elem_id="kb-cancel", scale=1)
                 with gr.Row():
                     comment = gr.Textbox(placeholder="Optional comment on the last answer", show_label=False, scale=5)
                     send_comment = gr.Button("Send feedback", scale=1)
@@ -282,25 +289,65 @@ def build_page(assistant: "Assistant") -> Any:
             history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
             streamed = ""
             try:
+                decision = actions.decide(assistant, message, past, identity, scope)
+            except KBError as exc:
+                release()
+                raise gr.Error(str(exc)) from exc
+            if decision is not None:  # the model chose an action: run it, or ask before it changes something
+                release()
+                call, outcome = decision.call, decision.outcome
+                if outcome.status == "needs_confirmation":
+                    note = (f"**{html.escape(call.name)}** would change something, with "
+                            f"`{html.escape(call.arguments)}`. Run it?")  # fmt: skip
+                    history[-1] = {"role": "assistant", "content": note}
+                    waiting = (call.name, call.arguments, message)
+                    yield history, kept, gr.update(), "", conv_id, gr.update(), waiting, gr.update(visible=True), note
+                    return
+                text = actions.report(assistant, message, call, outcome, decision.messages, decision.usage)
+                history[-1] = {"role": "assistant", "content": text}
+                yield history, [*kept, None], gr.update(), "", conv_id, gr.update(), None, gr.update(visible=False), ""
+                return
+            try:
                 for event in chain.stream(message, past, flt, None, scope):
                     if isinstance(event, Delta):
                         streamed += event.text
                         history[-1] = {"role": "assistant", "content": streamed}
-                        yield history, kept, gr.update(), "", gr.update(), gr.update()
+                        yield history, kept, gr.update(), "", gr.update(), gr.update(), None, gr.update(), gr.update()
                     else:
                         used = {k: v for k, v in filters.items() if v}
                         seq = assistant.recorder.answer(identity, event, used, past, conv_id or "")
                         markdown, shown = answer_markdown(event), sources_html(event)
                         history[-1] = {"role": "assistant", "content": markdown}
                         conv_id, listed = remember(identity, conv_id, message, event, markdown, shown)
-                        yield history, [*kept, (event, seq)], shown, "", conv_id, listed
+                        hidden = gr.update(visible=False)
+                        yield history, [*kept, (event, seq)], shown, "", conv_id, listed, None, hidden, ""
             except KBError as exc:
                 raise gr.Error(str(exc)) from exc
             finally:
                 release()
 
         inputs = [question, chat, answers, current, collections, file_types, tags, after, before]
-        outputs = [chat, answers, sources, question, current, conv_list]
+        outputs = [chat, answers, sources, question, current, conv_list, pending, confirm_row, confirm_note]
+
+        def on_decide(approve: bool) -> Any:
+            def decided(
+                waiting: Any, history: list[dict[str, Any]], kept: list[Any], request: gr.Request
+            ) -> tuple[Any, ...]:
+                identity = who(request)
+                if not waiting:
+                    raise gr.Error("no action is waiting for confirmation")
+                name, arguments, asked = waiting
+                call = ToolCall(f"call_{len(history)}", name, arguments)
+                outcome = actions.confirm(assistant, call, identity, approve)
+                messages = [{"role": "system", "content": actions.PROMPT}, {"role": "user", "content": asked}]
+                text = actions.report(assistant, asked, call, outcome, messages, Usage())
+                history = [*history[:-1], {"role": "assistant", "content": text}]  # the confirmation turn
+                return history, [*kept, None], None, gr.update(visible=False)
+
+            return decided
+
+        confirm.click(on_decide(True), [pending, chat, answers], [chat, answers, pending, confirm_row])
+        cancel.click(on_decide(False), [pending, chat, answers], [chat, answers, pending, confirm_row])
         limit = assistant.settings.serving.page_concurrency
         question.submit(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")
         ask.click(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")
