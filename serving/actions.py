@@ -104,7 +104,7 @@ def report(
 
     text = plain(call.name, outcome)
     model = assistant.chain.chat_model
-    if outcome.status != "done" or model is None:
+    if outcome.status not in ("done", "error") or model is None:  # it is told results, errors and timeouts
         return text
     told = [
         *messages,

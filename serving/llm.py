@@ -309,3 +309,37 @@ class LlamaCppChatModel:
                 if usage is not None:  # the prompt counted by the model's tokenizer (the chat template aside)
                     text = "\n".join(m.get("content") or "" for m in messages)
                     usage.add(Usage(len(llm.tokenize(text.encode("utf-8"), add_bos=False)), pieces))
+
+    def tool_round(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        tool_choice: str | dict[str, Any],
+        max_tokens: int,
+        usage: Usage | None = None,
+    ) -> ToolReply:
+        """One turn with tools through llama.cpp's function-calling chat format (ChatML, as SmolLM2 and Qwen2.5
+        use): a forced tool's arguments are generated under a grammar made from its JSON Schema."""
+        from llama_cpp.llama_chat_format import chatml_function_calling
+
+        with self._lock:
+            llm = self._load()
+            try:
+                result: Any = chatml_function_calling(
+                    llama=llm,
+                    messages=list(messages),  # type: ignore[arg-type]
+                    tools=list(tools),  # type: ignore[arg-type]
+                    tool_choice=tool_choice,  # type: ignore[arg-type]
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                )
+            except Exception as exc:  # llama.cpp raises plain exceptions for a prompt over n_ctx and the like
+                raise ModelUnavailable(f"the local model could not take a tool turn ({exc})") from exc
+        message = result["choices"][0]["message"]
+        if usage is not None and result.get("usage"):
+            usage.add(Usage(result["usage"]["prompt_tokens"], result["usage"]["completion_tokens"]))
+        calls = tuple(
+            ToolCall(c.get("id") or f"call_{n}", c["function"]["name"], c["function"].get("arguments") or "{}")
+            for n, c in enumerate(message.get("tool_calls") or [])
+        )
+        return ToolReply(message.get("content") or "", calls)

@@ -242,3 +242,28 @@ def test_the_page_asks_before_an_action_changes_something(kb_index: Path, tmp_pa
         expect(page.locator("#kb-sources")).to_contain_text("leave-policy.md", timeout=120_000)
         page.screenshot(path=str(tmp_path / "action.png"), full_page=True)
         browser.close()
+
+
+def test_the_embedded_llama_cpp_backend_calls_tools_too(
+    kb_index: Path, tmp_path: Path, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openai
+
+    monkeypatch.setenv("TEST_TICKETS_API_KEY", SECRET)
+    sections = {
+        "llm": {"backend": "local", "gguf": "bundled"},
+        "tools": {"actions": _actions(service)},
+        "limits": {"requests_per_minute": 0, "answers_per_day": 0, "concurrent_answers": 0},
+    }
+    with start_app(kb_index, tmp_path, **sections) as app:
+        client = openai.OpenAI(base_url=f"{app.url}/v1", api_key="local", max_retries=0, timeout=300)
+        asked = client.responses.create(
+            input="Open a ticket: the VPN drops every hour", tool_choice={"type": "function", "name": "submit_ticket"}
+        )
+        assert asked.status == "incomplete" and asked.output[0].type == "mcp_approval_request"
+        done = client.responses.create(
+            previous_response_id=asked.id,
+            input=[{"type": "mcp_approval_response", "approval_request_id": asked.output[0].id, "approve": True}],
+        )
+        assert done.status == "completed" and len(Tickets.received) == 1
+        assert Tickets.received[0]["priority"] in ("low", "high")
