@@ -15,6 +15,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,19 @@ class NotFound(LookupError):
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def _retry_locked(step: Callable[[], None], tries: int = 100) -> None:
+    """SQLite answers "database is locked" at once, without waiting, when several processes switch a new file to
+    WAL or create its tables together; the first open retries for up to about ten seconds."""
+    for attempt in range(tries):
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.1)
 
 
 class _Db:
@@ -107,10 +121,9 @@ class ConversationStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 conn.execute("PRAGMA foreign_keys = ON")
-                conn.execute("PRAGMA journal_mode = WAL")
                 db = _Db(conn, False)
             if not self._ready:
-                self._migrate(db)
+                _retry_locked(lambda: self._first_open(db))
                 self._ready = True
         except ImportError as exc:
             raise ConfigError("storage.url needs psycopg: run `make setup`") from exc
@@ -122,6 +135,11 @@ class ConversationStore:
                 "storage.conversations_db or KB_STORAGE__URL"
             ) from exc
         return db
+
+    def _first_open(self, db: _Db) -> None:
+        if not db.postgres:
+            db.execute("PRAGMA journal_mode = WAL")  # once per file; it persists
+        self._migrate(db)
 
     @staticmethod
     def _migrate(db: _Db) -> None:

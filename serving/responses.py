@@ -152,6 +152,27 @@ def file_citations(answer: Answer) -> list[dict[str, Any]]:
     return sorted(out, key=lambda a: a["index"])
 
 
+def _replayed(response: dict[str, Any]) -> StreamingResponse:
+    """A finished response (an action's) as the Responses event stream, for a client that asked to stream."""
+
+    def events() -> Iterator[str]:
+        seq = iter(range(1_000_000))
+
+        def event(kind: str, **data: Any) -> str:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': next(seq), **data})}\n\n"
+
+        pending = {**response, "status": "in_progress", "output": []}
+        yield event("response.created", response=pending)
+        yield event("response.in_progress", response=pending)
+        for n, item in enumerate(response["output"]):
+            yield event("response.output_item.added", output_index=n, item=item)
+            yield event("response.output_item.done", output_index=n, item=item)
+        final = "response.completed" if response["status"] == "completed" else "response.incomplete"
+        yield event(final, response=response)
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 def _usage(usage: Usage) -> dict[str, Any]:
     return {
         "input_tokens": usage.prompt_tokens,
@@ -263,7 +284,8 @@ class ResponsesApi:
             if not body.previous_response_id:
                 raise ApiError(400, "an approval answers a stored response: send previous_response_id with it")
             shell = self._shell(body, None)
-            return await run_in_threadpool(self._approved, identity, body.previous_response_id, approvals[0], shell)
+            done = await run_in_threadpool(self._approved, identity, body.previous_response_id, approvals[0], shell)
+            return _replayed(done) if body.stream else done
         users = [i for i, item in enumerate(inputs) if item.role == "user" and item.text().strip()]
         if not users:
             raise ApiError(400, "input must contain a user message with the question")
@@ -297,7 +319,7 @@ class ResponsesApi:
         shell = self._shell(body, conversation_id)
         action = await run_in_threadpool(self._action, turn, body.tool_choice, shell, input_items, conversation_id)
         if action is not None:
-            return action
+            return _replayed(action) if body.stream else action
         try:
             release = api.assistant.quotas.start_answer(_limit_key(identity, request))
         except Exception as exc:

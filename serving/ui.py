@@ -238,14 +238,17 @@ def build_page(assistant: "Assistant") -> Any:
         delete_conv.click(on_delete, [current], shown_conversation)
 
         def remember(
-            identity: Identity, conv_id: str | None, message: str, answer: Answer, markdown: str, shown: str
+            identity: Identity, conv_id: str | None, message: str, answer: Answer | str, markdown: str, shown: str
         ) -> tuple[str | None, Any]:
-            """Stores the turn in the user's conversation (a new one for the first question); the page keeps
-            working if the store cannot be written, and says so."""
+            """Stores the turn (an answer, or the report of an action) in the user's conversation, a new one for
+            the first question; the page keeps working if the store cannot be written, and says so."""
             try:
                 if conv_id is None:
                     conv_id = str(store.create(identity.user, {"title": message.strip()[:80]})["id"])
-                reply = message_item("assistant", answer.text, file_citations(answer))
+                if isinstance(answer, str):
+                    reply = message_item("assistant", answer)
+                else:
+                    reply = message_item("assistant", answer.text, file_citations(answer))
                 store.add_items(
                     identity.user,
                     conv_id,
@@ -305,7 +308,8 @@ def build_page(assistant: "Assistant") -> Any:
                     return
                 text = actions.report(assistant, message, call, outcome, decision.messages, decision.usage)
                 history[-1] = {"role": "assistant", "content": text}
-                yield history, [*kept, None], gr.update(), "", conv_id, gr.update(), None, gr.update(visible=False), ""
+                conv_id, listed = remember(identity, conv_id, message, text, text, sources_html(None))
+                yield history, [*kept, None], gr.update(), "", conv_id, listed, None, gr.update(visible=False), ""
                 return
             try:
                 for event in chain.stream(message, past, flt, None, scope):
@@ -331,7 +335,7 @@ def build_page(assistant: "Assistant") -> Any:
 
         def on_decide(approve: bool) -> Any:
             def decided(
-                waiting: Any, history: list[dict[str, Any]], kept: list[Any], request: gr.Request
+                waiting: Any, history: list[dict[str, Any]], kept: list[Any], conv_id: str | None, request: gr.Request
             ) -> tuple[Any, ...]:
                 identity = who(request)
                 if not waiting:
@@ -342,12 +346,15 @@ def build_page(assistant: "Assistant") -> Any:
                 messages = [{"role": "system", "content": actions.PROMPT}, {"role": "user", "content": asked}]
                 text = actions.report(assistant, asked, call, outcome, messages, Usage())
                 history = [*history[:-1], {"role": "assistant", "content": text}]  # the confirmation turn
-                return history, [*kept, None], None, gr.update(visible=False)
+                conv_id, listed = remember(identity, conv_id, asked, text, text, sources_html(None))
+                return history, [*kept, None], None, gr.update(visible=False), conv_id, listed
 
             return decided
 
-        confirm.click(on_decide(True), [pending, chat, answers], [chat, answers, pending, confirm_row])
-        cancel.click(on_decide(False), [pending, chat, answers], [chat, answers, pending, confirm_row])
+        decided_in = [pending, chat, answers, current]
+        decided_out = [chat, answers, pending, confirm_row, current, conv_list]
+        confirm.click(on_decide(True), decided_in, decided_out)
+        cancel.click(on_decide(False), decided_in, decided_out)
         limit = assistant.settings.serving.page_concurrency
         question.submit(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")
         ask.click(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="answer")

@@ -237,6 +237,8 @@ def test_the_page_asks_before_an_action_changes_something(kb_index: Path, tmp_pa
         expect(page.locator("#kb-chat")).to_contain_text("T-1", timeout=30_000)
         assert Tickets.received == [{"title": "Printer jammed", "priority": "low"}]
         expect(page.locator("#kb-confirm-row")).to_be_hidden()
+        page.reload(wait_until="load")  # the action's turn is part of the saved conversation
+        expect(page.locator("#kb-chat")).to_contain_text("T-1", timeout=30_000)
         ask.fill("How many days of paid annual leave do employees get?")  # no action: the verified answer
         page.locator("#kb-ask").click()
         expect(page.locator("#kb-sources")).to_contain_text("leave-policy.md", timeout=120_000)
@@ -267,3 +269,11 @@ def test_the_embedded_llama_cpp_backend_calls_tools_too(
         )
         assert done.status == "completed" and len(Tickets.received) == 1
         assert Tickets.received[0]["priority"] in ("low", "high")
+        # a client that streams gets the same as events
+        with client.responses.stream(
+            model="kb-assistant", input="Is the VPN up?", tool_choice={"type": "function", "name": "vpn_status"}
+        ) as stream:
+            kinds = [event.type for event in stream]
+            final = stream.get_final_response()
+        assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+        assert [o.type for o in final.output] == ["function_call", "function_call_output", "message"]
