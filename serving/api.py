@@ -77,6 +77,35 @@ class Api:
             raise ApiError(429, str(exc), "rate_limit_error", headers={"Retry-After": str(exc.retry_after)}) from exc
         return identity
 
+    def turn(
+        self,
+        request: Request,
+        identity: Identity,
+        question: str,
+        history: list[dict[str, str]],
+        filters: Filters | None,
+        max_tokens: int | None,
+        temperature: float | None,
+    ) -> Turn:
+        """A question as the chain needs it, for the identity, within its collections (filters checked, the
+        token limit capped at the server's llm.max_tokens)."""
+        return Turn(
+            question,
+            history,
+            self._filter(filters, identity),
+            Generation(min(max_tokens, self.llm.max_tokens) if max_tokens else None, temperature),
+            identity,
+            self.assistant.access.read_scope(identity),
+            filters.model_dump(exclude_none=True) if filters else {},
+        )
+
+    def start_answer(self, identity: Identity, request: Request) -> Callable[[], None]:
+        """Takes one of the identity's answer slots (429 over the limits); returns the function giving it back."""
+        try:
+            return self.assistant.quotas.start_answer(_limit_key(identity, request))
+        except OverLimit as exc:
+            raise ApiError(429, str(exc), "rate_limit_error", headers={"Retry-After": str(exc.retry_after)}) from exc
+
     def _filter(self, filters: Filters | None, identity: Identity) -> Filter:
         flt = Filter.parse(filters.model_dump(exclude_none=True) if filters else None)
         if not flt.is_empty():
@@ -154,23 +183,10 @@ class Api:
         history = [
             {"role": m.role, "content": m.text()} for m in body.messages[: users[-1]] if m.role in ("user", "assistant")
         ]
-        flt = self._filter(body.filters, identity)
         # A request may ask for fewer tokens than the server's limit, never more (max_tokens is capped).
-        max_tokens = min(body.max_tokens, self.llm.max_tokens) if body.max_tokens else None
+        turn = self.turn(request, identity, question, history, body.filters, body.max_tokens, body.temperature)
         created, cid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        turn = Turn(
-            question,
-            history,
-            flt,
-            Generation(max_tokens, body.temperature),
-            identity,
-            self.assistant.access.read_scope(identity),
-            body.filters.model_dump(exclude_none=True) if body.filters else {},
-        )
-        try:
-            release = self.assistant.quotas.start_answer(_limit_key(identity, request))
-        except OverLimit as exc:
-            raise ApiError(429, str(exc), "rate_limit_error", headers={"Retry-After": str(exc.retry_after)}) from exc
+        release = self.start_answer(identity, request)
         if body.stream:
             events = _sse(self.assistant, turn, cid, created, release)
             return StreamingResponse(events, media_type="text/event-stream")

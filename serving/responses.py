@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from configs.errors import KBError
 from retrieval.text import marker_numbers
 from serving import actions
-from serving.chain import Answer, Delta, Generation
+from serving.chain import Answer, Delta
 from serving.conversations import ConversationStore, NotFound, new_id
 from serving.errors import ApiError, documented, kb_error
 from serving.llm import ToolCall, Usage
@@ -152,6 +152,11 @@ def file_citations(answer: Answer) -> list[dict[str, Any]]:
     return sorted(out, key=lambda a: a["index"])
 
 
+def _event(kind: str, sequence_number: int, data: dict[str, Any]) -> str:
+    """One server-sent event of the Responses stream."""
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': sequence_number, **data})}\n\n"
+
+
 def _replayed(response: dict[str, Any]) -> StreamingResponse:
     """A finished response (an action's) as the Responses event stream, for a client that asked to stream."""
 
@@ -159,7 +164,7 @@ def _replayed(response: dict[str, Any]) -> StreamingResponse:
         seq = iter(range(1_000_000))
 
         def event(kind: str, **data: Any) -> str:
-            return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': next(seq), **data})}\n\n"
+            return _event(kind, next(seq), data)
 
         pending = {**response, "status": "in_progress", "output": []}
         yield event("response.created", response=pending)
@@ -264,8 +269,6 @@ class ResponsesApi:
 
     # --- responses -------------------------------------------------------------------------------------
     async def create_response(self, body: ResponsesRequest, request: Request) -> Any:
-        from serving.api import Turn, _limit_key
-
         api = self.api
         identity = api.identity(request)
         if body.model not in (None, MODEL_ID):
@@ -304,44 +307,23 @@ class ResponsesApi:
             for i in earlier
             if i.get("type", "message") == "message" and i.get("role") in ("user", "assistant")
         ] + [{"role": i.role, "content": i.text()} for i in inputs[: users[-1]] if i.role in ("user", "assistant")]
-        flt = api._filter(body.filters, identity)
-        max_tokens = min(body.max_output_tokens, api.llm.max_tokens) if body.max_output_tokens else None
-        turn = Turn(
-            question,
-            history,
-            flt,
-            Generation(max_tokens, body.temperature),
-            identity,
-            api.assistant.access.read_scope(identity),
-            body.filters.model_dump(exclude_none=True) if body.filters else {},
-        )
+        turn = api.turn(request, identity, question, history, body.filters, body.max_output_tokens, body.temperature)
         input_items = [message_item(i.role, i.text()) for i in inputs]
         shell = self._shell(body, conversation_id)
         action = await run_in_threadpool(self._action, turn, body.tool_choice, shell, input_items, conversation_id)
         if action is not None:
             return _replayed(action) if body.stream else action
-        try:
-            release = api.assistant.quotas.start_answer(_limit_key(identity, request))
-        except Exception as exc:
-            raise ApiError(429, str(exc), "rate_limit_error",
-                           headers={"Retry-After": str(getattr(exc, "retry_after", 60))}) from exc  # fmt: skip
+        release = api.start_answer(identity, request)
 
         def finish(answer: Answer, message_id: str) -> dict[str, Any]:
             audit_id = api.assistant.recorder.answer(identity, answer, turn.filters_in, history, conversation_id or "")
             message = message_item("assistant", answer.text, file_citations(answer))
             message["id"] = message_id
-            usage = answer.usage
             response = {
                 **shell,
                 "status": "completed",
                 "output": [message],
-                "usage": {
-                    "input_tokens": usage.prompt_tokens,
-                    "output_tokens": usage.completion_tokens,
-                    "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-                    "input_tokens_details": {"cached_tokens": 0},
-                    "output_tokens_details": {"reasoning_tokens": 0},
-                },
+                "usage": _usage(answer.usage),
                 "citations": citations_out(answer),
                 "kb": kb_out(answer, audit_id),
             }
@@ -484,7 +466,7 @@ class ResponsesApi:
         message_id = new_id("msg")
 
         def event(kind: str, **data: Any) -> str:
-            return f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': next(seq), **data})}\n\n"
+            return _event(kind, next(seq), data)
 
         pending = {**shell, "status": "in_progress", "output": [], "usage": None}
         where = {"item_id": message_id, "output_index": 0, "content_index": 0}
