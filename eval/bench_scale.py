@@ -3,7 +3,7 @@
 The chunks are the SciFact index's real chunks, replicated: copy i of a chunk gets the id `<id>~i`, a vector
 nudged by small Gaussian noise (re-normalised, so the HNSW graph is not full of exact duplicates), and
 chunk n of the index is put in collection `part-<n mod 10>`, so a collection filter keeps a tenth of it.
-They are written through the same ChromaStore and LexicalIndex code that ingest uses. Each size is then
+They are written through the same ChromaStore and lexical index (tantivy) code that ingest uses. Each size is then
 searched, in a fresh process so that its memory is its own, by the SciFact test queries with the default
 pipeline (fusion, no rerank), without and with a filter.
 """
@@ -58,7 +58,7 @@ def build(
     say: Any,
 ) -> dict[str, Any]:
     """Write an index of `size` replicas of the source chunks into out; returns build timings and disk use."""
-    from retrieval.lexical import LexicalIndex
+    from retrieval import lexical
     from retrieval.store import ChromaStore
     from retrieval.types import Chunk
 
@@ -86,7 +86,7 @@ def build(
         say(f"  {size:,}: {min(size, start + batch):,} chunks written to Chroma")
     chroma_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    LexicalIndex.build(lexical_rows, generation=1).save(out)
+    lexical.build(out, lexical_rows, generation=1)
     bm25_s = time.perf_counter() - t1
     return {
         "chunks": size,

@@ -8,6 +8,7 @@ write to Chroma, the manifest and the lexical index) under lock.py (one writer p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -124,7 +125,7 @@ class Indexer:
         report = IngestReport()
         progress = progress or (lambda _event, _n: None)
         writer = self.writer
-        with IndexLock(self.index_dir):
+        with IndexLock(self.index_dir), contextlib.closing(writer):
             report.recovered = writer.recover()
             writer.begin()
             fingerprint = self.fingerprint()
@@ -279,7 +280,7 @@ class Indexer:
         started = time.perf_counter()
         report = IngestReport()
         writer = self.writer
-        with IndexLock(self.index_dir):
+        with IndexLock(self.index_dir), contextlib.closing(writer):
             writer.recover()
             targets = sorted({f(p) for p in prefixes for f in (os.path.abspath, os.path.realpath)})
             paths = [p for p in self.manifest.files() if any(is_under(p, t) for t in targets)]

@@ -6,21 +6,26 @@ chunks and logs the ids they replaced as pending 'del'; those are deleted from C
 A run marks the manifest 'running' while it works and 'clean' when done. After a crash, `recover` deletes from
 Chroma every pending id the manifest does not own; after a crash mid-run it also reconciles fully: chunks in
 Chroma that the manifest does not own go, and files whose chunks are not all in Chroma are forgotten so the next
-pass indexes them again. The lexical index is rebuilt from the manifest and published atomically under the
-manifest's generation (retrieval/lexical.py), so readers never see a half-written one.
+pass indexes them again.
+
+The lexical index (retrieval/lexical.py) follows the manifest: each write deletes the replaced chunks and adds the
+new ones in tantivy's buffer, and `publish_lexical` commits them (atomically) and records the manifest generation.
+When a run starts from a lexical index whose generation is not the manifest's (a run was killed between a manifest
+commit and the lexical commit, or the index predates this format), the writes are not mirrored and publishing
+reconciles instead: chunks the manifest does not own are deleted, owned ones that are missing are added.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ingest.manifest import ChunkRow, FileRecord, Manifest
-from retrieval.lexical import LexicalIndex
+from retrieval import lexical
 from retrieval.store import VectorStore
 from retrieval.types import Chunk
 
@@ -42,6 +47,19 @@ class IndexWriter:
         self.manifest = manifest
         self.store = store
         self.index_dir = index_dir
+        self._lexical: lexical.LexicalWriter | None = None
+        self._lexical_synced = False
+
+    @property
+    def lexical(self) -> lexical.LexicalWriter:
+        """tantivy's writer, opened on first use in a run; whether it may be updated incrementally is decided
+        then, before this run changes the manifest."""
+        if self._lexical is None:
+            exists = (self.index_dir / lexical.FOLDER / "meta.json").exists()
+            published = lexical.published_generation(self.index_dir)
+            self._lexical_synced = exists and published == self.manifest.generation()
+            self._lexical = lexical.LexicalWriter(self.index_dir)
+        return self._lexical
 
     def begin(self) -> None:
         self.manifest.set_meta("run_state", "running")
@@ -54,10 +72,14 @@ class IndexWriter:
     ) -> Written:
         """Replace the given files (and drop `removed` files) with the given chunks and their vectors."""
         ids = [r.id for r in rows]
+        lex = self.lexical
         self.manifest.log_pending(ids, "add")
         if rows:
             self.store.upsert([Chunk.from_record(r.id, r.text, r.record) for r in rows], vectors)
         garbage = self.manifest.commit_files(records, rows, removed)
+        if self._lexical_synced:
+            lex.delete(garbage)
+            lex.add((r.id, r.text, r.embed_text, r.record) for r in rows)
         if garbage:
             self.store.delete(garbage)
             self.manifest.clear_pending(garbage, "del")
@@ -91,9 +113,30 @@ class IndexWriter:
         return True
 
     def publish_lexical(self) -> None:
-        """Rebuild and publish BM25 when the manifest changed since it was last built."""
+        """Commit the lexical side of this run's writes (or reconcile it with the manifest) and record the
+        manifest's generation; then release tantivy's writer lock."""
         generation = self.manifest.generation()
-        if LexicalIndex.published_generation(self.index_dir) == generation:
+        if self._lexical is None and lexical.published_generation(self.index_dir) == generation:
             return
-        rows = ((r.id, r.text, r.embed_text, r.record) for r in self.manifest.chunk_rows())
-        LexicalIndex.build(rows, generation).save(self.index_dir)
+        lex = self.lexical
+        try:
+            if not self._lexical_synced:
+                owned = {lexical.key_of(cid): cid for cid in self.manifest.all_chunk_ids()}
+                added, deleted = lex.reconcile(owned, self._rows)
+                if added or deleted:
+                    logger.info("lexical index reconciled with the manifest: %d added, %d removed", added, deleted)
+            lex.commit(generation)
+        finally:
+            self.close()
+
+    def _rows(self, ids: Sequence[str]) -> Iterator[tuple[str, str, str, dict[str, object]]]:
+        wanted = set(ids)
+        for r in self.manifest.chunk_rows():
+            if r.id in wanted:
+                yield r.id, r.text, r.embed_text, r.record
+
+    def close(self) -> None:
+        """Release tantivy's writer (uncommitted lexical changes are dropped; the next run reconciles)."""
+        if self._lexical is not None:
+            self._lexical.close()
+            self._lexical = None

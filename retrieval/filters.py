@@ -1,4 +1,4 @@
-"""Metadata filters, expressed once and applied identically to dense (Chroma where) and lexical (mask) search."""
+"""Metadata filters, expressed once and applied identically to dense (Chroma where) and lexical (tantivy) search."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
-
-import numpy as np
 
 from configs.errors import RetrievalError
 from retrieval.types import TAG_PREFIX
@@ -141,62 +139,6 @@ class Scope:
 
 
 EVERYTHING = Scope()
-
-
-class MetadataColumns:
-    """Column view of every chunk's metadata so a Filter becomes a vectorised mask over the lexical corpus."""
-
-    def __init__(self, metas: Sequence[Mapping[str, Any]]) -> None:
-        self.size = len(metas)
-        self._values: dict[str, dict[str, np.ndarray]] = {}
-        for key in ("collection", "file_type", "source"):
-            column: dict[str, list[int]] = {}
-            for i, m in enumerate(metas):
-                value = m.get(key)
-                if isinstance(value, str):
-                    column.setdefault(value, []).append(i)
-            self._values[key] = {v: np.asarray(ix, dtype=np.int64) for v, ix in column.items()}
-        tags: dict[str, list[int]] = {}
-        for i, m in enumerate(metas):
-            for k, v in m.items():
-                if k.startswith(TAG_PREFIX) and v is True:
-                    tags.setdefault(k[len(TAG_PREFIX) :], []).append(i)
-        self._values["tag"] = {t: np.asarray(ix, dtype=np.int64) for t, ix in tags.items()}
-        self.mtime = np.asarray([m.get("mtime", np.nan) for m in metas], dtype=np.float64)
-
-    def values(self, key: str, within: np.ndarray | None = None) -> list[str]:
-        """Distinct values of a field (collection, file_type, source, tag), for UIs and validation; with a mask,
-        only the values of the chunks it selects."""
-        column = self._values.get(key, {})
-        if within is None:
-            return sorted(column)
-        return sorted(v for v, ix in column.items() if within[ix].any())
-
-    def _any_of(self, key: str, wanted: tuple[str, ...]) -> np.ndarray:
-        mask = np.zeros(self.size, dtype=bool)
-        for value in wanted:
-            ix = self._values[key].get(value)
-            if ix is not None:
-                mask[ix] = True
-        return mask
-
-    def mask(self, flt: Filter) -> np.ndarray:
-        """Boolean array: which chunks pass the filter (same semantics as Filter.matches)."""
-        mask = np.ones(self.size, dtype=bool)
-        for key, wanted in (
-            ("collection", flt.collections),
-            ("file_type", flt.file_types),
-            ("source", flt.sources),
-            ("tag", flt.tags),
-        ):
-            if wanted:
-                mask &= self._any_of(key, wanted)
-        with np.errstate(invalid="ignore"):
-            if flt.modified_after is not None:
-                mask &= self.mtime >= flt.modified_after
-            if flt.modified_before is not None:
-                mask &= self.mtime <= flt.modified_before
-        return mask
 
 
 def check_known(flt: Filter, facets: Mapping[str, Sequence[str]]) -> None:

@@ -1,28 +1,46 @@
-"""BM25 over the same chunks as the dense store (bm25s + English stemming), persisted beside the index.
+"""BM25 over the same chunks as the dense store: an incremental on-disk index (tantivy) beside the vector store.
 
-Each ingest that changes the manifest rebuilds it once and publishes it atomically under a generation number:
-a new folder `bm25-<gen>/` is written, then the pointer file `bm25.current` is replaced. Readers load
-whatever the pointer names, so a crash mid-build never leaves a half-written index in use.
+Tokenisation is ours, not tantivy's: every chunk's indexed text is lower-cased, stripped of English stop words and
+Snowball-stemmed here (the same function for chunks and queries), and tantivy indexes those tokens split on
+whitespace and scores them with BM25. So quality does not depend on the engine's analyser.
+
+On disk, `<index>/lexical/` is a tantivy index and `<index>/lexical.json` records which manifest generation it
+holds. The ingest writer (ingest/writer.py) is the only writer: it adds and deletes chunks as it commits files,
+commits tantivy once per run and then writes the generation. A tantivy commit is atomic (a new meta.json names the
+new segments; uncommitted work is discarded on reopen), so a killed ingest leaves the last committed index, and the
+next run, seeing a generation that is not the manifest's, reconciles the two by chunk id. Readers (any number of
+serving processes) open the directory read-only and reload when the generation file changes; tantivy's segment
+files are immutable and an open reader keeps the ones it uses, so a reader never sees a half-written index.
+
+Chunk text and metadata are stored in tantivy's compressed document store, read only for the hits returned; the
+metadata fields that filters use (collection, file type, source, tags, mtime) are indexed and fast fields, so a
+filter is part of the query and facets are aggregations, with nothing held in RAM per chunk.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from retrieval.filters import Filter, MetadataColumns
-from retrieval.types import Chunk
+from retrieval.filters import Filter
+from retrieval.types import TAG_PREFIX, Chunk
 
 logger = logging.getLogger(__name__)
 
-POINTER = "bm25.current"
+FOLDER = "lexical"
+GENERATION_FILE = "lexical.json"
+FORMAT = 1
+FACET_KEYS = ("collection", "file_type", "tag", "source")
+_MAX_FACET_VALUES = 100_000
+_WRITER_HEAP = 128 * 2**20  # tantivy flushes a segment when its buffer reaches this
 
 
 def _stemmer() -> Any:
@@ -31,117 +49,286 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
+_STEMMERS = threading.local()
+
+
+def tokenize(texts: list[str], stemmer: Any = None) -> list[list[str]]:
     """Lower-cased, English stop words removed, Snowball-stemmed tokens (the same for corpus and queries)."""
     import bm25s
 
+    if stemmer is None:
+        stemmer = getattr(_STEMMERS, "stemmer", None)
+        if stemmer is None:
+            stemmer = _STEMMERS.stemmer = _stemmer()
     return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
 
 
+def key_of(chunk_id: str) -> int:
+    """A chunk id as a 63-bit integer: the term a delete or a reconciliation uses (tantivy reads it as a fast
+    field without touching the document store)."""
+    return int.from_bytes(hashlib.blake2b(chunk_id.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def _schema() -> Any:
+    import tantivy
+
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("key", indexed=True, fast=True)
+    sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="freq")
+    for name in ("collection", "file_type", "source", "tag"):
+        sb.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
+    sb.add_float_field("mtime", indexed=True, fast=True)
+    sb.add_bytes_field("doc", stored=True)  # {"id", "text", "meta"} as JSON
+    return sb.build()
+
+
+def published_generation(index_dir: Path) -> int | None:
+    """The manifest generation the lexical index holds, or None when none has been written."""
+    try:
+        state = json.loads((index_dir / GENERATION_FILE).read_text())
+        return int(state["generation"]) if state.get("format") == FORMAT else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _documents(rows: Iterable[tuple[str, str, str, Mapping[str, Any]]], batch: int = 2000) -> Iterator[tuple[str, Any]]:
+    """(chunk id, tantivy document) for each row; texts are tokenised a batch at a time."""
+    rows = iter(rows)
+    while True:
+        part = list(itertools.islice(rows, batch))
+        if not part:
+            return
+        for (cid, text, _indexed, meta), tokens in zip(part, tokenize([r[2] for r in part]), strict=True):
+            yield cid, _document(cid, text, tokens, meta)
+
+
+def _document(cid: str, text: str, tokens: list[str], meta: Mapping[str, Any]) -> Any:
+    import tantivy
+
+    doc = tantivy.Document()
+    doc.add_integer("key", key_of(cid))
+    doc.add_text("tokens", " ".join(tokens))
+    for name in ("collection", "file_type", "source"):
+        value = meta.get(name)
+        if isinstance(value, str) and value:
+            doc.add_text(name, value)
+    for k, v in meta.items():
+        if k.startswith(TAG_PREFIX) and v is True:
+            doc.add_text("tag", k[len(TAG_PREFIX) :])
+    mtime = meta.get("mtime")
+    if isinstance(mtime, int | float) and not isinstance(mtime, bool):
+        doc.add_float("mtime", float(mtime))
+    doc.add_bytes("doc", json.dumps({"id": cid, "text": text, "meta": dict(meta)}).encode())
+    return doc
+
+
 class LexicalIndex:
-    """A loaded BM25 index with its chunks' ids, texts and metadata."""
+    """A reader of the published lexical index (cheap to keep open; `refresh` picks up a newer generation)."""
 
-    def __init__(self, retriever: Any, ids: list[str], texts: list[str], metas: list[dict[str, Any]], generation: int):
-        self._bm25 = retriever
-        self.ids = ids
-        self.texts = texts
-        self.metas = metas
+    def __init__(self, index: Any, generation: int) -> None:
+        self._index = index
+        self._schema = index.schema
         self.generation = generation
-        self.columns = MetadataColumns(metas)
-        self._stemmer = _stemmer()
-        self._vocab = set(retriever.vocab_dict) if retriever is not None else set()
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def build(cls, rows: Iterable[tuple[str, str, str, Mapping[str, Any]]], generation: int) -> LexicalIndex:
-        """rows: (chunk id, verbatim text, text to index, metadata)."""
-        import bm25s
-
-        ids: list[str] = []
-        texts: list[str] = []
-        indexed: list[str] = []
-        metas: list[dict[str, Any]] = []
-        for cid, text, index_text, meta in rows:
-            ids.append(cid)
-            texts.append(text)
-            indexed.append(index_text)
-            metas.append(dict(meta))
-        retriever = None
-        if ids:
-            retriever = bm25s.BM25()
-            retriever.index(tokenize(indexed, _stemmer()), show_progress=False)
-        return cls(retriever, ids, texts, metas, generation)
-
-    def save(self, index_dir: Path) -> None:
-        """Write bm25-<generation>/ and switch the pointer to it atomically; older generations are removed."""
-        target = index_dir / f"bm25-{self.generation}"
-        tmp = index_dir / f"bm25-{self.generation}.tmp{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(tmp), show_progress=False)
-        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
-            for cid, text, meta in zip(self.ids, self.texts, self.metas, strict=True):
-                fh.write(json.dumps({"id": cid, "text": text, "meta": meta}) + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-        pointer_tmp = index_dir / (POINTER + ".tmp")
-        pointer_tmp.write_text(json.dumps({"dir": target.name, "generation": self.generation}))
-        os.replace(pointer_tmp, index_dir / POINTER)
-        for old in index_dir.glob("bm25-*"):
-            if old.name != target.name:
-                shutil.rmtree(old, ignore_errors=True)
-
-    @staticmethod
-    def published_generation(index_dir: Path) -> int | None:
-        """Generation of the published index, or None when there is none."""
-        try:
-            return int(json.loads((index_dir / POINTER).read_text())["generation"])
-        except (OSError, ValueError, KeyError):
-            return None
 
     @classmethod
     def load(cls, index_dir: Path) -> LexicalIndex | None:
         """The published index, or None when no ingest has published one yet."""
-        import bm25s
+        import tantivy
 
-        try:
-            pointer = json.loads((index_dir / POINTER).read_text())
-        except (OSError, ValueError):
+        generation = published_generation(index_dir)
+        folder = index_dir / FOLDER
+        if generation is None or not tantivy.Index.exists(str(folder)):
+            if (index_dir / "bm25.current").exists():
+                logger.warning("%s has a lexical index in the old format; run ingest once to rebuild it", index_dir)
             return None
-        folder = index_dir / pointer["dir"]
-        ids, texts, metas = [], [], []
-        with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                ids.append(row["id"])
-                texts.append(row["text"])
-                metas.append(row["meta"])
-        retriever = bm25s.BM25.load(str(folder), mmap=False) if ids else None
-        return cls(retriever, ids, texts, metas, int(pointer["generation"]))
+        index = tantivy.Index.open(str(folder))
+        index.config_reader(reload_policy="Manual")
+        return cls(index, generation)
+
+    published_generation = staticmethod(published_generation)
+
+    def refresh(self, generation: int) -> None:
+        """Reload to the last commit (called when the generation file names a newer one)."""
+        self._index.reload()
+        self.generation = generation
+
+    def __len__(self) -> int:
+        return int(self._index.searcher().num_docs)
+
+    def _filter_query(self, flt: Filter | None) -> Any:
+        """The filter as a query that scores nothing, or None when it restricts nothing."""
+        import tantivy
+
+        if flt is None or flt.is_empty():
+            return None
+        q = tantivy.Query
+        clauses = [
+            (tantivy.Occur.Must, q.term_set_query(self._schema, field, list(wanted)))
+            for field, wanted in (
+                ("collection", flt.collections),
+                ("file_type", flt.file_types),
+                ("source", flt.sources),
+                ("tag", flt.tags),
+            )
+            if wanted
+        ]
+        if flt.modified_after is not None or flt.modified_before is not None:
+            lo = None if flt.modified_after is None else float(flt.modified_after)
+            hi = None if flt.modified_before is None else float(flt.modified_before)
+            clauses.append((tantivy.Occur.Must, q.range_query(self._schema, "mtime", tantivy.FieldType.Float, lo, hi)))
+        return q.const_score_query(q.boolean_query(clauses), 0.0)
+
+    def count(self, flt: Filter | None = None) -> int:
+        """How many chunks pass the filter (all of them without one)."""
+
+        searcher = self._index.searcher()
+        fq = self._filter_query(flt)
+        if fq is None:
+            return int(searcher.num_docs)
+        return int(searcher.search(fq, limit=1, count=True).count)
 
     def search(self, query: str, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
         """Top-k chunks by BM25 score (only positive scores), restricted to the filter, best first."""
-        if self._bm25 is None or not query.strip():
+        import tantivy
+
+        if not query.strip() or k <= 0:
             return []
-        tokens = [t for t in tokenize([query], self._stemmer)[0] if t in self._vocab]
+        tokens = tokenize([query])[0]
         if not tokens:
             return []
-        mask = None
-        if flt is not None and not flt.is_empty():
-            mask = self.columns.mask(flt)
-            if not mask.any():
-                return []
-        k = min(k, len(self.ids))
-        docs, scores = self._bm25.retrieve(
-            [tokens], k=k, show_progress=False, weight_mask=None if mask is None else mask.astype(np.float32)
+        q = tantivy.Query
+        text_q = q.boolean_query(
+            [(tantivy.Occur.Should, q.term_query(self._schema, "tokens", t, index_option="freq")) for t in tokens]
         )
+        fq = self._filter_query(flt)
+        if fq is not None:
+            text_q = q.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Must, fq)])
+        searcher = self._index.searcher()
+        hits = searcher.search(text_q, limit=k, count=False).hits
         out = []
-        for ix, score in zip(docs[0], scores[0], strict=True):
-            ix = int(ix)
-            if score <= 0 or (mask is not None and not mask[ix]):
+        for score, address in hits:
+            if score <= 0:
                 continue
-            out.append((Chunk.from_record(self.ids[ix], self.texts[ix], self.metas[ix]), float(score)))
+            row = json.loads(searcher.doc(address).get_first("doc"))
+            out.append((Chunk.from_record(row["id"], row["text"], row["meta"]), float(score)))
         return out
+
+    def facets(self, collections: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """Distinct values of each filterable field (collection, file_type, tag, source), among the chunks of the
+        given collections when collections is not None."""
+        import tantivy
+
+        query = (
+            tantivy.Query.all_query()
+            if collections is None
+            else tantivy.Query.term_set_query(self._schema, "collection", list(collections))
+        )
+        aggs = {k: {"terms": {"field": k, "size": _MAX_FACET_VALUES}} for k in FACET_KEYS}
+        result = self._index.searcher().aggregate(query, aggs)
+        return {k: sorted(str(b["key"]) for b in result.get(k, {}).get("buckets", [])) for k in FACET_KEYS}
+
+    def ids(self) -> set[str]:
+        """Every chunk id (reads each stored document: for checks and tools, not for the query path)."""
+        import tantivy
+
+        searcher = self._index.searcher()
+        total = int(searcher.num_docs)
+        if total == 0:
+            return set()
+        hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
+        return {json.loads(searcher.doc(a).get_first("doc"))["id"] for _s, a in hits}
+
+    def keys(self) -> set[int]:
+        """Every chunk's key (see key_of), read from the fast field."""
+        import tantivy
+
+        searcher = self._index.searcher()
+        total = int(searcher.num_docs)
+        if total == 0:
+            return set()
+        hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
+        return set(searcher.fast_field_values("key", [a for _s, a in hits]))
+
+
+class LexicalWriter:
+    """The one writer of an index's lexical side (the ingest lock keeps it to one process at a time).
+
+    Adds and deletes are buffered in tantivy's writer; `commit(generation)` makes them visible to readers and
+    then records the generation."""
+
+    def __init__(self, index_dir: Path) -> None:
+        import tantivy
+
+        self.index_dir = index_dir
+        folder = index_dir / FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        self._index = tantivy.Index(_schema(), path=str(folder), reuse=True)
+        self._writer = self._index.writer(_WRITER_HEAP, num_threads=1)
+        self._dirty = False
+
+    def add(self, rows: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> int:
+        """rows: (chunk id, verbatim text, text to index, metadata); an id already present is replaced."""
+        n = 0
+        for cid, doc in _documents(rows):
+            self._writer.delete_documents_by_term("key", key_of(cid))
+            self._writer.add_document(doc)
+            n += 1
+        self._dirty = self._dirty or n > 0
+        return n
+
+    def delete(self, ids: Iterable[str]) -> int:
+        n = 0
+        for cid in ids:
+            self._writer.delete_documents_by_term("key", key_of(cid))
+            n += 1
+        self._dirty = self._dirty or n > 0
+        return n
+
+    def commit(self, generation: int) -> None:
+        """Publish what was buffered, then record the generation it corresponds to."""
+        if self._dirty:
+            self._writer.commit()
+            self._writer.garbage_collect_files()
+            self._dirty = False
+        tmp = self.index_dir / (GENERATION_FILE + f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"format": FORMAT, "generation": generation}))
+        os.replace(tmp, self.index_dir / GENERATION_FILE)
+        for old in [*self.index_dir.glob("bm25-*"), self.index_dir / "bm25.current"]:  # the previous format
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+
+    def rollback(self) -> None:
+        self._writer.rollback()
+        self._dirty = False
+
+    def reconcile(self, owned: Mapping[int, str], rows: Any) -> tuple[int, int]:
+        """Make the committed index hold exactly the owned chunks (key -> id); rows(ids) yields the rows of the
+        missing ones. Returns (added, deleted)."""
+        self.rollback()
+        self._index.reload()
+        reader = LexicalIndex(self._index, 0)
+        present = reader.keys()
+        extra = present - owned.keys()
+        for key in extra:
+            self._writer.delete_documents_by_term("key", key)
+        missing = [owned[k] for k in owned.keys() - present]
+        added = self.add(rows(missing)) if missing else 0
+        self._dirty = self._dirty or bool(extra)
+        return added, len(extra)
+
+    def close(self) -> None:
+        self._writer.wait_merging_threads()
+
+
+def build(index_dir: Path, rows: Iterable[tuple[str, str, str, Mapping[str, Any]]], generation: int) -> None:
+    """Write a lexical index holding exactly rows, from scratch (benchmarks and tools; ingest is incremental)."""
+    shutil.rmtree(index_dir / FOLDER, ignore_errors=True)
+    (index_dir / GENERATION_FILE).unlink(missing_ok=True)
+    writer = LexicalWriter(index_dir)
+    for _cid, doc in _documents(rows):
+        writer._writer.add_document(doc)
+        writer._dirty = True
+    writer.commit(generation)
+    writer.close()

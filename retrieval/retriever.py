@@ -18,7 +18,7 @@ from configs.settings import RetrievalSettings, Settings
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.filters import EVERYTHING, Filter, Scope
 from retrieval.fusion import blend_rerank, fuse
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, published_generation
 from retrieval.rerank import CrossEncoderReranker, HttpReranker, Reranker
 from retrieval.store import ChromaStore, VectorStore
 from retrieval.types import Hit
@@ -62,12 +62,14 @@ class Retriever:
     @property
     def lexical(self) -> LexicalIndex | None:
         """The published BM25 index, reloaded when an ingest has published a newer generation."""
-        published = LexicalIndex.published_generation(self.index_dir)
+        published = published_generation(self.index_dir)
         current = self._lexical
         if published is not None and (current is None or current.generation != published):
             with self._lock:
-                if self._lexical is None or self._lexical.generation != published:
+                if self._lexical is None:
                     self._lexical = LexicalIndex.load(self.index_dir)
+                elif self._lexical.generation != published:
+                    self._lexical.refresh(published)
         return self._lexical
 
     def search(
@@ -135,12 +137,10 @@ class Retriever:
         keys = ("collection", "file_type", "tag", "source")
         if lexical is None:
             return {k: [] for k in keys}
-        columns = lexical.columns
         scoped = scope.restrict(Filter())
         if scoped is None:
             return {k: [] for k in keys}
-        within = None if scope.collections is None else columns.mask(scoped)
-        return {k: columns.values(k, within) for k in keys}
+        return lexical.facets(None if scope.collections is None else scoped.collections)
 
     def _clears_floor(self, hit: Hit) -> bool:
         dense = hit.scores.get("dense")

@@ -40,7 +40,7 @@ def _state(indexer: Indexer) -> dict[str, Any]:
         "chroma": chroma,
         "manifest": indexer.manifest.all_chunk_ids(),
         "files": {p: r.hash for p, r in indexer.manifest.files().items()},
-        "lexical": set(lexical.ids) if lexical else set(),
+        "lexical": lexical.ids() if lexical else set(),
     }
 
 
@@ -210,27 +210,29 @@ def _many_files(root: Path, n: int) -> None:
         (root / f"doc{i:03}.txt").write_text(f"Title {i}\n\n" + "\n\n".join(paras))
 
 
-def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, embedder: Any) -> None:
-    docs = tmp_path / "docs"
-    _many_files(docs, 60)
-    env = {"KB_INGEST__BATCH_CHUNKS": "8"}
-    killed = tmp_path / "killed"
+def _kill_mid_run(docs: Path, index: Path, env: dict[str, str], delays: tuple[float, ...]) -> list[int]:
+    """Start ingest runs and SIGKILL each once it has committed files; the number committed at each kill."""
     committed_at_kill = []
-    for delay in (0.0, 1.0, 2.0):
+    manifest = index / "manifest.sqlite"
+    for delay in delays:
+        before = 0
+        if manifest.exists():
+            with sqlite3.connect(manifest) as db:
+                before = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
         proc = subprocess.Popen(
-            [PYTHON, "-m", "ingest", str(docs), "--index", str(killed)],
+            [PYTHON, "-m", "ingest", str(docs), "--index", str(index)],
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        manifest = killed / "manifest.sqlite"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:  # wait until it has committed something
             if manifest.exists():
                 try:
                     with sqlite3.connect(manifest) as db:
-                        if db.execute("SELECT COUNT(*) FROM files").fetchone()[0] > 0:
+                        row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+                        if row and int(row[0]) > before + 1:
                             break
                 except sqlite3.Error:
                     pass
@@ -238,9 +240,18 @@ def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, emb
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-            with sqlite3.connect(killed / "manifest.sqlite") as db:
+            with sqlite3.connect(manifest) as db:
                 committed_at_kill.append(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
         proc.wait()
+    return committed_at_kill
+
+
+def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, embedder: Any) -> None:
+    docs = tmp_path / "docs"
+    _many_files(docs, 60)
+    env = {"KB_INGEST__BATCH_CHUNKS": "8"}
+    killed = tmp_path / "killed"
+    committed_at_kill = _kill_mid_run(docs, killed, env, (0.0, 1.0, 2.0))
     assert committed_at_kill and min(committed_at_kill) < 60  # at least one kill really landed mid-run
     finish = _cli(str(docs), "--index", str(killed), "--json", env=env)
     assert finish.returncode == 0, finish.stderr
@@ -252,3 +263,21 @@ def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, emb
     # No chunk of any file is stored twice (under two ids) after the kills and the resumed run.
     places = [(source, index) for _, source, _, _, index in resumed["chroma"].values()]
     assert len(places) == len(set(places)) == len(resumed["manifest"])
+
+    # Incremental runs killed mid-way, over an index whose lexical side is already published: files changed,
+    # deleted and added. A reader can still open and search the index left by a kill.
+    for i in range(0, 20):
+        (docs / f"doc{i:03}.txt").write_text(f"Changed title {i}\n\nA changed body about topic {i % 5}. " * 40)
+    for i in range(50, 60):
+        (docs / f"doc{i:03}.txt").unlink()
+    (docs / "more").mkdir()
+    _many_files(docs / "more" / "x", 20)
+    assert _kill_mid_run(docs, killed, env, (0.0, 0.5))
+    left = LexicalIndex.load(killed)
+    assert left is not None and left.search("topic", 5)
+    finish = _cli(str(docs), "--index", str(killed), "--json", env=env)
+    assert finish.returncode == 0, finish.stderr
+    clean_indexer.run([docs])
+    clean = _state(clean_indexer)
+    assert _state(_indexer(killed, embedder, ingest={"batch_chunks": 8})) == clean
+    assert clean["lexical"] == clean["manifest"] and len(clean["manifest"]) > 0

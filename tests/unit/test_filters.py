@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from configs.errors import RetrievalError
-from retrieval.filters import Filter, MetadataColumns
+from retrieval import lexical
+from retrieval.filters import Filter
 
 
 def _metas(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -56,12 +57,25 @@ FILTERS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def lexical_index(tmp_path_factory: pytest.TempPathFactory) -> lexical.LexicalIndex:
+    folder = tmp_path_factory.mktemp("lexical")
+    lexical.build(folder, ((str(i), "common words", "common words", m) for i, m in enumerate(_metas(400))), 1)
+    index = lexical.LexicalIndex.load(folder)
+    assert index is not None
+    return index
+
+
 @pytest.mark.parametrize("spec", FILTERS)
-def test_dense_where_lexical_mask_and_python_predicate_agree(spec: dict[str, Any]) -> None:
+def test_dense_where_lexical_query_and_python_predicate_agree(
+    spec: dict[str, Any], lexical_index: lexical.LexicalIndex
+) -> None:
     metas = _metas(400)
     flt = Filter.parse(spec)
     expected = np.array([flt.matches(m) for m in metas])
-    assert (MetadataColumns(metas).mask(flt) == expected).all()
+    found = {int(c.id) for c, _ in lexical_index.search("common", 1000, flt)}
+    assert found == set(np.flatnonzero(expected).tolist())
+    assert lexical_index.count(flt) == expected.sum()
     assert np.array([_where_matches(flt.to_where(), m) for m in metas]).tolist() == expected.tolist()
     if spec and spec != {"collections": ["nope"]}:
         assert 0 < expected.sum() < len(metas)  # the filter really discriminates in this data

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from retrieval import lexical
 from retrieval.filters import Filter
 from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, weighted_score_fusion
 from retrieval.lexical import LexicalIndex
@@ -36,16 +37,16 @@ ROWS = [
 
 
 def _index(tmp_path: Path) -> LexicalIndex:
-    built = LexicalIndex.build(((i, t, t, {**m, "source": f"/d/{i}"}) for i, t, m in ROWS), generation=7)
-    built.save(tmp_path)
+    lexical.build(tmp_path, ((i, t, t, {**m, "source": f"/d/{i}"}) for i, t, m in ROWS), generation=7)
     loaded = LexicalIndex.load(tmp_path)
-    assert loaded is not None and loaded.generation == 7 and LexicalIndex.published_generation(tmp_path) == 7
+    assert loaded is not None and loaded.generation == 7 and lexical.published_generation(tmp_path) == 7
     return loaded
 
 
 def test_bm25_stems_and_ranks(tmp_path: Path) -> None:
     hits = _index(tmp_path).search("connections to the vpn", k=10)
     assert {c.id for c, _ in hits} == {"2", "4"}  # "connections" matches "connection"/"connecting"
+    assert hits[0][0].text == ROWS[int(hits[0][0].id) - 1][1] and hits[0][0].source == f"/d/{hits[0][0].id}"
 
 
 def test_bm25_filter_restricts_results(tmp_path: Path) -> None:
@@ -54,14 +55,48 @@ def test_bm25_filter_restricts_results(tmp_path: Path) -> None:
     assert {c.id for c, _ in index.search("annual leave vpn", 10)} == {"1", "2", "3", "4"}
     assert index.search("annual leave", 10, Filter.parse({"modified_after": 35})) == []
     assert index.search("zzzz unknownword", 10) == []
+    assert index.count(Filter.parse({"tags": ["hr"]})) == 2 and index.count() == 4
+    assert index.facets() == {
+        "collection": ["hr", "it"],
+        "file_type": [],
+        "tag": ["hr", "it"],
+        "source": ["/d/1", "/d/2", "/d/3", "/d/4"],
+    }
+    assert index.facets(["it"])["source"] == ["/d/2", "/d/4"]
 
 
-def test_publishing_a_new_generation_replaces_the_old(tmp_path: Path) -> None:
+def test_writes_are_incremental_and_a_reader_sees_them_on_refresh(tmp_path: Path) -> None:
+    reader = _index(tmp_path)
+    writer = lexical.LexicalWriter(tmp_path)
+    writer.delete(["2"])
+    writer.add(
+        [
+            ("1", "Employees get 30 days of leave.", "Employees get 30 days of leave.", {"collection": "hr"}),
+            ("5", "A new VPN client.", "A new VPN client.", {"collection": "it"}),
+        ]
+    )
+    assert {c.id for c, _ in reader.search("vpn", 10)} == {"2", "4"}  # nothing is visible before the commit
+    writer.commit(8)
+    writer.close()
+    assert lexical.published_generation(tmp_path) == 8
+    assert {c.id for c, _ in reader.search("vpn", 10)} == {"2", "4"}  # an open reader keeps its snapshot
+    reader.refresh(8)
+    assert {c.id for c, _ in reader.search("vpn", 10)} == {"4", "5"}
+    assert reader.ids() == {"1", "3", "4", "5"}  # "1" was replaced, not duplicated
+    assert [c.text for c, _ in reader.search("employees", 10)] == ["Employees get 30 days of leave."]
+
+
+def test_reconcile_makes_the_index_hold_exactly_the_owned_chunks(tmp_path: Path) -> None:
     _index(tmp_path)
-    LexicalIndex.build([("9", "only row", "only row", {})], generation=8).save(tmp_path)
+    writer = lexical.LexicalWriter(tmp_path)
+    writer.add([("9", "buffered, never committed", "buffered", {})])  # as if the run was killed here
+    owned = {lexical.key_of(i): i for i in ("1", "3", "6")}
+    rows = {"6": ("6", "Six weeks of parental leave.", "Six weeks of parental leave.", {"collection": "hr"})}
+    assert writer.reconcile(owned, lambda ids: [rows[i] for i in ids]) == (1, 2)  # "6" added; "2", "4" deleted
+    writer.commit(9)
+    writer.close()
     loaded = LexicalIndex.load(tmp_path)
-    assert loaded is not None and loaded.ids == ["9"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bm25-8", "bm25.current"]
+    assert loaded is not None and loaded.ids() == {"1", "3", "6"} and loaded.generation == 9
 
 
 def test_blend_rerank_interpolates_normalised_scores() -> None:
