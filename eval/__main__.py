@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-tutorial", action="store_true", help="skip the tutorial pipeline (about 5 minutes)")
     b.add_argument("--out", type=Path, default=Path("bench/out/ingest.json"))
     b.add_argument("--profile", help="config profile (default: default)")
+    pd = sub.add_parser("bench-pdf", help="PDF text extraction: PDFium (the loader) against pypdf, per file")
+    pd.add_argument("folder", type=Path, help="a folder of PDFs (searched recursively)")
+    pd.add_argument("--out", type=Path, default=Path("bench/out/pdf.json"))
     t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
     t.add_argument("--dataset", type=Path, required=True)
     t.add_argument("--split", default="train")
@@ -86,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     fb = sub.add_parser("feedback", help="the review queue of thumbs-down answers, reviews, export, live KPIs")
     fb.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
     fb.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, t, n, tr, bs, sc, tv, ve, ex, pi, fb, oc):
+    pd.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, pd, t, n, tr, bs, sc, tv, ve, ex, pi, fb, oc):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -149,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             return _pii(settings, args)
         if args.command == "tune-fusion":
             return _tune(settings, args)
+        if args.command == "bench-pdf":
+            from eval.bench_pdf import main as bench_pdf
+
+            bench_pdf(_data_path(args.folder), args.out)
+            return 0
         if args.command == "bench-ingest":
             from eval.bench_ingest import main as bench_ingest
 

@@ -9,7 +9,6 @@ write to Chroma, the manifest and the lexical index) under lock.py (one writer p
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -24,12 +23,12 @@ from configs.errors import IngestError
 from configs.settings import ChunkingSettings, IngestSettings, Settings
 from ingest.chunking import Chunker
 from ingest.discovery import Candidate, discover, is_under
-from ingest.loaders import LOADER_VERSION, Loader, default_loaders
+from ingest.loaders import Loader, default_loaders
 from ingest.lock import IndexLock
 from ingest.manifest import ChunkRow, FileRecord, Manifest
 from ingest.parsing import Parsed, ParseStage
 from ingest.plan import ChangePlan
-from ingest.records import chunk_id, chunk_meta, moved_meta
+from ingest.records import Fingerprint, chunk_id, chunk_meta, moved_meta
 from ingest.writer import IndexWriter, Written
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.store import ChromaStore, VectorStore
@@ -100,14 +99,11 @@ class Indexer:
     def writer(self) -> IndexWriter:
         return IndexWriter(self.manifest, self.store, self.index_dir)
 
-    def fingerprint(self) -> str:
-        """Everything that shapes a file's chunks and vectors; a change re-indexes every file."""
-        spec = {
-            "loader": LOADER_VERSION,
-            "chunking": self.chunking.model_dump(mode="json"),
-            "embedder": self.embedder.fingerprint(),
-        }
-        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    def fingerprint(self) -> Fingerprint:
+        """Everything that shapes a file's chunks and vectors, per file type: a change re-indexes the files it
+        affects (a new chunker or embedder: all of them; a new PDF loader: the PDFs)."""
+        base = {"chunking": self.chunking.model_dump(mode="json"), "embedder": self.embedder.fingerprint()}
+        return Fingerprint(base)
 
     def close(self) -> None:
         if self._manifest is not None:
@@ -163,7 +159,7 @@ class Indexer:
         self,
         found: list[Candidate],
         plan: ChangePlan,
-        fingerprint: str,
+        fingerprint: Fingerprint,
         writer: IndexWriter,
         report: IngestReport,
         progress: Progress,
@@ -204,19 +200,18 @@ class Indexer:
         if batch:
             self._flush(batch, fingerprint, writer, report)
 
-    def _flush(self, batch: list[Parsed], fingerprint: str, writer: IndexWriter, report: IngestReport) -> None:
+    def _flush(self, batch: list[Parsed], fingerprint: Fingerprint, writer: IndexWriter, report: IngestReport) -> None:
         records: list[FileRecord] = []
         rows: list[ChunkRow] = []
         for item in batch:
             cand, doc = item.candidate, item.doc
             assert doc is not None
             path = str(cand.path)
+            fp = fingerprint.of(cand.path)
             for seq, piece in enumerate(item.pieces):
                 meta = chunk_meta(cand, item.file_hash, doc, piece, seq)
                 rows.append(
-                    ChunkRow(
-                        chunk_id(path, item.file_hash, fingerprint, seq), path, seq, piece.text, piece.embed_text, meta
-                    )
+                    ChunkRow(chunk_id(path, item.file_hash, fp, seq), path, seq, piece.text, piece.embed_text, meta)
                 )
             pages = doc.pages or 1
             report.pages += pages
@@ -224,7 +219,7 @@ class Indexer:
                 FileRecord(
                     path,
                     item.file_hash,
-                    fingerprint,
+                    fp,
                     cand.size,
                     cand.mtime,
                     doc.file_type,
@@ -239,7 +234,7 @@ class Indexer:
         t1 = time.perf_counter()
         self._count(report, writer.write(records, rows, vectors), time.perf_counter() - t1)
 
-    def _move(self, item: Parsed, fingerprint: str, writer: IndexWriter, report: IngestReport) -> bool:
+    def _move(self, item: Parsed, fingerprint: Fingerprint, writer: IndexWriter, report: IngestReport) -> bool:
         """A file whose content an indexed file that is gone had: reuse its vectors, re-embed nothing."""
         assert item.decision is not None and item.decision.moved_from is not None
         old_path = item.decision.moved_from
@@ -250,9 +245,10 @@ class Indexer:
             return False
         cand = item.candidate
         new_path = str(cand.path)
+        fp = fingerprint.of(cand.path)
         new_rows = [
             ChunkRow(
-                chunk_id(new_path, item.file_hash, fingerprint, r.seq),
+                chunk_id(new_path, item.file_hash, fp, r.seq),
                 new_path,
                 r.seq,
                 r.text,
@@ -263,7 +259,7 @@ class Indexer:
         ]
         matrix = np.stack([vectors[r.id] for r in rows]) if rows else np.zeros((0, 1), dtype=np.float32)
         record = FileRecord(
-            new_path, item.file_hash, fingerprint, cand.size, cand.mtime, old.file_type, old.pages, old.chars, len(rows)
+            new_path, item.file_hash, fp, cand.size, cand.mtime, old.file_type, old.pages, old.chars, len(rows)
         )
         t0 = time.perf_counter()
         self._count(report, writer.write([record], new_rows, matrix, removed=[old_path]), time.perf_counter() - t0)

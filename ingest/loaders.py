@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,13 @@ from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-# Bump when a loader's output changes: every file is then re-parsed by the next ingest.
+# Bump a file type's version when its loader's output changes: the next ingest re-parses the files of that type.
 LOADER_VERSION = "1"
+LOADER_VERSIONS = {"pdf": "2"}  # 2: pypdfium2 instead of pypdf
+
+
+def loader_version(file_type: str) -> str:
+    return LOADER_VERSIONS.get(file_type, LOADER_VERSION)
 
 
 class SkipFile(Exception):
@@ -95,41 +101,64 @@ class TextLoader:
 
 
 class PdfLoader:
-    """PDF through pypdf: one section per page, page numbers from 1."""
+    """PDF through PDFium (pypdfium2): one section per page, page numbers from 1, the page's text as PDFium reads
+    it (so offsets within a page are stable). pypdf is used only to say precisely why a file PDFium refuses
+    cannot be read (a password, or damage)."""
 
     file_types: tuple[str, ...] = ("pdf",)
+    _lock = threading.Lock()  # PDFium is not thread-safe; one document at a time per process
 
     def load(self, path: Path, data: bytes) -> Document:
-        import io
-
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        import pypdfium2 as pdfium
 
         if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
             raise SkipFile("not a PDF (no %PDF header); give it its real extension")
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted and not reader.decrypt(""):
-                raise SkipFile("encrypted PDF with a password; decrypt it first (e.g. qpdf --decrypt)")
-            sections = []
-            for number, page in enumerate(reader.pages, start=1):
-                text = _clean(page.extract_text() or "")
-                if text:
-                    sections.append(Section(text, page=number))
-            n_pages = len(reader.pages)
-            meta_title = (reader.metadata.title if reader.metadata else None) or ""
-        except SkipFile:
-            raise
-        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-            raise SkipFile(f"corrupt or truncated PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
-        except Exception as exc:  # pypdf raises many types on damaged files; none may stop the run
-            if "crypt" in str(exc).lower() or "AES" in str(exc):
-                raise SkipFile(f"encrypted PDF that cannot be opened ({str(exc)[:100]}); decrypt it first") from exc
-            raise SkipFile(f"unreadable PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
+        with self._lock:
+            try:
+                pdf = pdfium.PdfDocument(data)
+            except pdfium.PdfiumError as exc:
+                raise SkipFile(_why_unreadable(data, exc)) from exc
+            try:
+                n_pages = len(pdf)
+                sections = []
+                for number in range(1, n_pages + 1):
+                    page = pdf[number - 1]
+                    try:
+                        textpage = page.get_textpage()
+                        text = _clean(textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n"))
+                        textpage.close()
+                    except pdfium.PdfiumError as exc:
+                        logger.warning("%s: page %d has no readable text (%s)", path, number, exc)
+                        text = ""
+                    finally:
+                        page.close()
+                    if text:
+                        sections.append(Section(text, page=number))
+                meta_title = str(pdf.get_metadata_dict(skip_empty=True).get("Title", ""))
+            finally:
+                pdf.close()
         if not sections:
             raise SkipFile(f"no extractable text in {n_pages} page(s) (scanned? run OCR, e.g. ocrmypdf, first)")
-        title = str(meta_title).strip() or path.stem
+        title = meta_title.strip() or path.stem
         return Document(path, "pdf", title, tuple(sections), pages=n_pages)
+
+
+def _why_unreadable(data: bytes, exc: Exception) -> str:
+    """The one-line reason for a PDF PDFium cannot open, with pypdf's view of it where that is more precise."""
+    import io
+
+    message = str(exc)
+    if "password" in message.lower():
+        return "encrypted PDF with a password; decrypt it first (e.g. qpdf --decrypt)"
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            return "encrypted PDF that cannot be opened; decrypt it first (e.g. qpdf --decrypt)"
+    except Exception as detail:  # pypdf raises many types on damaged files
+        return f"corrupt or truncated PDF ({type(detail).__name__}: {str(detail)[:120]})"
+    return f"corrupt or truncated PDF ({message[:120]})"
 
 
 _SPACY_READY = False

@@ -14,7 +14,7 @@ from ingest.chunking import Chunker, Piece
 from ingest.discovery import Candidate
 from ingest.loaders import Document, Loader, SkipFile, file_type_of
 from ingest.plan import ChangePlan, Decision
-from ingest.records import content_hash
+from ingest.records import Fingerprint, content_hash
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ class Parsed:
 class ParseStage:
     """Turns candidates into Parsed items, in order."""
 
-    def __init__(self, loaders: dict[str, Loader], chunker: Chunker, plan: ChangePlan, fingerprint: str) -> None:
+    def __init__(
+        self, loaders: dict[str, Loader], chunker: Chunker, plan: ChangePlan, fingerprint: Fingerprint
+    ) -> None:
         self._loaders = loaders
         self._chunker = chunker
         self._plan = plan
@@ -46,7 +48,7 @@ class ParseStage:
         except OSError as exc:
             return Parsed(candidate, error=f"cannot read file ({exc.strerror or exc}); check permissions")
         file_hash = content_hash(data)
-        decision = self._plan.decide(candidate, file_hash, self._fingerprint)
+        decision = self._plan.decide(candidate, file_hash, self._fingerprint.of(candidate.path))
         if decision.action != "index":
             return Parsed(candidate, decision, file_hash)
         return self.load(candidate, decision, file_hash, data)

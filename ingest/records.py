@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from ingest.chunking import Piece
 from ingest.discovery import Candidate, Place
-from ingest.loaders import Document
+from ingest.loaders import Document, file_type_of, loader_version
 from retrieval.types import ChunkMeta
+
+
+class Fingerprint:
+    """What shapes a file's chunks and vectors, per file type: the chunking and embedder settings (base) and the
+    version of the loader that reads that type. A file indexed under another fingerprint is indexed again."""
+
+    def __init__(self, base: dict[str, Any]) -> None:
+        self._base = base
+        self._cache: dict[str, str] = {}
+
+    def of(self, path: Path | str) -> str:
+        version = loader_version(file_type_of(Path(path)) or "")
+        if version not in self._cache:
+            spec = {**self._base, "loader": version}
+            self._cache[version] = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+        return self._cache[version]
 
 
 def chunk_id(path: str, file_hash: str, fingerprint: str, seq: int) -> str:
