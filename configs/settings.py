@@ -37,6 +37,7 @@ class EmbeddingSettings(Section):
     # else fp32.
     precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     threads: int | None = Field(default=None, ge=1)
+    device: Literal["cpu", "cuda"] = "cpu"  # cuda: a GPU (Ray's encoder actors choose it when they hold one)
     cache_dir: Path = Path("data/models")  # where derived models (the int8 copy) are kept
     query_prefix: str = ""
     document_prefix: str = ""
@@ -57,6 +58,10 @@ class IngestSettings(Section):
     extensions: tuple[str, ...] = (".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".txt")
     batch_chunks: int = Field(default=2048, ge=1)  # chunks embedded together (sorted by length) per write
     skip_hidden: bool = True
+    # A Ray cluster (`ray start --head` prints it, e.g. 127.0.0.1:6379): parse tasks and encoder actors run there;
+    # unset, everything runs in the ingest process. `python -m ingest --ray ADDRESS` sets it for one run.
+    ray_address: str | None = None
+    ray_encoders: int = Field(default=0, ge=0)  # encoder actors; 0: one per GPU, or one per node without GPUs
 
     @field_validator("extensions")
     @classmethod

@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index directory (default: index.path, env KB_INDEX__PATH)")
     p.add_argument("--profile", help="config profile: configs/<profile>.yaml (default: default)")
     p.add_argument("--json", action="store_true", help="print the run report as one JSON line (last line)")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="parse and embed on this Ray cluster (e.g. 127.0.0.1:6379; default: ingest.ray_address, "
+        "env KB_INGEST__RAY_ADDRESS; unset: in this process)",
+    )
     p.add_argument("--list", action="store_true", help="list indexed files and exit")
     p.add_argument("--remove", action="store_true", help="remove the given paths from the index")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -60,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         settings = load_settings(args.profile)
+        if args.ray:
+            settings = settings.model_copy(
+                update={"ingest": settings.ingest.model_copy(update={"ray_address": args.ray})}
+            )
         missing = [str(p) for p in args.paths if not p.exists() and not args.remove]
         if missing:
             print(f"error: path(s) not found: {', '.join(missing)}; pass existing files or folders", file=sys.stderr)

@@ -23,10 +23,11 @@ from configs.errors import IngestError
 from configs.settings import ChunkingSettings, IngestSettings, Settings
 from ingest.chunking import Chunker
 from ingest.discovery import Candidate, discover, is_under
+from ingest.executors import Executor, LocalExecutor
 from ingest.loaders import Loader, default_loaders
 from ingest.lock import IndexLock
 from ingest.manifest import ChunkRow, FileRecord, Manifest
-from ingest.parsing import Parsed, ParseStage
+from ingest.parsing import FileParser, Parsed, ParseStage
 from ingest.plan import ChangePlan
 from ingest.records import Fingerprint, chunk_id, chunk_meta, moved_meta
 from ingest.writer import IndexWriter, Written
@@ -80,6 +81,7 @@ class Indexer:
         embedder: Embedder,
         store: VectorStore,
         loaders: dict[str, Loader] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.settings = ingest
         self.chunking = chunking
@@ -87,6 +89,7 @@ class Indexer:
         self.embedder = embedder
         self.store = store
         self.loaders = loaders or default_loaders()
+        self.executor = executor or LocalExecutor(embedder)
         self._manifest: Manifest | None = None
 
     @property
@@ -106,6 +109,7 @@ class Indexer:
         return Fingerprint(base)
 
     def close(self) -> None:
+        self.executor.close()
         if self._manifest is not None:
             self._manifest.close()
             self._manifest = None
@@ -165,12 +169,12 @@ class Indexer:
         progress: Progress,
     ) -> None:
         """One pass over the files: count the unchanged, carry out moves, index the rest in batches."""
-        stage = ParseStage(
-            self.loaders, Chunker(self.chunking, self.embedder, self.embedder.max_tokens), plan, fingerprint
-        )
+        parser = FileParser(self.loaders, Chunker(self.chunking, self.embedder, self.embedder.max_tokens))
+        stage = ParseStage(parser, plan, fingerprint)
+        indexed = {p: r.hash for p, r in self.manifest.files().items() if r.fingerprint == fingerprint.of(p)}
         batch: list[Parsed] = []
         pending = 0
-        for item in stage.stream(found):
+        for item in self.executor.parse(stage, found, indexed):
             progress("file", 1)
             if item.error is not None or item.decision is None:
                 report.skip(item.candidate.path, item.error or "not read")
@@ -229,7 +233,7 @@ class Indexer:
                 )
             )
         t0 = time.perf_counter()
-        vectors = self.embedder.embed_documents([r.embed_text for r in rows])
+        vectors = self.executor.embed([r.embed_text for r in rows])
         report.embed_seconds += time.perf_counter() - t0
         t1 = time.perf_counter()
         self._count(report, writer.write(records, rows, vectors), time.perf_counter() - t1)
@@ -300,12 +304,26 @@ def build_indexer(
     embedder: Embedder | None = None,
     store: VectorStore | None = None,
 ) -> Indexer:
-    """The object graph for writing an index, from Settings."""
+    """The object graph for writing an index, from Settings (on a Ray cluster when ingest.ray_address is set)."""
     index_dir = index_dir or settings.resolve(settings.index.path)
+    cache_dir = settings.resolve(settings.embedding.cache_dir)
+    embedder = embedder or build_embedder(settings.embedding, cache_dir)
+    executor: Executor | None = None
+    if settings.ingest.ray_address:
+        from ingest.executors import RayExecutor
+
+        executor = RayExecutor(
+            settings.ingest.ray_address,
+            settings.chunking,
+            settings.embedding,
+            cache_dir,
+            actors=settings.ingest.ray_encoders,
+        )
     return Indexer(
         settings.ingest,
         settings.chunking,
         index_dir,
-        embedder or build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir)),
+        embedder,
         store or ChromaStore(settings.index, index_dir),
+        executor=executor,
     )

@@ -31,29 +31,24 @@ class Parsed:
     error: str | None = None
 
 
-class ParseStage:
-    """Turns candidates into Parsed items, in order."""
+class FileParser:
+    """Reads, hashes, parses and chunks one file: the work of the parse stage, wherever it runs (the ingest
+    process's parse thread, or a Ray task on another machine)."""
 
-    def __init__(
-        self, loaders: dict[str, Loader], chunker: Chunker, plan: ChangePlan, fingerprint: Fingerprint
-    ) -> None:
+    def __init__(self, loaders: dict[str, Loader], chunker: Chunker) -> None:
         self._loaders = loaders
         self._chunker = chunker
-        self._plan = plan
-        self._fingerprint = fingerprint
 
-    def parse(self, candidate: Candidate) -> Parsed:
+    @staticmethod
+    def read(candidate: Candidate) -> tuple[bytes, str] | Parsed:
+        """The file's bytes and content hash, or a Parsed with the reason it cannot be read."""
         try:
             data = candidate.path.read_bytes()
         except OSError as exc:
             return Parsed(candidate, error=f"cannot read file ({exc.strerror or exc}); check permissions")
-        file_hash = content_hash(data)
-        decision = self._plan.decide(candidate, file_hash, self._fingerprint.of(candidate.path))
-        if decision.action != "index":
-            return Parsed(candidate, decision, file_hash)
-        return self.load(candidate, decision, file_hash, data)
+        return data, content_hash(data)
 
-    def load(self, candidate: Candidate, decision: Decision, file_hash: str, data: bytes) -> Parsed:
+    def load(self, candidate: Candidate, file_hash: str, data: bytes, decision: Decision | None = None) -> Parsed:
         """Parse and chunk one file's bytes; a failure is the file's skip reason, never the run's end."""
         try:
             if not data.strip():
@@ -69,6 +64,54 @@ class ParseStage:
             return Parsed(
                 candidate, file_hash=file_hash, error=f"parser error ({type(exc).__name__}: {str(exc)[:120]})"
             )
+
+    def parse_unless(self, candidate: Candidate, indexed_as: str | None) -> Parsed:
+        """Read and hash the file; parse it unless its hash is indexed_as (then it is most likely unchanged and
+        the plan, applied later, decides). No decision is attached."""
+        read = self.read(candidate)
+        if isinstance(read, Parsed):
+            return read
+        data, file_hash = read
+        if file_hash == indexed_as:
+            return Parsed(candidate, file_hash=file_hash)
+        return self.load(candidate, file_hash, data)
+
+
+class ParseStage:
+    """Turns candidates into Parsed items, in order: the plan's decision for each, and chunks where needed."""
+
+    def __init__(self, parser: FileParser, plan: ChangePlan, fingerprint: Fingerprint) -> None:
+        self.parser = parser
+        self._plan = plan
+        self.fingerprint = fingerprint
+
+    def parse(self, candidate: Candidate) -> Parsed:
+        read = self.parser.read(candidate)
+        if isinstance(read, Parsed):
+            return read
+        data, file_hash = read
+        decision = self._plan.decide(candidate, file_hash, self.fingerprint.of(candidate.path))
+        if decision.action != "index":
+            return Parsed(candidate, decision, file_hash)
+        return self.parser.load(candidate, file_hash, data, decision)
+
+    def load(self, candidate: Candidate, decision: Decision, file_hash: str, data: bytes) -> Parsed:
+        return self.parser.load(candidate, file_hash, data, decision)
+
+    def settle(self, item: Parsed) -> Parsed:
+        """The plan's decision for an item parsed elsewhere (FileParser.parse_unless), in candidate order."""
+        if item.error is not None and not item.file_hash:
+            return item  # unreadable
+        candidate = item.candidate
+        decision = self._plan.decide(candidate, item.file_hash, self.fingerprint.of(candidate.path))
+        if decision.action != "index":
+            return Parsed(candidate, decision, item.file_hash)
+        if item.error is not None:
+            return item
+        if item.doc is None:  # skipped as unchanged, yet the plan indexes it: parse it here
+            return self.parse(candidate)
+        item.decision = decision
+        return item
 
     def stream(self, candidates: Sequence[Candidate]) -> Iterator[Parsed]:
         """Parsed items in candidate order, produced by a background thread a bounded queue ahead."""

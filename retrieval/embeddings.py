@@ -124,11 +124,13 @@ class SentenceTransformerEmbedder:
                     torch.set_num_threads(self._settings.threads)
                 path = resolve_model_path(self._settings.model)
                 try:
-                    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+                    model = SentenceTransformer(str(path), device=self._settings.device, local_files_only=True)
                 except Exception as exc:  # any loader failure means the same thing to the user
                     raise ModelUnavailable(f"cannot load embedding model from {path}: {exc}") from exc
                 model.eval()
                 precision = self._settings.precision
+                if precision == "auto" and self._settings.device == "cuda":
+                    precision = "fp32"
                 if precision == "auto":
                     precision = "bf16" if cpu_has_native_bf16() else "int8" if openvino_int8.available() else "fp32"
                 if precision == "int8":

@@ -27,6 +27,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,12 @@ logger = logging.getLogger(__name__)
 
 FOLDER = "lexical"
 GENERATION_FILE = "lexical.json"
-FORMAT = 1
+FORMAT = 2  # 2: the chunk id is a fast field
 FACET_KEYS = ("collection", "file_type", "tag", "source")
-_MAX_FACET_VALUES = 100_000
+# Values listed per facet (tantivy refuses an aggregation of more than 65,000 buckets in all). Sources are for
+# pickers and are capped; whether one file is indexed is asked with count(), and how many with files().
+_FACET_LIMITS = {"collection": 2_000, "file_type": 200, "tag": 10_000, "source": 20_000}
+_MATCHING_CACHE = 64  # filters remembered per reader (a reader's scope repeats on every question)
 _WRITER_HEAP = 128 * 2**20  # tantivy flushes a segment when its buffer reaches this
 
 
@@ -74,6 +78,7 @@ def _schema() -> Any:
 
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("key", indexed=True, fast=True)
+    sb.add_text_field("id", tokenizer_name="raw", index_option="basic", fast=True)
     sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="freq")
     for name in ("collection", "file_type", "source", "tag"):
         sb.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
@@ -107,6 +112,7 @@ def _document(cid: str, text: str, tokens: list[str], meta: Mapping[str, Any]) -
 
     doc = tantivy.Document()
     doc.add_integer("key", key_of(cid))
+    doc.add_text("id", cid)
     doc.add_text("tokens", " ".join(tokens))
     for name in ("collection", "file_type", "source"):
         value = meta.get(name)
@@ -122,6 +128,21 @@ def _document(cid: str, text: str, tokens: list[str], meta: Mapping[str, Any]) -
     return doc
 
 
+@dataclass(frozen=True)
+class Matching:
+    """Which chunks pass a filter, at one generation: ids when few, else keys (key_of) to test candidates by."""
+
+    generation: int
+    count: int
+    ids: list[str] | None = None
+    keys: frozenset[int] | None = None
+
+    def admits(self, chunk_id: str) -> bool:
+        if self.keys is not None:
+            return key_of(chunk_id) in self.keys
+        return self.ids is not None and chunk_id in set(self.ids)
+
+
 class LexicalIndex:
     """A reader of the published lexical index (cheap to keep open; `refresh` picks up a newer generation)."""
 
@@ -129,6 +150,8 @@ class LexicalIndex:
         self._index = index
         self._schema = index.schema
         self.generation = generation
+        self._matching: dict[Filter, Matching] = {}
+        self._facets: dict[tuple[str, ...] | None, dict[str, list[str]]] = {}
 
     @classmethod
     def load(cls, index_dir: Path) -> LexicalIndex | None:
@@ -151,6 +174,8 @@ class LexicalIndex:
         """Reload to the last commit (called when the generation file names a newer one)."""
         self._index.reload()
         self.generation = generation
+        self._matching.clear()
+        self._facets.clear()
 
     def __len__(self) -> int:
         return int(self._index.searcher().num_docs)
@@ -187,6 +212,37 @@ class LexicalIndex:
             return int(searcher.num_docs)
         return int(searcher.search(fq, limit=1, count=True).count)
 
+    def matching(self, flt: Filter, ids_up_to: int) -> Matching:
+        """The chunks that pass a (non-empty) filter: their number, and either their ids (when there are at most
+        ids_up_to) or their keys (key_of). Cached per filter until the next generation."""
+        cached = self._matching.get(flt)
+        if (
+            cached is not None
+            and cached.generation == self.generation
+            and (cached.ids is not None or cached.count > ids_up_to)
+        ):
+            return cached
+        result = self._compute_matching(flt, ids_up_to)
+        if len(self._matching) >= _MATCHING_CACHE:
+            self._matching.pop(next(iter(self._matching)))
+        self._matching[flt] = result
+        return result
+
+    def _compute_matching(self, flt: Filter, ids_up_to: int) -> Matching:
+        fq = self._filter_query(flt)
+        assert fq is not None, "an empty filter matches everything; do not ask which chunks"
+        searcher = self._index.searcher()
+        count = int(searcher.search(fq, limit=1, count=True).count)
+        if count == 0:
+            return Matching(self.generation, 0, ids=[])
+        if count <= ids_up_to:
+            buckets = searcher.aggregate(fq, {"ids": {"terms": {"field": "id", "size": count}}})["ids"]["buckets"]
+            return Matching(self.generation, count, ids=[str(b["key"]) for b in buckets])
+        hits = searcher.search(fq, limit=count, count=False).hits
+        return Matching(
+            self.generation, count, keys=frozenset(searcher.fast_field_values("key", [a for _s, a in hits]))
+        )
+
     def search(self, query: str, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
         """Top-k chunks by BM25 score (only positive scores), restricted to the filter, best first."""
         import tantivy
@@ -213,9 +269,8 @@ class LexicalIndex:
             out.append((Chunk.from_record(row["id"], row["text"], row["meta"]), float(score)))
         return out
 
-    def facets(self, collections: Sequence[str] | None = None) -> dict[str, list[str]]:
-        """Distinct values of each filterable field (collection, file_type, tag, source), among the chunks of the
-        given collections when collections is not None."""
+    def files(self, collections: Sequence[str] | None = None) -> int:
+        """How many distinct files (sources) the index holds, within the given collections when not None."""
         import tantivy
 
         query = (
@@ -223,9 +278,29 @@ class LexicalIndex:
             if collections is None
             else tantivy.Query.term_set_query(self._schema, "collection", list(collections))
         )
-        aggs = {k: {"terms": {"field": k, "size": _MAX_FACET_VALUES}} for k in FACET_KEYS}
+        return round(self._index.searcher().cardinality(query, "source"))
+
+    def facets(self, collections: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """Distinct values of each filterable field (collection, file_type, tag, source), among the chunks of the
+        given collections when collections is not None (cached until the next generation)."""
+        import tantivy
+
+        key = None if collections is None else tuple(sorted(collections))
+        if key in self._facets:
+            return self._facets[key]
+
+        query = (
+            tantivy.Query.all_query()
+            if collections is None
+            else tantivy.Query.term_set_query(self._schema, "collection", list(collections))
+        )
+        aggs = {k: {"terms": {"field": k, "size": _FACET_LIMITS[k]}} for k in FACET_KEYS}
         result = self._index.searcher().aggregate(query, aggs)
-        return {k: sorted(str(b["key"]) for b in result.get(k, {}).get("buckets", [])) for k in FACET_KEYS}
+        facets = {k: sorted(str(b["key"]) for b in result.get(k, {}).get("buckets", [])) for k in FACET_KEYS}
+        if len(self._facets) >= _MATCHING_CACHE:
+            self._facets.pop(next(iter(self._facets)))
+        self._facets[key] = facets
+        return facets
 
     def ids(self) -> set[str]:
         """Every chunk id (reads each stored document: for checks and tools, not for the query path)."""
@@ -261,6 +336,8 @@ class LexicalWriter:
 
         self.index_dir = index_dir
         folder = index_dir / FOLDER
+        if folder.exists() and published_generation(index_dir) is None:  # another format: rebuilt by reconcile
+            shutil.rmtree(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self._index = tantivy.Index(_schema(), path=str(folder), reuse=True)
         self._writer = self._index.writer(_WRITER_HEAP, num_threads=1)

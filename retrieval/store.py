@@ -17,6 +17,8 @@ from retrieval.types import Chunk
 
 logger = logging.getLogger(__name__)
 
+EXHAUSTIVE_UP_TO = 400  # a query among at most this many ids compares their vectors one by one
+
 
 class VectorStore(Protocol):
     """Chunks with their vectors, searchable by cosine similarity under a metadata filter."""
@@ -40,8 +42,20 @@ class VectorStore(Protocol):
 
     def all_ids(self) -> set[str]: ...
 
-    def query(self, vector: np.ndarray, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
-        """The k nearest chunks that pass the filter, by cosine similarity, best first."""
+    def query(
+        self, vector: np.ndarray, k: int, flt: Filter | None = None, ids: Sequence[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks that pass the filter (and are among ids, when given), by cosine similarity, best
+        first."""
+        ...
+
+    def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The ids and similarities of the n nearest chunks, unfiltered, best first (no text or metadata read:
+        the cheap first step of a post-filtered search)."""
+        ...
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Stored chunks by id (ids that are not stored are left out)."""
         ...
 
 
@@ -143,16 +157,24 @@ class ChromaStore:
                 return ids
             offset += self._max_batch
 
-    def query(self, vector: np.ndarray, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity (1 - cosine distance), best first."""
+    def query(
+        self, vector: np.ndarray, k: int, flt: Filter | None = None, ids: Sequence[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity (1 - cosine distance), best first. Among a few ids, exhaustively
+        over their stored vectors: HNSW with an allow-list of a handful of ids wanders the whole graph (290 ms at
+        500k chunks for 50 ids, 45 ms for 1,000, 18 ms for 5,000)."""
         collection = self.collection
-        n = min(k, collection.count())
+        if ids is not None and len(ids) <= EXHAUSTIVE_UP_TO:
+            return self._exhaustive(vector, k, flt, ids)
+        n = min(k, collection.count() if ids is None else len(ids))
         if n == 0:
             return []
+        where = flt.to_where() if flt is not None else None
         res = collection.query(
             query_embeddings=[vector],
             n_results=n,
-            where=flt.to_where() if flt is not None else None,
+            where=where,
+            ids=list(ids) if ids is not None else None,
             include=["documents", "metadatas", "distances"],
         )
         return [
@@ -161,6 +183,40 @@ class ChromaStore:
                 res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
             )
         ]
+
+    def _exhaustive(
+        self, vector: np.ndarray, k: int, flt: Filter | None, ids: Sequence[str]
+    ) -> list[tuple[Chunk, float]]:
+        stored = self.get_vectors(ids)
+        if not stored:
+            return []
+        order = list(stored)
+        matrix = np.stack([stored[i] for i in order])
+        q = np.asarray(vector, dtype=np.float32)
+        sims = matrix @ q / np.maximum(np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(q)), 1e-12)
+        ranked = sorted(zip(order, sims.tolist(), strict=True), key=lambda x: (-x[1], x[0]))
+        if flt is None:
+            ranked = ranked[:k]
+        chunks = self.fetch([cid for cid, _ in ranked])
+        hits = [(chunks[cid], s) for cid, s in ranked if cid in chunks]
+        return [(c, s) for c, s in hits if flt is None or flt.matches(c.to_record())][:k]
+
+    def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        collection = self.collection
+        n = min(n, collection.count())
+        if n <= 0:
+            return []
+        res = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        out: dict[str, Chunk] = {}
+        collection = self.collection
+        for start in range(0, len(ids), self._max_batch):
+            got = collection.get(ids=list(ids[start : start + self._max_batch]), include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                out[cid] = Chunk.from_record(cid, doc, dict(meta or {}))
+        return out
 
 
 class InMemoryStore:
@@ -190,11 +246,27 @@ class InMemoryStore:
     def all_ids(self) -> set[str]:
         return set(self._rows)
 
-    def query(self, vector: np.ndarray, k: int, flt: Filter | None = None) -> list[tuple[Chunk, float]]:
+    def query(
+        self, vector: np.ndarray, k: int, flt: Filter | None = None, ids: Sequence[str] | None = None
+    ) -> list[tuple[Chunk, float]]:
+        allowed = None if ids is None else set(ids)
         scored = [
-            (float(v @ vector) / max(1e-12, float(np.linalg.norm(v) * np.linalg.norm(vector))), cid)
+            (self._cosine(v, vector), cid)
             for cid, (_, record, v) in self._rows.items()
-            if flt is None or flt.matches(record)
+            if (flt is None or flt.matches(record)) and (allowed is None or cid in allowed)
         ]
         scored.sort(key=lambda x: (-x[0], x[1]))
         return [(Chunk.from_record(cid, self._rows[cid][0], self._rows[cid][1]), s) for s, cid in scored[:k]]
+
+    @staticmethod
+    def _cosine(v: np.ndarray, q: np.ndarray) -> float:
+        return float(v @ q) / max(1e-12, float(np.linalg.norm(v) * np.linalg.norm(q)))
+
+    def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        scored = sorted(
+            ((self._cosine(v, vector), cid) for cid, (_, _, v) in self._rows.items()), key=lambda x: (-x[0], x[1])
+        )
+        return [(cid, s) for s, cid in scored[:n]]
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        return {cid: Chunk.from_record(cid, self._rows[cid][0], self._rows[cid][1]) for cid in ids if cid in self._rows}

@@ -216,7 +216,7 @@ class Api:
     ) -> FileResponse:
         identity = self.identity(request)
         # A file outside the identity's collections is "not indexed" for them: its existence is not confirmed.
-        if source not in self.assistant.facets(identity)["source"]:
+        if not self.assistant.may_read_file(identity, source):
             raise ApiError(404, "not an indexed file", "not_found")
         path = Path(source)
         if not path.is_file():

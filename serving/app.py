@@ -93,7 +93,11 @@ class Assistant:
 
     def _index_size(self) -> tuple[int, int]:
         lexical = self.retriever.lexical
-        return len(self.retriever.facets()["source"]), len(lexical) if lexical else 0
+        return self.retriever.files(), len(lexical) if lexical else 0
+
+    def may_read_file(self, identity: Identity, source: str) -> bool:
+        """Whether the file is indexed in a collection the identity may read."""
+        return self.retriever.has_source(source, self.access.read_scope(identity))
 
     def facets(self, identity: Identity) -> dict[str, list[str]]:
         """Values the filters can take among what the identity may read."""
@@ -101,7 +105,7 @@ class Assistant:
 
     def status(self, identity: Identity) -> str:
         lexical = self.retriever.lexical
-        files = len(self.facets(identity)["source"])
+        files = self.retriever.files(self.access.read_scope(identity))
         chunks = len(lexical) if lexical and identity.via == "local" else None
         who = "" if identity.via == "local" else f" · signed in as **{identity.user}**"
         size = f"{files} files, {chunks} chunks" if chunks is not None else f"{files} files you may read"

@@ -74,6 +74,16 @@ class StoreContract:
         assert {c.id for c, _ in hits} == {"id1", "id2"}
         assert [c.id for c, _ in store.query(vectors[0], 3, Filter.parse({"tags": ["hr"]}))] == ["id0"]
 
+    def test_ids_restrict_a_query_and_nearest_and_fetch_agree_with_it(self, store: Any) -> None:
+        chunks, vectors = self._chunks()
+        store.upsert(chunks, vectors)
+        assert [c.id for c, _ in store.query(vectors[0], 3, ids=["id1", "id2"])] in (["id1", "id2"], ["id2", "id1"])
+        assert [c.id for c, _ in store.query(vectors[2], 1, ids=["id0", "id2"])] == ["id2"]
+        near = store.nearest(vectors[1], 2)
+        assert len(near) == 2 and near[0][0] == "id1" and near[0][1] == pytest.approx(1.0, abs=1e-3)
+        got = store.fetch(["id2", "missing"])
+        assert set(got) == {"id2"} and got["id2"].text == TEXTS[2] and got["id2"].meta == chunks[2].meta
+
     def test_writes_are_idempotent_and_deletes_remove(self, store: Any) -> None:
         chunks, vectors = self._chunks()
         store.upsert(chunks, vectors)

@@ -99,3 +99,33 @@ def test_dates_are_inclusive_whole_days() -> None:
 def test_invalid_filters_are_clear_errors(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(RetrievalError, match=message):
         Filter.parse(spec)
+
+
+def test_filtered_dense_search_is_exact_on_every_path(tmp_path: Any) -> None:
+    """The retriever's filtered dense search (by ids, post-filtered deep search, or the store's where) returns
+    exactly what an exhaustive filtered search returns."""
+    from configs.settings import RetrievalSettings
+    from retrieval.embeddings import FakeEmbedder
+    from retrieval.retriever import Retriever
+    from retrieval.store import InMemoryStore
+    from retrieval.types import Chunk
+
+    metas = _metas(600, seed=3) + [{"collection": "hr", "source": "/docs/rare.txt", "mtime": 1}] * 2
+    chunks = [Chunk.from_record(f"c{i}", f"note {i} about topic {i % 13}", m) for i, m in enumerate(metas)]
+    store, embedder = InMemoryStore(), FakeEmbedder()
+    store.upsert(chunks, embedder.embed_documents([c.text for c in chunks]))
+    lexical.build(tmp_path, ((c.id, c.text, c.text, c.to_record()) for c in chunks), 1)
+    retriever = Retriever(RetrievalSettings(), embedder, store, tmp_path)
+    vector = embedder.embed_query("topic 5")
+    paths = set()
+    for spec in ({"collections": ["hr"]}, {"sources": ["/docs/rare.txt"]}, {"collections": ["nope"]}):
+        flt = Filter.parse(spec)
+        got, how = retriever._dense(vector, 10, flt)
+        paths.add(how)
+        assert [c.id for c, _ in got] == [c.id for c, _ in store.query(vector, 10, flt)]
+    assert paths == {"post-filter", "ids", "empty"}
+    # The lexical index a step ahead of the store (mid-ingest): still exact, through the store's where.
+    store.delete(["c1", "c2", "c3"])
+    flt = Filter.parse({"sources": ["/docs/f1.txt", "/docs/f2.txt"]})
+    got, how = retriever._dense(vector, 10, flt)
+    assert [c.id for c, _ in got] == [c.id for c, _ in store.query(vector, 10, flt)]
