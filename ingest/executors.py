@@ -111,6 +111,22 @@ class _Encoder:
         return self._embedder.embed_documents(texts)
 
 
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, with what to do, when nothing listens at the address (Ray itself waits minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise IngestError(f"Ray address {address!r} is not HOST:PORT (e.g. 127.0.0.1:6379, as `ray start` prints)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise IngestError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with `ray start --head` or "
+            "unset --ray / ingest.ray_address"
+        ) from exc
+
+
 class RayExecutor:
     """Parse tasks and an encoder actor pool on the Ray cluster at `address`."""
 
@@ -133,6 +149,7 @@ class RayExecutor:
         import ingest
         import retrieval
 
+        _probe(address)
         self._ray = ray
         self._chunking = chunking
         self._embedding = embedding
