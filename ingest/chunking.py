@@ -26,6 +26,7 @@ class Piece:
     section_index: int
     start: int  # character offsets of text within its section's text
     end: int
+    tokens: int = 0  # tokens the embedder sees in embed_text (prefix included, special tokens not)
 
 
 class TokenSpans(Protocol):
@@ -159,6 +160,7 @@ class Chunker:
                         section_index=index,
                         start=part_start,
                         end=part_start + len(part),
+                        tokens=(prefix_tokens if use_prefix else 0) + length(part),
                     )
                 )
         return pieces

@@ -232,6 +232,7 @@ class Indexer:
                     len(item.pieces),
                 )
             )
+        report.tokens_embedded += sum(p.tokens for item in batch for p in item.pieces)
         t0 = time.perf_counter()
         vectors = self.executor.embed([r.embed_text for r in rows])
         report.embed_seconds += time.perf_counter() - t0

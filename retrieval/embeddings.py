@@ -6,9 +6,11 @@ import contextlib
 import copy
 import hashlib
 import logging
+import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -82,6 +84,50 @@ def cpu_has_native_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+INT8_MIN_SPEEDUP = 1.2  # int8 is chosen on a CPU without VNNI only when it encodes at least this much faster
+INT8_MIN_AGREEMENT = 0.99  # ... and its vectors agree with fp32 at least this well (mean cosine)
+
+
+def measured_precision(model: Any, path: Path, cache_dir: Path, threads: int | None, batch_size: int) -> str:
+    """int8 or fp32 for this CPU and model, by timing both on the calibration texts (about a minute, once); the
+    verdict is cached in cache_dir/precision.json, keyed by the CPU's model and vector flags and the model."""
+    import json
+
+    import torch
+
+    key = f"{openvino_int8.cpu_signature()}|{path}"
+    record_path = cache_dir / "precision.json"
+    try:
+        known = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return str(known[key]["choice"])
+    texts = [t for t in openvino_int8.CALIBRATION.read_text(encoding="utf-8").splitlines() if t.strip()][:128]
+    int8 = openvino_int8.Int8Encoder(model, path, cache_dir, threads)
+
+    def timed(encode: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
+        encode()  # warm up
+        t0 = time.perf_counter()
+        out = encode()
+        return time.perf_counter() - t0, out
+
+    with torch.inference_mode():
+        fp32_s, ref = timed(lambda: model.encode(texts, batch_size=batch_size, normalize_embeddings=True))
+    int8_s, got = timed(lambda: int8.encode(texts, batch_size))
+    agreement = float(np.mean(np.sum(np.asarray(ref) * got, axis=1)))
+    choice = "int8" if fp32_s / int8_s >= INT8_MIN_SPEEDUP and agreement >= INT8_MIN_AGREEMENT else "fp32"
+    known[key] = {"choice": choice, "fp32_s": round(fp32_s, 3), "int8_s": round(int8_s, 3), "agreement": agreement}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = record_path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(known, indent=1))
+    os.replace(tmp, record_path)
+    logger.warning(
+        "embedding precision for this CPU: %s (int8 %.1fx fp32, agreement %.4f)", choice, fp32_s / int8_s, agreement
+    )
+    return choice
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers model from a local folder, loaded lazily once, unit-normalised output."""
 
@@ -107,9 +153,10 @@ class SentenceTransformerEmbedder:
     def fingerprint(self) -> str:
         """Identifies what produced the vectors; a change means stored vectors must be recomputed."""
         # int8 vectors agree with fp32 at cosine ~0.997: close, but an index is not mixed from both.
-        int8 = self._settings.precision == "int8" or (
-            self._settings.precision == "auto" and not cpu_has_native_bf16() and openvino_int8.available()
-        )
+        if self._settings.precision == "auto" and self._settings.device == "cpu" and not cpu_has_native_bf16():
+            int8 = self.precision == "int8"  # decided (or measured) when the model loads
+        else:
+            int8 = self._settings.precision == "int8"
         return f"{self.name}|{self._settings.document_prefix}" + ("|int8" if int8 else "")
 
     def _load(self) -> Any:
@@ -128,22 +175,33 @@ class SentenceTransformerEmbedder:
                 except Exception as exc:  # any loader failure means the same thing to the user
                     raise ModelUnavailable(f"cannot load embedding model from {path}: {exc}") from exc
                 model.eval()
-                precision = self._settings.precision
+                precision: str = self._settings.precision
                 if precision == "auto" and self._settings.device == "cuda":
                     precision = "fp32"
                 if precision == "auto":
-                    precision = "bf16" if cpu_has_native_bf16() else "int8" if openvino_int8.available() else "fp32"
+                    precision = self._auto_precision(model, path)
                 if precision == "int8":
-                    if not openvino_int8.available():
+                    if not openvino_int8.installed():
                         raise ModelUnavailable(
-                            "embedding.precision is int8 but openvino/nncf are not installed or the CPU lacks "
-                            "VNNI; run `make setup` or set embedding.precision: fp32"
+                            "embedding.precision is int8 but openvino/nncf are not installed; run `make setup` "
+                            "or set embedding.precision: fp32"
                         )
                     self._int8 = openvino_int8.Int8Encoder(model, path, self._cache_dir, self._settings.threads)
                 self._precision = precision
                 logger.info("loaded embedder %s from %s (%s)", self.name, path, precision)
                 self._model = model
         return self._model
+
+    def _auto_precision(self, model: Any, path: Path) -> str:
+        """bf16 where the CPU has it natively, int8 where it has VNNI; elsewhere (AVX2-only CPUs) int8 or fp32
+        by a measurement on this CPU, taken once and remembered in cache_dir."""
+        if cpu_has_native_bf16():
+            return "bf16"
+        if not openvino_int8.installed():
+            return "fp32"
+        if openvino_int8.has_vnni():
+            return "int8"
+        return measured_precision(model, path, self._cache_dir, self._settings.threads, self._settings.batch_size)
 
     @contextlib.contextmanager
     def _arithmetic(self) -> Iterator[None]:

@@ -24,18 +24,40 @@ CALIBRATION = Path(__file__).with_name("calibration.txt")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def available() -> bool:
-    """True when openvino and nncf are installed and the CPU has int8 dot-product instructions."""
+def installed() -> bool:
+    """True when openvino and nncf are installed (int8 runs on any x86 CPU with AVX2; VNNI makes it faster)."""
     try:
         import nncf  # noqa: F401
         import openvino  # noqa: F401
     except ImportError:
         return False
+    return True
+
+
+def has_vnni() -> bool:
+    """True where the CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX)."""
     try:
         flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
     except OSError:
         return False
     return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
+def available() -> bool:
+    """True when openvino and nncf are installed and the CPU has int8 dot-product instructions."""
+    return installed() and has_vnni()
+
+
+def cpu_signature() -> str:
+    """The CPU model and its vector flags: a measured choice of arithmetic is valid for this signature only."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return "unknown"
+    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "?")
+    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), [])
+    vector = sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "sse4")))
+    return f"{model}|{' '.join(vector)}"
 
 
 def _cache_key(model_dir: Path) -> str:
