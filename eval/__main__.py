@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-tutorial", action="store_true", help="skip the tutorial pipeline (about 5 minutes)")
     b.add_argument("--out", type=Path, default=Path("bench/out/ingest.json"))
     b.add_argument("--profile", help="config profile (default: default)")
+    br = sub.add_parser("bench-ray", help="ingest throughput in process and on a loopback Ray cluster of 1 and 2 nodes")
+    br.add_argument("--workers", default="1,2", help="comma-separated node counts (default: 1,2)")
+    br.add_argument("--docs", type=int, default=1000, help="SciFact documents to ingest (default: 1000)")
+    br.add_argument("--out", type=Path, default=Path("bench/out/ray.json"))
+    br.add_argument("--profile", help="config profile (default: default)")
     pd = sub.add_parser("bench-pdf", help="PDF text extraction: PDFium (the loader) against pypdf, per file")
     pd.add_argument("folder", type=Path, help="a folder of PDFs (searched recursively)")
     pd.add_argument("--out", type=Path, default=Path("bench/out/pdf.json"))
@@ -90,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     fb.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
     fb.add_argument("--profile", help="config profile (default: default)")
     pd.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, pd, t, n, tr, bs, sc, tv, ve, ex, pi, fb, oc):
+    for cmd in (r, b, br, pd, t, n, tr, bs, sc, tv, ve, ex, pi, fb, oc):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -153,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
             return _pii(settings, args)
         if args.command == "tune-fusion":
             return _tune(settings, args)
+        if args.command == "bench-ray":
+            from eval.bench_ray import main as bench_ray
+
+            workers = [int(w) for w in args.workers.split(",")]
+            bench_ray(settings, workers, args.docs, args.out, say=lambda m: print(m, file=sys.stderr, flush=True))
+            return 0
         if args.command == "bench-pdf":
             from eval.bench_pdf import main as bench_pdf
 

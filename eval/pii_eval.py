@@ -84,9 +84,7 @@ def measure(privacy: PrivacySettings, rows: list[dict[str, Any]], answers: list[
         "precision": round(sum(correct.values()) / total_pred, 3) if total_pred else None,
         "recall": round(sum(found.values()) / total_gold, 3) if total_gold else None,
         "leaked_chars": round(leaked_chars / gold_chars, 3) if gold_chars else 0.0,
-        "clean_sentences_flagged": sum(
-            1 for r in rows if not r["entities"] and redactor.find(r["text"])
-        ),
+        "clean_sentences_flagged": sum(1 for r in rows if not r["entities"] and redactor.find(r["text"])),
         "per_type": per_type,
         "false_alarms": false_alarms,
         "load_s": round(load_s, 2),
