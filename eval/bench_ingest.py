@@ -94,6 +94,8 @@ def bench_ours(settings: Settings, name: str, docs: Path, bench: Path) -> dict[s
     return {
         "files": files,
         "skipped": len(report["skipped"]),
+        "tokens_embedded": report["tokens_embedded"],
+        "embed_seconds": round(report["embed_seconds"], 1),
         "pages": report["pages"],
         "chunks": report["chunks_written"],
         "wall_seconds": round(wall, 1),
@@ -135,7 +137,9 @@ def bench_tutorial(docs: Path, bench: Path, glob: str = "**/*.txt") -> dict[str,
 def main(settings: Settings, corpora: list[str], out: Path, tutorial: bool = True) -> dict[str, Any]:
     cache = settings.resolve(settings.eval.cache_dir)
     bench = cache / "bench"
-    results: dict[str, Any] = {}
+    from eval.bench_ray import cpu_description
+
+    results: dict[str, Any] = {"cpu": cpu_description()}
     if "scifact" in corpora:
         docs = materialise(load_dataset(settings.resolve(settings.eval.data_dir) / "scifact"), cache)
         results["scifact"] = {"ours": bench_ours(settings, "scifact", docs, bench)}

@@ -69,7 +69,7 @@ def _ingest(docs: Path, index: Path, extra: list[str]) -> dict[str, Any]:
 def main(settings: Settings, workers: list[int], n_docs: int, out: Path, say: Any = print) -> dict[str, Any]:
     bench = settings.resolve(settings.eval.cache_dir) / "bench"
     docs = _corpus(settings, n_docs, bench / "ray-docs")
-    results: dict[str, Any] = {"docs": n_docs, "cpu": _cpu(), "runs": {}}
+    results: dict[str, Any] = {"docs": n_docs, "cpu": cpu_description(), "runs": {}}
     say("in process")
     results["runs"]["in-process"] = _ingest(docs, bench / "ray-index", [])
     say(f"  {results['runs']['in-process']}")
@@ -96,7 +96,13 @@ def main(settings: Settings, workers: list[int], n_docs: int, out: Path, say: An
     return results
 
 
-def _cpu() -> str:
+def cpu_description() -> str:
+    """The CPU's model, vector flags and cores, and the embedder arithmetic chosen on it: in every bench result."""
+    from configs.loading import load_settings
+    from retrieval.embeddings import build_embedder
     from retrieval.openvino_int8 import cpu_signature
 
-    return f"{cpu_signature()} ({os.cpu_count()} cores)"
+    settings = load_settings()
+    embedder = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
+    precision = getattr(embedder, "precision", "?")
+    return f"{cpu_signature()} ({os.cpu_count()} cores); embedder arithmetic: {precision}"

@@ -108,7 +108,7 @@ def _memory_mb() -> dict[str, float]:
     return {"rss_mb": out.get("VmRSS", 0.0), "peak_rss_mb": out.get("VmHWM", 0.0)}
 
 
-def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str, Any]:
+def measure(settings: Settings, index_dir: Path, queries: list[str], chroma_url: str | None = None) -> dict[str, Any]:
     """Search latency (p50/p95, per stage) and this process's memory; run in a fresh process per size."""
     from retrieval.filters import Filter
     from retrieval.retriever import build_retriever
@@ -116,7 +116,7 @@ def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str
     before = _memory_mb()["rss_mb"]
     cfg = settings.model_copy(
         update={
-            "index": settings.index.model_copy(update={"path": index_dir, "chroma_url": None}),
+            "index": settings.index.model_copy(update={"path": index_dir, "chroma_url": chroma_url}),
             "retrieval": settings.retrieval.model_copy(update={"rerank": "none"}),
         }
     )
@@ -151,31 +151,71 @@ def measure(settings: Settings, index_dir: Path, queries: list[str]) -> dict[str
     return out
 
 
+def _search_in_child(index_dir: Path, queries: list[str], chroma_url: str | None = None) -> dict[str, Any]:
+    """measure() in a fresh process, so that the memory it reports is the search's own."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "eval.bench_scale", str(index_dir), *([chroma_url] if chroma_url else [])],
+        input=json.dumps(queries),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"measuring {index_dir} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return dict(json.loads(proc.stdout))
+
+
+def _measure_with_server(index_dir: Path, queries: list[str]) -> dict[str, Any]:
+    """Search latency and memory of a search process whose vectors are in a `chroma run` server (and the
+    server's own resident memory)."""
+    from eval.loopback import free_port, stop, wait_for_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "chroma"),
+            "run",
+            "--path",
+            str(index_dir / "chroma"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, server, timeout=300)
+        measured = _search_in_child(index_dir, queries, f"http://127.0.0.1:{port}")
+        status = Path(f"/proc/{server.pid}/status").read_text().splitlines()
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+        measured["chroma_server_rss_mb"] = round(rss / 1024, 1)
+        return measured
+    finally:
+        stop(server)
+
+
 def main(settings: Settings, sizes: list[int], out_json: Path, keep: bool, say: Any = print) -> dict[str, Any]:
+    from eval.bench_ray import cpu_description
     from eval.datasets import load_dataset
 
     dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")
     queries = [dataset.queries[q] for q in sorted(dataset.qrels)]
-    results: dict[str, Any] = {"queries": len(queries), "sizes": {}}
+    results: dict[str, Any] = {"queries": len(queries), "cpu": cpu_description(), "sizes": {}}
     source = _source(settings)
     for size in sizes:
         index_dir = settings.resolve(settings.eval.cache_dir) / "bench" / f"scale-{size}"
         say(f"building {size:,} chunks in {index_dir}")
         built = build(settings, source, size, index_dir, say)
         say(f"  built: {built}")
-        proc = subprocess.run(
-            [sys.executable, "-m", "eval.bench_scale", str(index_dir)],
-            input=json.dumps(queries),
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=PROJECT_ROOT,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"measuring {size:,} chunks failed: {proc.stderr.strip().splitlines()[-1:]}")
-        measured = json.loads(proc.stdout)
+        measured = _search_in_child(index_dir, queries)
         say(f"  searched: {measured}")
         results["sizes"][str(size)] = {**built, **measured}
+        if size == max(sizes):  # the same index behind a `chroma run` server: the search process's own memory
+            results["sizes"][str(size)]["chroma_server"] = _measure_with_server(index_dir, queries)
+            say(f"  with a Chroma server: {results['sizes'][str(size)]['chroma_server']}")
         if not keep:
             shutil.rmtree(index_dir, ignore_errors=True)
         out_json.parent.mkdir(parents=True, exist_ok=True)
@@ -187,4 +227,5 @@ if __name__ == "__main__":  # the per-size measuring process
     from configs.loading import load_settings, offline_environment
 
     offline_environment()
-    print(json.dumps(measure(load_settings(), Path(sys.argv[1]), json.loads(sys.stdin.read()))))
+    url = sys.argv[2] if len(sys.argv) > 2 else None
+    print(json.dumps(measure(load_settings(), Path(sys.argv[1]), json.loads(sys.stdin.read()), url)))
