@@ -139,7 +139,6 @@ class RayExecutor:
         embedding: EmbeddingSettings,
         cache_dir: Path,
         actors: int = 0,
-        actor_cpus: float = 1.0,
     ) -> None:
         try:
             import ray
@@ -176,7 +175,15 @@ class RayExecutor:
         gpus = int(resources.get("GPU", 0))
         cpus = max(1, int(resources.get("CPU", 1)))
         n = actors or (gpus if gpus else max(1, len([n for n in ray.nodes() if n.get("Alive")])))
-        options: dict[str, Any] = {"num_cpus": actor_cpus, "max_restarts": 3, "max_task_retries": 3}
+        # Encoders reserve no CPU (they share the nodes' cores with the parse tasks, as in one process) and are
+        # spread over the nodes: an encoder reserving a CPU starves the tasks that feed it wherever a node has
+        # no whole CPU left (a deadlock, seen with one-CPU nodes).
+        options: dict[str, Any] = {
+            "num_cpus": 0,
+            "scheduling_strategy": "SPREAD",
+            "max_restarts": 3,
+            "max_task_retries": 3,
+        }
         embedding_for_actor = embedding
         if gpus:
             options["num_gpus"] = 1

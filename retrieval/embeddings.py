@@ -153,6 +153,7 @@ class SentenceTransformerEmbedder:
         self._settings = settings
         self._cache_dir = cache_dir or Path("data/models")
         self._int8: openvino_int8.Int8Encoder | None = None
+        self._int8_path: Path | None = None
         self._model: Any = None
         self._counter: Any = None
         self._lock = threading.Lock()
@@ -205,11 +206,21 @@ class SentenceTransformerEmbedder:
                             "embedding.precision is int8 but openvino/nncf are not installed; run `make setup` "
                             "or set embedding.precision: fp32"
                         )
-                    self._int8 = openvino_int8.Int8Encoder(model, path, self._cache_dir, self._settings.threads)
+                    self._int8_path = path  # compiled on first encode: a run that encodes nothing never waits
                 self._precision = precision
                 logger.info("loaded embedder %s from %s (%s)", self.name, path, precision)
                 self._model = model
         return self._model
+
+    def _int8_encoder(self, model: Any) -> openvino_int8.Int8Encoder:
+        if self._int8 is None:
+            with self._lock:
+                if self._int8 is None:
+                    assert self._int8_path is not None
+                    self._int8 = openvino_int8.Int8Encoder(
+                        model, self._int8_path, self._cache_dir, self._settings.threads
+                    )
+        return self._int8
 
     def _auto_precision(self, model: Any, path: Path) -> str:
         """The fastest arithmetic this CPU has that agrees with fp32: bf16 where the CPU has it natively, int8
@@ -267,8 +278,8 @@ class SentenceTransformerEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
-        if self._int8 is not None:
-            return self._int8.encode(list(texts), self._settings.batch_size)
+        if self._precision == "int8":
+            return self._int8_encoder(model).encode(list(texts), self._settings.batch_size)
         with self._arithmetic():
             vectors = model.encode(
                 list(texts),
