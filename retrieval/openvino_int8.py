@@ -138,7 +138,8 @@ class Int8Encoder:
         out = np.zeros(
             (len(texts), int(self._compiled.outputs[0].get_partial_shape()[1].get_length())), dtype=np.float32
         )
+        request = self._compiled.create_infer_request()  # one per call: a compiled model's own is not thread-safe
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
-            out[idx] = self._compiled(self._tokenize([texts[i] for i in idx]))[0]
+            out[idx] = request.infer(self._tokenize([texts[i] for i in idx]))[0]
         return out

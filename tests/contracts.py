@@ -41,6 +41,15 @@ class EmbedderContract:
         assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
         assert embedder.count_tokens(text) == len(spans) and embedder.max_tokens > 16
 
+    def test_several_threads_may_embed_at_once(self, embedder: Any) -> None:
+        """A server embeds each request's question on its own worker thread."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        expected = embedder.embed_query(TEXTS[0])
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda _: embedder.embed_query(TEXTS[0]), range(40)))
+        assert all(np.allclose(v, expected, atol=1e-5) for v in got)
+
     def test_fingerprint_names_what_made_the_vectors(self, embedder: Any) -> None:
         assert embedder.fingerprint() and embedder.fingerprint() == embedder.fingerprint() and embedder.name
 
