@@ -130,17 +130,16 @@ def _document(cid: str, text: str, tokens: list[str], meta: Mapping[str, Any]) -
 
 @dataclass(frozen=True)
 class Matching:
-    """Which chunks pass a filter, at one generation: ids when few, else keys (key_of) to test candidates by."""
+    """Which chunks pass a filter, at one generation: their keys (key_of) to test candidates by, and their ids
+    as well when they are few."""
 
     generation: int
     count: int
+    keys: frozenset[int]
     ids: list[str] | None = None
-    keys: frozenset[int] | None = None
 
     def admits(self, chunk_id: str) -> bool:
-        if self.keys is not None:
-            return key_of(chunk_id) in self.keys
-        return self.ids is not None and chunk_id in set(self.ids)
+        return key_of(chunk_id) in self.keys
 
 
 class LexicalIndex:
@@ -167,8 +166,6 @@ class LexicalIndex:
         index = tantivy.Index.open(str(folder))
         index.config_reader(reload_policy="Manual")
         return cls(index, generation)
-
-    published_generation = staticmethod(published_generation)
 
     def refresh(self, generation: int) -> None:
         """Reload to the last commit (called when the generation file names a newer one)."""
@@ -234,10 +231,11 @@ class LexicalIndex:
         searcher = self._index.searcher()
         count = int(searcher.search(fq, limit=1, count=True).count)
         if count == 0:
-            return Matching(self.generation, 0, ids=[])
+            return Matching(self.generation, 0, frozenset(), ids=[])
         if count <= ids_up_to:
             buckets = searcher.aggregate(fq, {"ids": {"terms": {"field": "id", "size": count}}})["ids"]["buckets"]
-            return Matching(self.generation, count, ids=[str(b["key"]) for b in buckets])
+            ids = [str(b["key"]) for b in buckets]
+            return Matching(self.generation, count, frozenset(map(key_of, ids)), ids=ids)
         hits = searcher.search(fq, limit=count, count=False).hits
         return Matching(
             self.generation, count, keys=frozenset(searcher.fast_field_values("key", [a for _s, a in hits]))
@@ -302,27 +300,25 @@ class LexicalIndex:
         self._facets[key] = facets
         return facets
 
-    def ids(self) -> set[str]:
-        """Every chunk id (reads each stored document: for checks and tools, not for the query path)."""
+    def _every_document(self) -> tuple[Any, list[Any]]:
+        """The searcher and the address of every document (for whole-index reads, never the query path)."""
         import tantivy
 
         searcher = self._index.searcher()
         total = int(searcher.num_docs)
         if total == 0:
-            return set()
-        hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
-        return {json.loads(searcher.doc(a).get_first("doc"))["id"] for _s, a in hits}
+            return searcher, []
+        return searcher, [a for _s, a in searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits]
+
+    def ids(self) -> set[str]:
+        """Every chunk id (reads each stored document: for checks and tools)."""
+        searcher, addresses = self._every_document()
+        return {json.loads(searcher.doc(a).get_first("doc"))["id"] for a in addresses}
 
     def keys(self) -> set[int]:
         """Every chunk's key (see key_of), read from the fast field."""
-        import tantivy
-
-        searcher = self._index.searcher()
-        total = int(searcher.num_docs)
-        if total == 0:
-            return set()
-        hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
-        return set(searcher.fast_field_values("key", [a for _s, a in hits]))
+        searcher, addresses = self._every_document()
+        return set(searcher.fast_field_values("key", addresses)) if addresses else set()
 
 
 class LexicalWriter:
