@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     pi.add_argument("--min-score", type=float, help="override privacy.min_score")
     pi.add_argument("--json", type=Path, help="also write the result here")
     pi.add_argument("--profile", help="config profile (default: default)")
+    ij = sub.add_parser("injection", help="precision and recall of the document prompt-injection filter, old and new")
+    ij.add_argument("--data", type=Path, help="labelled rows (default: data/injection/labelled.jsonl)")
+    ij.add_argument("--split", choices=["tune", "validation", "all"], default="all")
+    ij.add_argument("--json", type=Path, help="also write the result (with missed and false-alarm texts) here")
+    ij.add_argument("--profile", help="config profile (default: default)")
     oc = sub.add_parser("bench-observability", help="/v1/retrieve throughput and p50 with metrics+tracing off/on")
     oc.add_argument("--rounds", type=int, default=3)
     oc.add_argument("--out", type=Path, default=Path("bench/out/observability.json"))
@@ -95,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     fb.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
     fb.add_argument("--profile", help="config profile (default: default)")
     pd.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, br, pd, t, n, tr, bs, sc, tv, ve, ex, pi, fb, oc):
+    for cmd in (r, b, br, pd, t, n, tr, bs, sc, tv, ve, ex, pi, ij, fb, oc):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -156,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             return feedback_main(settings, args.rest)
         if args.command == "pii":
             return _pii(settings, args)
+        if args.command == "injection":
+            from eval.injection_eval import main as injection
+
+            return injection(settings, args.data and _data_path(args.data), args.split, args.json, args.verbose)
         if args.command == "tune-fusion":
             return _tune(settings, args)
         if args.command == "bench-ray":

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.text import sentence_spans
+from serving.injection import flagged_sentences
 from serving.llm import Message
 
 SYSTEM = """{persona}
@@ -35,18 +34,8 @@ Conversation:
 Last question: {question}
 Standalone question:"""
 
-# Phrases addressed to an assistant rather than to a reader. Documents are data: such sentences are withheld
-# from the model (and shown to the user as quoted, flagged text) instead of being given to it.
-_INSTRUCTION_LIKE = re.compile(
-    r"(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|above\s+)*"
-    r"(instructions|rules|prompts?|directions)"
-    r"|you\s+are\s+now\s+"
-    r"|new\s+instructions\s*:"
-    r"|system\s+prompt"
-    r"|(reply|respond|answer)\s+(only\s+)?with\s+(only\s+)?[\"'`]"
-    r"|as\s+an\s+ai\s+(language\s+)?model,?\s+you\s+must",
-    re.IGNORECASE,
-)
+# Sentences addressed to an assistant rather than to a reader (serving/injection.py). Documents are data: such
+# sentences are withheld from the model (and shown to the user as quoted, flagged text) instead of being given to it.
 WITHHELD = "[text addressed to the assistant withheld]"
 
 
@@ -61,13 +50,12 @@ class PromptSource:
 
 def withhold_instructions(text: str) -> tuple[str, bool]:
     """Replace sentences that address the assistant; returns (clean text, whether anything was withheld)."""
-    if not _INSTRUCTION_LIKE.search(text):
+    spans = flagged_sentences(text)
+    if not spans:
         return text, False
     out, pos = [], 0
-    for start, end in sentence_spans(text):
-        out.append(text[pos:start])
-        sentence = text[start:end]
-        out.append(WITHHELD if _INSTRUCTION_LIKE.search(sentence) else sentence)
+    for start, end in spans:
+        out += [text[pos:start], WITHHELD]
         pos = end
     out.append(text[pos:])
     return "".join(out), True

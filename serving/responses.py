@@ -135,7 +135,8 @@ def item_text(item: dict[str, Any]) -> str:
 
 
 def file_citations(answer: Answer) -> list[dict[str, Any]]:
-    """A file_citation for each [n] marker, at the marker's position in the text."""
+    """A file_citation for each [n] marker, at the marker's position in the text; `withheld` says the source
+    contains text addressed to the assistant that the model was not given."""
     out: list[dict[str, Any]] = []
     text = answer.text
     for n in marker_numbers(text):
@@ -146,7 +147,7 @@ def file_citations(answer: Answer) -> list[dict[str, Any]]:
         start = 0
         while (pos := text.find(marker, start)) != -1:
             out.append({"type": "file_citation", "file_id": c.source, "filename": c.relpath, "index": pos,
-                        "page": c.page, "source_index": n})  # fmt: skip
+                        "page": c.page, "source_index": n, "withheld": c.withheld})  # fmt: skip
             start = pos + len(marker)
         text = text.replace(marker, " " * len(marker))  # each marker once
     return sorted(out, key=lambda a: a["index"])

@@ -112,6 +112,9 @@ class CitationOut(BaseModel):
     text: str
     score: float
     cited: bool
+    withheld: bool = Field(
+        description="the passage held text addressed to the assistant, withheld from the model (shown here verbatim)"
+    )
 
 
 class UnverifiedOut(BaseModel):
@@ -276,6 +279,7 @@ def citations_out(answer: Answer) -> list[dict[str, Any]]:
             text=c.text,
             score=c.score,
             cited=c.index in answer.cited,
+            withheld=c.withheld,
         ).model_dump()
         for c in answer.citations
     ]
