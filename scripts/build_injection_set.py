@@ -990,7 +990,8 @@ def _line(row: dict[str, str]) -> str:
 def main() -> None:
     rows = _rows()
     texts = [r["text"] for r in rows]
-    assert len(texts) == len(set(texts)), "duplicate rows"
+    if len(texts) != len(set(texts)):
+        raise SystemExit("duplicate rows: every row must be a distinct text")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("".join(_line(r) + "\n" for r in rows), encoding="utf-8")
     print(f"{len(rows)} rows -> {OUT}")
