@@ -2,7 +2,8 @@
 
 `python -m serving verify FILE.jsonl [--json]`: check answers against their sources with the verifier the answer
 chain uses; `python -m serving model [--list] [--name NAME]`: download a local GGUF model (what `make model` runs);
-`python -m serving keys ...` and `python -m serving audit ...`: API keys and the audit trail (serving/admin.py).
+`python -m serving keys ...`, `python -m serving sessions ...` and `python -m serving audit ...`: API keys, the
+page's sign-in sessions and the audit trail (serving/admin.py).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["verify"]:
         offline_environment()
         return verify_main(argv[1:])
-    if argv[:1] in (["keys"], ["audit"]):
-        from serving.admin import audit_main, keys_main
+    if argv[:1] in (["keys"], ["sessions"], ["audit"]):
+        from serving.admin import audit_main, keys_main, sessions_main
 
         offline_environment()
-        return keys_main(argv[1:]) if argv[0] == "keys" else audit_main(argv[1:])
+        return {"keys": keys_main, "sessions": sessions_main, "audit": audit_main}[argv[0]](argv[1:])
     if argv[:1] == ["model"]:
         from serving.models import main as model_main
 

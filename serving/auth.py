@@ -86,20 +86,30 @@ class Authenticator:
 
     # --- the page's sign-in cookie ----------------------------------------------------------------------
     def session_cookie(self, identity: Identity) -> str:
-        data = {"u": identity.user, "g": sorted(identity.groups), "v": identity.via, "k": identity.key_id}
-        return self._sessions.dumps(data)
+        """Opens a server-side session (auth.keys_db keeps its id's hash) and returns the signed cookie naming it."""
+        return self._sessions.dumps({"s": self.keys.sessions.open(identity, self.session_seconds)})
 
-    def from_session(self, value: str | None) -> Identity | None:
+    def _session_id(self, value: str | None) -> str | None:
         if not value:
             return None
         try:
             data = self._sessions.loads(value, max_age=self.session_seconds)
         except BadSignature:  # forged, tampered with, expired, or signed before a restart with a random secret
             return None
-        identity = Identity(str(data["u"]), frozenset(data["g"]), data["v"], data.get("k"))
-        if identity.via == "key" and not (identity.key_id and self.keys.is_active(identity.key_id)):
-            return None  # the key this session was opened with has been revoked
-        return identity
+        session_id = data.get("s") if isinstance(data, dict) else None
+        return session_id if isinstance(session_id, str) and session_id else None
+
+    def from_session(self, value: str | None) -> Identity | None:
+        """The identity of the cookie's session, while it is open: signed out, revoked (`sessions revoke`, or its
+        key revoked) or past auth.session_hours, it is refused however valid the cookie's signature."""
+        session_id = self._session_id(value)
+        return self.keys.sessions.find(session_id) if session_id else None
+
+    def end_session(self, value: str | None) -> None:
+        """Sign-out: the cookie's session ends on the server, so a copy of the cookie opens nothing afterwards."""
+        session_id = self._session_id(value)
+        if session_id:
+            self.keys.sessions.end(session_id)
 
     def signin_state(self, data: dict[str, str]) -> str:
         return self._signins.dumps(data)

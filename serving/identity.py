@@ -11,6 +11,7 @@ from retrieval.filters import EVERYTHING, Scope
 
 Via = Literal["local", "key", "oidc"]
 ALL = "*"
+OIDC_PREFIX = "oidc:"  # user ids of people signed in through the OpenID provider; no API key user is named so
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,16 @@ class Identity:
     """A signed-in person or an API key's owner; `local` is the one person on this machine when no
     authentication is configured."""
 
-    user: str
+    user: str  # the stable id everything is keyed by: a key's user name, or `oidc:<issuer hash>:<sub>`
     groups: frozenset[str]
     via: Via
     key_id: str | None = None  # the API key that authenticated the request (or signed the session in)
+    name: str | None = None  # how the page names the person (an OIDC username); shown, never used as a key
+
+    @property
+    def display(self) -> str:
+        """The name to show: the provider's username or verified e-mail, else the user id."""
+        return self.name or self.user
 
     @property
     def limit_key(self) -> str:

@@ -1,8 +1,11 @@
-"""Personal API keys: created, listed and revoked with `python -m serving keys`, stored hashed.
+"""The authentication database (auth.keys_db): personal API keys, created, listed and revoked with
+`python -m serving keys`, and the page's sign-in sessions (`python -m serving sessions`), both stored hashed.
 
 A key is `kb-<id>-<secret>`: the id finds the row, the secret (256 random bits) is compared by its SHA-256 in
 constant time. A fast hash is enough for secrets this long (no dictionary to attack); the plain key is shown
-once, when it is created, and never stored.
+once, when it is created, and never stored. A session id (256 random bits) lives in the signed cookie; the
+database keeps only its SHA-256, so a copy of the database opens no session. Sign-out, expiry and revocation
+delete the row, and a cookie without its row is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from configs.errors import ConfigError
+from serving.identity import OIDC_PREFIX, Identity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -29,6 +33,17 @@ CREATE TABLE IF NOT EXISTS keys (
     created REAL NOT NULL,
     revoked REAL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    name TEXT,
+    groups TEXT NOT NULL,
+    via TEXT NOT NULL,
+    key_id TEXT,
+    created REAL NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user);
 """
 
 
@@ -47,6 +62,17 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=30000")
+        db.executescript(SCHEMA)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open the key store {path} ({exc}); check auth.keys_db") from exc
+    return db
+
+
 class KeyStore:
     """The keys table in one SQLite file (auth.keys_db); opened per call, so a key created or revoked by the
     CLI takes effect in a running server at its next request."""
@@ -54,22 +80,18 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self.sessions = SessionStore(path, self._lock)
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA busy_timeout=30000")
-            db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the key store {self.path} ({exc}); check auth.keys_db") from exc
-        return db
+        return _connect(self.path)
 
     def create(self, user: str, groups: frozenset[str]) -> tuple[KeyRecord, str]:
         """A new key for the user; returns its record and the key itself (shown once, never stored)."""
         user = user.strip()
         if not user:
             raise ConfigError("a key needs a user name: python -m serving keys create USER --groups G1,G2")
+        if user.startswith(OIDC_PREFIX):
+            raise ConfigError(f"user names starting with {OIDC_PREFIX!r} are kept for sign-ins through the provider")
         key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
         record = KeyRecord(key_id, user, groups, time.time(), None)
         with self._lock, closing(self._connect()) as db:
@@ -85,12 +107,14 @@ class KeyStore:
         return [KeyRecord(r[0], r[1], frozenset(json.loads(r[2])), r[3], r[4]) for r in rows]
 
     def revoke(self, id_or_user: str) -> list[KeyRecord]:
-        """Revokes the key with this id, or every key of this user; returns what was revoked."""
+        """Revokes the key with this id, or every key of this user, and ends the page sessions opened with them;
+        returns what was revoked."""
         now = time.time()
         with self._lock, closing(self._connect()) as db:
             targets = [k for k in self.records() if k.revoked is None and id_or_user in (k.id, k.user, f"kb-{k.id}")]
             for k in targets:
                 db.execute("UPDATE keys SET revoked = ? WHERE id = ?", (now, k.id))
+                db.execute("DELETE FROM sessions WHERE key_id = ?", (k.id,))
         return targets
 
     def any_active(self) -> bool:
@@ -113,7 +137,73 @@ class KeyStore:
             return None
         return KeyRecord(row[0], row[1], frozenset(json.loads(row[2])), row[4], row[5])
 
-    def is_active(self, key_id: str) -> bool:
-        with closing(self._connect()) as db:
-            row = db.execute("SELECT revoked FROM keys WHERE id = ?", (key_id,)).fetchone()
-        return row is not None and row[0] is None
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """An open page session, without its id."""
+
+    user: str
+    name: str | None
+    via: str
+    key_id: str | None
+    created: float
+    expires: float
+
+
+class SessionStore:
+    """The sessions table beside the keys: a session opened at sign-in is found by its id's hash on every
+    request, until it is ended (sign-out, `sessions revoke`, `keys revoke`) or expires (auth.session_hours)."""
+
+    def __init__(self, path: Path, lock: threading.Lock) -> None:
+        self.path = path
+        self._lock = lock  # the key store's: one writer at a time in this process
+
+    def open(self, identity: Identity, seconds: float) -> str:
+        """A new session for the identity, valid for `seconds`; returns its id (for the signed cookie only)."""
+        session_id, now = secrets.token_urlsafe(32), time.time()
+        row = (_hash(session_id), identity.user, identity.name, json.dumps(sorted(identity.groups)), identity.via)
+        with self._lock, closing(_connect(self.path)) as db:
+            db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+            db.execute(
+                "INSERT INTO sessions (hash, user, name, groups, via, key_id, created, expires) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, identity.key_id, now, now + seconds),
+            )
+        return session_id
+
+    def find(self, session_id: str) -> Identity | None:
+        """The identity of an open, unexpired session; None once it was ended, expired, or its key revoked."""
+        if not self.path.exists():
+            return None
+        with closing(_connect(self.path)) as db:
+            row = db.execute(
+                "SELECT s.user, s.groups, s.via, s.key_id, s.name FROM sessions s LEFT JOIN keys k ON k.id = s.key_id "
+                "WHERE s.hash = ? AND s.expires > ? AND (s.via != 'key' OR (k.id IS NOT NULL AND k.revoked IS NULL))",
+                (_hash(session_id), time.time()),
+            ).fetchone()
+        if row is None:
+            return None
+        return Identity(row[0], frozenset(json.loads(row[1])), row[2], row[3], row[4])
+
+    def end(self, session_id: str) -> None:
+        """Ends one session (sign-out)."""
+        with self._lock, closing(_connect(self.path)) as db:
+            db.execute("DELETE FROM sessions WHERE hash = ?", (_hash(session_id),))
+
+    def end_user(self, user: str) -> list[SessionRecord]:
+        """Ends every session of the user (by user id, or by the name the page shows); returns what was ended."""
+        ended = [r for r in self.records() if user in (r.user, r.name)]
+        with self._lock, closing(_connect(self.path)) as db:
+            db.execute("DELETE FROM sessions WHERE user = ? OR name = ?", (user, user))
+        return ended
+
+    def records(self) -> list[SessionRecord]:
+        """Open, unexpired sessions, oldest first."""
+        if not self.path.exists():
+            return []
+        with closing(_connect(self.path)) as db:
+            rows = db.execute(
+                "SELECT user, name, via, key_id, created, expires FROM sessions WHERE expires > ? ORDER BY created",
+                (time.time(),),
+            ).fetchall()
+        return [SessionRecord(*r) for r in rows]

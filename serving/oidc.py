@@ -9,6 +9,7 @@ once a minute, so a forged `kid` cannot make us hammer the provider.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -23,13 +24,28 @@ from joserfc.jws import extract_compact
 
 from configs.errors import ConfigError, ModelUnavailable
 from configs.settings import AuthSettings
-from serving.identity import Identity, parse_groups
+from serving.identity import OIDC_PREFIX, Identity, parse_groups
 
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_S = 30
 JWKS_REFRESH_S = 60.0
+NAME_MAX = 80
+NAME_CHARS = "@._-+' "
+
+
+def _name(claims: dict[str, Any], claim: str) -> str | None:
+    """The name to show: the configured claim, else the e-mail, where an e-mail counts only once the provider
+    verified it (an unverified address is whatever the user typed). Only letters, digits and `@._-+' ` are kept:
+    the page shows the name as Markdown, where a chosen username could otherwise draw a link."""
+    for candidate in (claim, "email"):
+        value = claims.get(candidate)
+        if candidate == "email" and claims.get("email_verified") not in (True, "true"):
+            continue
+        if isinstance(value, str) and (shown := "".join(c for c in value if c.isalnum() or c in NAME_CHARS).strip()):
+            return shown[:NAME_MAX]
+    return None
 
 
 class TokenError(Exception):
@@ -121,16 +137,23 @@ class OidcProvider:
             raise TokenError("the ID token's nonce does not match this sign-in; sign in again")
         return claims
 
+    def user_id(self, sub: str) -> str:
+        """The stable id of the provider's subject: namespaced by issuer, so it never equals an API key's user name
+        (which cannot start with `oidc:`) nor the same `sub` at another provider."""
+        return f"{OIDC_PREFIX}{hashlib.sha256(self.issuer.encode()).hexdigest()[:8]}:{sub}"
+
     def identity(self, claims: dict[str, Any]) -> Identity:
-        """The user and their groups from the token's claims (auth.oidc_user_claim, auth.oidc_groups_claim)."""
-        user = claims.get(self.settings.oidc_user_claim) or claims.get("email") or claims.get("sub")
-        if not isinstance(user, str) or not user:
-            raise TokenError("the token names no user (no preferred_username, email or sub claim)")
+        """Who the token's claims name: keyed by issuer and `sub` (never by a name the user may choose), shown by
+        auth.oidc_user_claim or a verified e-mail, in the groups of auth.oidc_groups_claim."""
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise TokenError("the token names no subject (no sub claim)")
         value: Any = claims
         for part in self.settings.oidc_groups_claim.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         groups = parse_groups(value) if isinstance(value, str | list) else frozenset()
-        return Identity(user, frozenset(g.lstrip("/") for g in groups), "oidc")
+        name = _name(claims, self.settings.oidc_user_claim)
+        return Identity(self.user_id(sub), frozenset(g.lstrip("/") for g in groups), "oidc", name=name)
 
     # --- the sign-in flow for the page -------------------------------------------------------------------
     def _client(self, redirect_uri: str) -> OAuth2Client:

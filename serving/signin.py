@@ -1,6 +1,7 @@
 """Signing in to the page: with the OpenID Connect provider (authorization code + PKCE + nonce) or with a personal
 API key, either of which ends in the signed, HttpOnly `kb_session` cookie the page, its calls and its file links
-are authenticated with. /logout ends the session."""
+are authenticated with. The cookie names a session kept on the server (auth.keys_db): /logout ends it there, so
+a copied cookie is worthless afterwards."""
 
 from __future__ import annotations
 
@@ -115,7 +116,12 @@ def build_signin(auth: Authenticator, public_url: str | None, record: Record) ->
 
     @router.get("/logout")
     @router.post("/logout")
-    def logout() -> Response:
+    def logout(request: Request) -> Response:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        identity = auth.from_session(cookie)
+        auth.end_session(cookie)  # on the server: the cookie, replayed, opens nothing
+        if identity is not None:
+            record("signout", identity, {"via": identity.via})
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, make_settings
+from tests.conftest import PYTHON, free_port, make_settings
 from tests.integration.conftest import AppServer
 from tests.integration.test_browser import CHROMIUM, FLAGS
 
@@ -30,6 +31,9 @@ CLIENT_ID, CLIENT_SECRET = "kb-assistant", "test-client-secret"
 ACCOUNTS = {
     "alice": {"email": "alice@northwind.example", "name": "Alice", "groups": ["hr-staff"]},
     "bob": {"email": "bob@northwind.example", "name": "Bob", "groups": ["it-staff"]},
+    # no username; eve typed someone else's address and the provider never verified it
+    "eve": {"email": "alice@northwind.example", "email_verified": False, "preferred_username": None, "groups": []},
+    "carol": {"email": "carol@northwind.example", "email_verified": True, "preferred_username": None, "groups": []},
 }
 needs_provider = pytest.mark.skipif(
     NODE is None or not (PROVIDER.parent / "node_modules" / "oidc-provider").is_dir(),
@@ -48,6 +52,7 @@ class Deployment:
     app: AppServer
     issuer: str
     key: Any  # the provider's signing key
+    state: Path  # the keys database and the audit trail are here
 
     def token(self, key: Any = None, alg: str = "RS256", **overrides: Any) -> str:
         from joserfc import jwt
@@ -116,7 +121,7 @@ def deployment(kb_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         if not line.startswith("ready"):
             raise RuntimeError(f"the OpenID provider did not start: {line} {proc.stderr.read() if proc.stderr else ''}")
         with app:
-            yield Deployment(app, issuer, key)
+            yield Deployment(app, issuer, key, tmp)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -208,3 +213,103 @@ def test_signing_in_on_the_page_shows_only_the_users_sources(deployment: Deploym
         assert "hr" not in [o.strip() for o in page.locator("[role=option]").all_inner_texts()]
         page.screenshot(path=str(tmp_path / "oidc.png"), full_page=True)
         browser.close()
+
+
+def _form(html: str) -> tuple[str, dict[str, str]]:
+    """The provider's sign-in or consent form: where it posts, and its hidden fields."""
+    action = re.search(r'<form[^>]*action="([^"]+)"', html)
+    assert action, html[:2000]
+    return action.group(1), dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def _sign_in(deployment: Deployment, login: str) -> str:
+    """Signs in on the page through the provider (its own sign-in and consent forms, as a browser posts them);
+    returns the page's session cookie."""
+    app = deployment.app.url
+    with httpx.Client(follow_redirects=True, timeout=60) as browser:
+        page = browser.get(f"{app}/login/oidc", params={"next": "/"})
+        for _ in range(4):  # the sign-in form, then the consent form
+            if str(page.url).startswith(app):
+                break
+            action, fields = _form(page.text)
+            if 'name="login"' in page.text:
+                fields |= {"login": login, "password": "any password"}
+            page = browser.post(httpx.URL(str(page.url)).join(action), data=fields)
+        assert str(page.url).startswith(app) and page.status_code == 200, (page.url, page.text[:500])
+        return str(browser.cookies["kb_session"])
+
+
+def _page_opens(deployment: Deployment, cookie: str) -> bool:
+    page = httpx.get(f"{deployment.app.url}/", headers={"accept": "text/html", "cookie": f"kb_session={cookie}"})
+    assert page.status_code in (200, 303), page.text
+    return page.status_code == 200
+
+
+def _sessions(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KB_AUTH__KEYS_DB": str(deployment.state / "auth.sqlite"),
+        "KB_AUDIT__PATH": str(deployment.state / "audit.sqlite"),
+    }
+    return subprocess.run(
+        [PYTHON, "-m", "serving", "sessions", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+
+
+def _listed(deployment: Deployment) -> dict[str, str]:
+    """`sessions list` as {shown name: user id} (the last session of each)."""
+    listed = _sessions(deployment, "list")
+    assert listed.returncode == 0, listed.stderr
+    return {line.split()[1]: line.split()[0] for line in listed.stdout.splitlines()}
+
+
+@needs_provider
+def test_a_provider_user_named_like_a_key_user_does_not_see_that_users_conversations(deployment: Deployment) -> None:
+    from serving.keys import KeyStore
+
+    _, key = KeyStore(deployment.state / "auth.sqlite").create("alice", frozenset({"hr-staff"}))
+    url = f"{deployment.app.url}/v1/conversations"
+    created = httpx.post(url, json={"metadata": {"title": "my appraisal"}}, headers={"Authorization": f"Bearer {key}"})
+    assert created.status_code == 200, created.text
+    conversation = created.json()["id"]
+    assert httpx.get(f"{url}/{conversation}", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    # another person at the provider, who chose the username "alice" (or whose e-mail says alice, unverified)
+    for claims in (
+        {"sub": "mallory-1", "preferred_username": "alice"},
+        {"sub": "mallory-2", "preferred_username": None, "email": "alice", "email_verified": False},
+    ):
+        impostor = {"Authorization": f"Bearer {deployment.token(**claims)}"}
+        for path in (f"{url}/{conversation}", f"{url}/{conversation}/items"):
+            r = httpx.get(path, headers=impostor)
+            assert r.status_code == 404 and "appraisal" not in r.text, (claims, r.text)
+    # and the provider's own alice is not the key's alice either: each sees only their own
+    own = {"Authorization": f"Bearer {deployment.token()}"}
+    theirs = httpx.post(url, json={"metadata": {"title": "oidc"}}, headers=own)
+    assert theirs.status_code == 200, theirs.text
+    mine = httpx.get(f"{url}/{theirs.json()['id']}", headers={"Authorization": f"Bearer {key}"})
+    assert mine.status_code == 404
+
+
+@needs_provider
+def test_an_unverified_e_mail_never_names_a_provider_user(deployment: Deployment) -> None:
+    eve, carol = _sign_in(deployment, "eve"), _sign_in(deployment, "carol")
+    assert _page_opens(deployment, eve) and _page_opens(deployment, carol)
+    names = _listed(deployment)
+    assert "alice@northwind.example" not in names  # eve's unverified address is not who she is
+    assert names["carol@northwind.example"].startswith("oidc:")  # a verified one names carol (never keys her)
+    assert any(user.startswith("oidc:") and user.endswith(":eve") for name, user in names.items() if name == "-")
+
+
+@needs_provider
+def test_an_admin_ends_a_provider_users_page_sessions(deployment: Deployment) -> None:
+    cookie = _sign_in(deployment, "bob")
+    assert _page_opens(deployment, cookie)
+    bob = _listed(deployment)["bob"]
+    assert bob.startswith("oidc:") and bob != "bob"
+    ended = _sessions(deployment, "revoke", bob)
+    assert ended.returncode == 0 and re.search(rf"ended \d+ sessions? of {bob}", ended.stdout), ended.stderr
+    assert not _page_opens(deployment, cookie)  # the cookie is still signed and unexpired: refused all the same
+    again = _sign_in(deployment, "bob")  # the provider still lets bob in: a new session, the old one stays ended
+    assert _page_opens(deployment, again) and not _page_opens(deployment, cookie)
+    signed_out = httpx.get(f"{deployment.app.url}/logout", headers={"cookie": f"kb_session={again}"})
+    assert signed_out.status_code == 303 and not _page_opens(deployment, again)

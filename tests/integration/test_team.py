@@ -315,3 +315,63 @@ def test_listening_beyond_loopback_without_authentication_is_refused(kb_index: P
     assert refused.returncode == 1
     message = refused.stderr.strip().splitlines()[-1]
     assert message.startswith("error: refusing to listen on 0.0.0.0") and "keys create" in message
+
+
+# --- page sessions live on the server: sign-out, key revocation and `sessions revoke` end them ---------------
+
+
+def _page_session(team: Team, user: str) -> tuple[str, str]:
+    """A new key for the user, signed in with on the page: (the key, the session cookie's value)."""
+    from serving.keys import KeyStore
+
+    _, key = KeyStore(team.audit.parent / "auth.sqlite").create(user, frozenset({"hr-staff"}))
+    signed_in = httpx.post(f"{team.app.url}/login", data={"key": key, "next": "/"})
+    assert signed_in.status_code == 303, signed_in.text
+    return key, signed_in.cookies["kb_session"]
+
+
+def _page_opens(team: Team, cookie: str) -> bool:
+    page = httpx.get(f"{team.app.url}/", headers={"accept": "text/html", "cookie": f"kb_session={cookie}"})
+    assert page.status_code in (200, 303), page.text
+    return page.status_code == 200
+
+
+def _serving(team: Team, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KB_AUTH__KEYS_DB": str(team.audit.parent / "auth.sqlite"), "KB_AUDIT__PATH": str(team.audit)}
+    return subprocess.run(
+        [PYTHON, "-m", "serving", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+
+
+def test_a_cookie_replayed_after_signing_out_is_refused(team: Team) -> None:
+    _, cookie = _page_session(team, "dana")
+    assert _page_opens(team, cookie)
+    signed_out = httpx.get(f"{team.app.url}/logout", headers={"cookie": f"kb_session={cookie}"})
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"
+    assert not _page_opens(team, cookie)  # a copy of the cookie (another tab, a stolen one) is worthless now
+    files = httpx.get(f"{team.app.url}/v1/files", params={"source": "x"}, headers={"cookie": f"kb_session={cookie}"})
+    assert files.status_code == 401
+
+
+def test_revoking_a_users_keys_ends_their_open_page_sessions(team: Team) -> None:
+    _, cookie = _page_session(team, "dave")
+    _, other = _page_session(team, "erin")
+    assert _page_opens(team, cookie)
+    revoked = _serving(team, "keys", "revoke", "dave")
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.startswith("revoked key ") and revoked.stdout.strip().endswith(" of dave")  # as before
+    assert not _page_opens(team, cookie)
+    assert _page_opens(team, other)  # nobody else is signed out
+
+
+def test_an_admin_ends_a_users_page_sessions_and_their_key_keeps_working(team: Team) -> None:
+    key, cookie = _page_session(team, "fred")
+    listed = _serving(team, "sessions", "list")
+    assert listed.returncode == 0 and "fred" in listed.stdout and cookie not in listed.stdout, listed.stderr
+    ended = _serving(team, "sessions", "revoke", "fred")
+    assert ended.returncode == 0 and "ended 1 session of fred" in ended.stdout, ended.stdout + ended.stderr
+    assert not _page_opens(team, cookie)
+    models = httpx.get(f"{team.app.url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    assert models.status_code == 200  # the key itself was not revoked: signing in again works
+    again = _serving(team, "sessions", "revoke", "fred")
+    assert again.returncode == 1 and again.stderr.startswith("error: no open session of 'fred'")

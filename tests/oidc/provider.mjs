@@ -2,7 +2,8 @@
 // development sign-in pages (any listed login, any password). Configured from the environment by the test:
 //   OIDC_PORT, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI,
 //   OIDC_JWK      the private signing key (JWK JSON), so the test can also mint tokens the provider would sign,
-//   OIDC_ACCOUNTS {"login": {claims...}}, e.g. {"alice": {"email": "...", "groups": ["hr"]}}.
+//   OIDC_ACCOUNTS {"login": {claims...}}, e.g. {"alice": {"email": "...", "groups": ["hr"]}}; `sub` and
+//                 `preferred_username` default to the login, and a claim set to null is left out.
 import Provider from 'oidc-provider';
 
 const env = (name) => {
@@ -33,7 +34,7 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ['sub'],
     profile: ['name', 'preferred_username', 'groups'],
-    email: ['email'],
+    email: ['email', 'email_verified'],
   },
   conformIdTokenClaims: false, // the scope's claims in the ID token itself, as most providers do
   pkce: { required: () => true },
@@ -42,7 +43,8 @@ const provider = new Provider(issuer, {
   async findAccount(ctx, id) {
     const claims = accounts[id];
     if (!claims) return undefined;
-    return { accountId: id, claims: async () => ({ sub: id, preferred_username: id, ...claims }) };
+    const all = { sub: id, preferred_username: id, ...claims };
+    return { accountId: id, claims: async () => Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null)) };
   },
 });
 provider.proxy = false;
