@@ -151,7 +151,7 @@ class AuthSettings(Section):
     oidc_client_secret: SecretStr | None = None  # from env only: KB_AUTH__OIDC_CLIENT_SECRET
     oidc_audience: str | None = None  # the `aud` an API bearer token must carry; None: the client id
     oidc_scopes: str = "openid profile email"
-    oidc_user_claim: str = "preferred_username"  # the name shown; users are keyed by issuer + sub
+    oidc_user_claim: str = "preferred_username"  # falls back to email, then sub
     oidc_groups_claim: str = "groups"  # a dot path for nested claims, e.g. realm_access.roles (Keycloak)
     public_url: str | None = None  # the page's address as browsers see it (for the sign-in redirect)
     session_secret: SecretStr | None = None  # from env only; signs sign-in cookies (unset: random, per start)
@@ -180,7 +180,7 @@ class AuditSettings(Section):
 class PrivacySettings(Section):
     """PII redaction with Presidio on the bundled spaCy model (nothing is downloaded)."""
 
-    redact: bool = True  # in the audit trail, the logs and stored feedback
+    redact: bool = True  # in the audit trail, the logs, stored feedback and the conversation store
     entities: tuple[str, ...] = (
         "EMAIL_ADDRESS",
         "PHONE_NUMBER",
@@ -274,6 +274,8 @@ class StorageSettings(Section):
     conversations_db: Path = Path("data/conversations.sqlite")
     # PostgreSQL instead, from env only (it may carry a password): KB_STORAGE__URL=postgresql://user@host:5432/db
     url: SecretStr | None = None
+    # conversations not written to (and responses stored) longer ago are pruned at start-up; 0 keeps everything
+    retention_days: int = Field(default=365, ge=0)
 
 
 class ObservabilitySettings(Section):

@@ -1,10 +1,11 @@
-"""Administration from the command line: API keys, page sessions and the audit trail.
+"""Administration from the command line: API keys and the audit trail.
 
 python -m serving keys create USER --groups G1,G2     the new key alone on the last line of stdout
-python -m serving keys list | revoke KEY_ID_OR_USER   (revoking also ends the page sessions opened with the keys)
-python -m serving sessions list | revoke USER         (USER: a user id, e.g. oidc:1a2b3c4d:SUB, or a shown name)
+python -m serving keys list | revoke KEY_ID_OR_USER
 python -m serving audit export [--since YYYY-MM-DD] [--user U] [--all] [--json]
 python -m serving audit check | erase --user U | prune
+    erase also deletes the user's conversations, stored responses and feedback; prune also removes conversations
+    older than storage.retention_days
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from configs.audit import AuditLog, cli_operator
 from configs.errors import ConfigError, KBError
 from configs.loading import load_settings
 from configs.settings import Settings
+from serving.conversations import ConversationStore
+from serving.feedback import FeedbackStore
 from serving.identity import parse_groups
 from serving.keys import KeyStore
 
@@ -34,7 +37,7 @@ def keys_main(argv: list[str]) -> int:
     c.add_argument("user")
     c.add_argument("--groups", default="", help="comma-separated groups (access.groups maps them to collections)")
     sub.add_parser("list", help="keys with their user, groups and state (never the keys themselves)")
-    r = sub.add_parser("revoke", help="revoke a key by its id, or every key of a user (and end their page sessions)")
+    r = sub.add_parser("revoke", help="revoke a key by its id, or every key of a user")
     r.add_argument("key")
     args = p.parse_args(argv)
     try:
@@ -76,47 +79,18 @@ def keys_main(argv: list[str]) -> int:
     return 0
 
 
-def sessions_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m serving sessions",
-        description="the page's sign-in sessions (kept in auth.keys_db; a revoked session's cookie is refused)",
-    )
-    p.add_argument("--profile", help="config profile: configs/<profile>.yaml")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="open sessions: user id, shown name, how they signed in, when they expire")
-    r = sub.add_parser(
-        "revoke",
-        help="end every page session of a user (user id or shown name); "
-        "they can sign in again unless the key is revoked or the provider refuses them",
-    )
-    r.add_argument("user")
-    args = p.parse_args(argv)
-    try:
-        settings = load_settings(args.profile)
-        sessions = KeyStore(settings.resolve(settings.auth.keys_db)).sessions
-        if args.command == "list":
-            for s in sessions.records():
-                via = f"key {s.key_id}" if s.key_id else s.via
-                print(f"{s.user:<32} {s.name or '-':<24} {via:<14} since {_when(s.created)}  until {_when(s.expires)}")
-        else:
-            ended = sessions.end_user(args.user)
-            if not ended:
-                print(f"error: no open session of {args.user!r}; see `sessions list`", file=sys.stderr)
-                return 1
-            audit = _audit(settings)
-            for user in sorted({s.user for s in ended}):
-                n = sum(1 for s in ended if s.user == user)
-                if audit:
-                    audit.append("session.revoke", cli_operator(), {"for": user, "sessions": n})
-                print(f"ended {n} session{'s' if n > 1 else ''} of {user}")
-    except KBError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 def _audit(settings: Settings) -> AuditLog | None:
     return AuditLog(settings.resolve(settings.audit.path)) if settings.audit.enabled else None
+
+
+def _conversations(settings: Settings) -> ConversationStore:
+    storage = settings.storage
+    url = storage.url.get_secret_value() if storage.url else None
+    return ConversationStore(settings.resolve(storage.conversations_db), url)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
 
 
 def audit_main(argv: list[str]) -> int:
@@ -129,9 +103,13 @@ def audit_main(argv: list[str]) -> int:
     e.add_argument("--all", action="store_true", help="also feedback, sign-ins and admin actions")
     e.add_argument("--json", action="store_true", help="JSON lines (the default; kept for scripts)")
     sub.add_parser("check", help="verify the hash chain; exit 1 and name the record if it was tampered with")
-    er = sub.add_parser("erase", help="blank every record of a user (a data subject's request)")
+    er = sub.add_parser(
+        "erase", help="a data subject's request: blank their records, delete their conversations and feedback"
+    )
     er.add_argument("--user", required=True)
-    sub.add_parser("prune", help="remove records older than audit.retention_days")
+    sub.add_parser(
+        "prune", help="remove records older than audit.retention_days, conversations older than storage.retention_days"
+    )
     args = p.parse_args(argv)
     try:
         settings = load_settings(args.profile)
@@ -154,8 +132,12 @@ def audit_main(argv: list[str]) -> int:
         elif args.command == "erase":
             n = log.erase_user(args.user, cli_operator())
             print(f"erased {n} records of {args.user}; the chain still verifies (`audit check`)")
+            gone = _conversations(settings).erase_user(args.user)
+            feedback = FeedbackStore(settings.resolve(settings.serving.feedback_db)).erase_user(args.user)
+            print(f"deleted {_counts(gone)} and {feedback} feedback entries of {args.user}")
         else:
             print(f"pruned {log.prune(settings.audit.retention_days, cli_operator())} records")
+            print(f"pruned {_counts(_conversations(settings).prune(settings.storage.retention_days))}")
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -71,7 +71,9 @@ class Assistant:
         self.feedback = FeedbackStore(settings.resolve(settings.serving.feedback_db))
         storage = settings.storage
         self.conversations = ConversationStore(
-            settings.resolve(storage.conversations_db), storage.url.get_secret_value() if storage.url else None
+            settings.resolve(storage.conversations_db),
+            storage.url.get_secret_value() if storage.url else None,
+            self.redactor.redact if settings.privacy.redact else None,  # the same privacy setting as audit, feedback
         )
         self.toolbox = Toolbox(settings.tools, self._search_tool, self._record_tool, settings.resolve(Path(".")))
         self.metrics = Metrics()
@@ -107,7 +109,7 @@ class Assistant:
         lexical = self.retriever.lexical
         files = self.retriever.files(self.access.read_scope(identity))
         chunks = len(lexical) if lexical and identity.via == "local" else None
-        who = "" if identity.via == "local" else f" · signed in as **{identity.display}**"
+        who = "" if identity.via == "local" else f" · signed in as **{identity.user}**"
         size = f"{files} files, {chunks} chunks" if chunks is not None else f"{files} files you may read"
         return f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · index: **{size}**{who}"
 
@@ -164,6 +166,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     assistant = Assistant(settings, index_dir, chat_model)
     if settings.audit.enabled and assistant.recorder.audit is not None:
         assistant.recorder.audit.prune(settings.audit.retention_days)
+    assistant.conversations.prune(settings.storage.retention_days)
     if settings.privacy.redact:
         threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")

@@ -6,6 +6,13 @@ The shapes follow OpenAI's Conversations and Responses APIs: a conversation hold
 read and write names the user: another user's conversation is "not found", never "forbidden" (its existence is
 not confirmed). The schema is versioned (table schema_version); migrations run once, in order, on open, in
 one transaction each, on either database.
+
+Personal data: with privacy.redact on, the store is given the redactor (`clean`) and applies it to every text it
+keeps (titles and other metadata, messages, answers, tool arguments and results, rewritten questions), so no
+caller can forget it; only the documents' own passages (`citations`, the page's `kb_sources_html`) are kept as
+the index holds them. A pending action's arguments are the exception while it waits: they are held apart, in
+clear, until the user confirms or declines it, then dropped. `erase_user` removes everything of one user and
+`prune` what was not touched within storage.retention_days.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +48,24 @@ MIGRATIONS = (
         input TEXT NOT NULL, body TEXT NOT NULL
     );
     """,
+    # 2: when a conversation was last written (retention), a pending action's arguments held apart (redaction)
+    """
+    ALTER TABLE conversations ADD COLUMN updated DOUBLE PRECISION;
+    UPDATE conversations SET updated = COALESCE(
+        (SELECT MAX(items.created) FROM items WHERE items.conversation_id = conversations.id), created
+    );
+    CREATE INDEX conversations_updated ON conversations(updated);
+    ALTER TABLE responses ADD COLUMN held TEXT;
+    CREATE INDEX responses_owner ON responses(owner, created);
+    CREATE INDEX responses_created ON responses(created)
+    """,
 )
+# Keys whose string values are what people and the model wrote: redacted before they are stored.
+TEXT_KEYS = frozenset(
+    {"text", "kb_markdown", "kb_question", "arguments", "output", "standalone_question", "instructions"}
+)
+# The documents' own passages, as the index holds them (readable by the same user through /v1/files).
+DOCUMENT_KEYS = frozenset({"citations", "kb_sources_html"})
 
 
 class NotFound(LookupError):
@@ -48,6 +74,23 @@ class NotFound(LookupError):
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def _moved(annotations: list[Any], before: str, after: str) -> list[Any]:
+    """Annotations whose `index` pointed into `before`, pointing at the same text in `after` (the text with some
+    spans replaced: the unchanged runs between them map one to one)."""
+    runs = SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+
+    def position(index: int) -> int:
+        for tag, i1, i2, j1, _ in runs:
+            if i1 <= index < i2:
+                return j1 + (index - i1 if tag == "equal" else 0)
+        return len(after)
+
+    return [
+        {**a, "index": position(a["index"])} if isinstance(a, dict) and isinstance(a.get("index"), int) else a
+        for a in annotations
+    ]
 
 
 def _retry_locked(step: Callable[[], None], tries: int = 100) -> None:
@@ -87,6 +130,12 @@ class _Db:
     def rollback(self) -> None:
         self.conn.execute("ROLLBACK")
 
+    def flush(self) -> None:
+        """After removing personal data: SQLite's write-ahead log still holds the pages as they were until a
+        checkpoint; copy it into the (zeroed) file and empty it. Best effort: a reader still on them delays it."""
+        if not self.postgres:
+            self.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         self.conn.close()
 
@@ -95,11 +144,34 @@ class ConversationStore:
     """SQLite (a path) or PostgreSQL (a postgresql:// URL); each call opens its own connection, so the store is
     safe across threads and processes."""
 
-    def __init__(self, path: Path, url: str | None = None) -> None:
+    def __init__(self, path: Path, url: str | None = None, clean: Callable[[str], str] | None = None) -> None:
         self.path = path
         self.url = url
+        self._clean = clean  # privacy.redact: the redactor, applied to every text stored
         self._lock = threading.Lock()
         self._ready = False
+
+    def clean(self, text: str) -> str:
+        """The text as the store would keep it (personal data redacted when the store was given a redactor)."""
+        return self._clean(text) if self._clean is not None and text.strip() else text
+
+    def _scrub(self, value: Any, key: str = "") -> Any:
+        """A copy of an item, response or metadata with its texts cleaned (the original is left as it was)."""
+        if self._clean is None or key in DOCUMENT_KEYS:
+            return value
+        if isinstance(value, str):
+            return self.clean(value) if key in TEXT_KEYS else value
+        if isinstance(value, dict):
+            if key == "metadata":  # whatever a client puts there is its own text
+                return {k: self.clean(v) if isinstance(v, str) else v for k, v in value.items()}
+            out = {k: self._scrub(v, k) for k, v in value.items()}
+            text, notes = value.get("text"), value.get("annotations")
+            if isinstance(text, str) and text != out.get("text") and isinstance(notes, list):
+                out["annotations"] = _moved(notes, text, str(out["text"]))  # citations keep pointing at markers
+            return out
+        if isinstance(value, list):
+            return [self._scrub(v, key) for v in value]
+        return value
 
     @property
     def where(self) -> str:
@@ -121,6 +193,7 @@ class ConversationStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA secure_delete = ON")  # what is deleted or replaced is zeroed, not left in the file
                 db = _Db(conn, False)
             if not self._ready:
                 _retry_locked(lambda: self._first_open(db))
@@ -164,12 +237,14 @@ class ConversationStore:
         self, user: str, metadata: dict[str, str] | None = None, items: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         conv: dict[str, Any] = {
-            "id": new_id("conv"), "object": "conversation", "created_at": int(time.time()), "metadata": metadata or {}
+            "id": new_id("conv"), "object": "conversation", "created_at": int(time.time()),
+            "metadata": self._scrub(metadata or {}, "metadata"),
         }  # fmt: skip
+        now = time.time()
         with self._lock, closing(self._connect()) as db:
             db.execute(
-                "INSERT INTO conversations (id, owner, created, metadata) VALUES (?, ?, ?, ?)",
-                (conv["id"], user, time.time(), json.dumps(conv["metadata"])),
+                "INSERT INTO conversations (id, owner, created, metadata, updated) VALUES (?, ?, ?, ?, ?)",
+                (conv["id"], user, now, json.dumps(conv["metadata"]), now),
             )
         if items:
             self.add_items(user, conv["id"], items)
@@ -187,12 +262,16 @@ class ConversationStore:
     def update(self, user: str, conversation_id: str, metadata: dict[str, str]) -> dict[str, Any]:
         self.get(user, conversation_id)
         with self._lock, closing(self._connect()) as db:
-            db.execute("UPDATE conversations SET metadata = ? WHERE id = ?", (json.dumps(metadata), conversation_id))
+            db.execute(
+                "UPDATE conversations SET metadata = ?, updated = ? WHERE id = ?",
+                (json.dumps(self._scrub(metadata, "metadata")), time.time(), conversation_id),
+            )
         return self.get(user, conversation_id)
 
     def delete(self, user: str, conversation_id: str) -> None:
         with self._lock, closing(self._connect()) as db:
             gone = db.execute("DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, user)).rowcount
+            db.flush()
         if not gone:
             raise NotFound(f"no conversation {conversation_id!r}")
 
@@ -214,13 +293,15 @@ class ConversationStore:
                 last = db.execute(
                     "SELECT COALESCE(MAX(seq), 0) FROM items WHERE conversation_id = ?", (conversation_id,)
                 ).fetchone()[0]
+                now = time.time()
                 for n, item in enumerate(items, start=int(last) + 1):
-                    body = {**item, "id": item.get("id") or new_id("msg")}
+                    body = self._scrub({**item, "id": item.get("id") or new_id("msg")})
                     db.execute(
                         "INSERT INTO items (id, conversation_id, seq, body, created) VALUES (?, ?, ?, ?, ?)",
-                        (body["id"], conversation_id, n, json.dumps(body), time.time()),
+                        (body["id"], conversation_id, n, json.dumps(body), now),
                     )
                     stored.append(body)
+                db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
             except BaseException:
                 db.rollback()
                 raise
@@ -259,18 +340,53 @@ class ConversationStore:
 
     # --- responses -------------------------------------------------------------------------------------------
     def save_response(self, user: str, response: dict[str, Any], input_items: list[dict[str, Any]]) -> None:
+        # An action waiting for confirmation runs with what the user gave once confirmed: held apart, in clear.
+        held = {
+            str(i["id"]): {"arguments": i.get("arguments", ""), "kb_question": i.get("kb_question", "")}
+            for i in response.get("output", [])
+            if isinstance(i, dict) and i.get("type") == "mcp_approval_request" and i.get("id")
+        }
         with self._lock, closing(self._connect()) as db:
             db.execute(
-                "INSERT INTO responses (id, owner, created, previous_id, input, body) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO responses (id, owner, created, previous_id, input, body, held) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     response["id"],
                     user,
                     time.time(),
                     response.get("previous_response_id"),
-                    json.dumps(input_items),
-                    json.dumps(response),
+                    json.dumps(self._scrub(input_items)),
+                    json.dumps(self._scrub(response)),
+                    json.dumps(held) if held else None,
                 ),
             )
+
+    def take_held(self, user: str, response_id: str, request_id: str) -> dict[str, str] | None:
+        """The clear arguments and question of the action a stored response waits to have confirmed, handed out
+        once (then dropped); None when it was already confirmed or declined."""
+        with self._lock, closing(self._connect()) as db:
+            db.begin()
+            try:
+                lock = " FOR UPDATE" if db.postgres else ""  # SQLite's IMMEDIATE transaction holds the file
+                row = db.execute(
+                    f"SELECT held, body FROM responses WHERE id = ? AND owner = ?{lock}", (response_id, user)  # nosec B608  # a constant lock clause; values are bound
+                ).fetchone()
+                if row is None:
+                    raise NotFound(f"no stored response {response_id!r}")
+                if row[0] is None:  # stored before arguments were held apart: its body has them as they were given
+                    item = next((i for i in json.loads(row[1]).get("output", []) if i.get("id") == request_id), None)
+                    found = {k: str(item.get(k, "")) for k in ("arguments", "kb_question")} if item else None
+                else:
+                    found = json.loads(row[0]).get(request_id)
+                if found:
+                    db.execute("UPDATE responses SET held = '{}' WHERE id = ?", (response_id,))
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+            if found:
+                db.flush()
+        return dict(found) if found else None
 
     def response(self, user: str, response_id: str) -> dict[str, Any]:
         with closing(self._connect()) as db:
@@ -288,7 +404,8 @@ class ConversationStore:
         return row is not None
 
     def thread(self, user: str, response_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        """The items of a chain of responses, oldest first: each one's input, then its output."""
+        """The items of a chain of responses, oldest first: each one's input, then its output. The chain ends
+        where an earlier response was pruned (storage.retention_days)."""
         chain: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
         current: str | None = response_id
         with closing(self._connect()) as db:
@@ -296,8 +413,52 @@ class ConversationStore:
                 row = db.execute(
                     "SELECT previous_id, input, body FROM responses WHERE id = ? AND owner = ?", (current, user)
                 ).fetchone()
+                if row is None and chain:
+                    break
                 if row is None:
                     raise NotFound(f"no stored response {current!r}")
                 chain.append((json.loads(row[1]), json.loads(row[2]).get("output", [])))
                 current = row[0]
         return [item for inputs, outputs in reversed(chain) for item in [*inputs, *outputs]]
+
+    # --- a data subject's request, retention -----------------------------------------------------------------
+    def erase_user(self, user: str) -> dict[str, int]:
+        """Deletes every conversation (with its items) and stored response of `user`; returns how many of each."""
+        theirs = "SELECT id FROM conversations WHERE owner = ?"
+        with self._lock, closing(self._connect()) as db:
+            db.begin()
+            try:
+                items = db.execute(f"SELECT COUNT(*) FROM items WHERE conversation_id IN ({theirs})", (user,))  # nosec B608  # a constant subquery; values are bound
+                items = items.fetchone()[0]
+                db.execute(f"DELETE FROM items WHERE conversation_id IN ({theirs})", (user,))  # nosec B608  # a constant subquery; values are bound
+                conversations = db.execute("DELETE FROM conversations WHERE owner = ?", (user,)).rowcount
+                responses = db.execute("DELETE FROM responses WHERE owner = ?", (user,)).rowcount
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+            db.flush()
+        return {"conversations": int(conversations), "items": int(items), "responses": int(responses)}
+
+    def prune(self, retention_days: int) -> dict[str, int]:
+        """Deletes conversations (with their items) not written to, and responses not stored, within the
+        retention period (0: keep everything); returns how many of each."""
+        if retention_days <= 0:
+            return {"conversations": 0, "items": 0, "responses": 0}
+        cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).timestamp()
+        old = "SELECT id FROM conversations WHERE updated < ?"
+        with self._lock, closing(self._connect()) as db:
+            db.begin()
+            try:
+                items = db.execute(f"SELECT COUNT(*) FROM items WHERE conversation_id IN ({old})", (cutoff,))  # nosec B608  # a constant subquery; values are bound
+                items = items.fetchone()[0]
+                db.execute(f"DELETE FROM items WHERE conversation_id IN ({old})", (cutoff,))  # nosec B608  # a constant subquery; values are bound
+                conversations = db.execute("DELETE FROM conversations WHERE updated < ?", (cutoff,)).rowcount
+                responses = db.execute("DELETE FROM responses WHERE created < ?", (cutoff,)).rowcount
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+            if conversations or responses:
+                db.flush()
+        return {"conversations": int(conversations), "items": int(items), "responses": int(responses)}

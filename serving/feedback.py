@@ -98,6 +98,11 @@ class FeedbackStore:
             )
             return int(cur.lastrowid or 0)
 
+    def erase_user(self, user: str) -> int:
+        """Deletes every piece of feedback `user` gave (a data subject's request); returns how many."""
+        with self._lock:
+            return int(self._conn().execute("DELETE FROM feedback WHERE user = ?", (user,)).rowcount)
+
     def _rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         rows = self._conn().execute(f"SELECT {', '.join(COLUMNS)} FROM feedback {where} ORDER BY id", args)
         out = []

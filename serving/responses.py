@@ -415,10 +415,14 @@ class ResponsesApi:
         )  # fmt: skip
         if pending is None:
             raise ApiError(404, f"no action {approval.approval_request_id!r} waits for confirmation there", "not_found")
+        # The stored request is redacted (privacy.redact); the action runs with what the user gave, held apart.
         if self.store.followed(identity.user, previous_id):
             raise ApiError(400, "that action was already confirmed or declined")
-        call = ToolCall(new_id("call"), str(pending["name"]), str(pending["arguments"]))
-        question = str(pending.get("kb_question", ""))
+        held = self.store.take_held(identity.user, previous_id, approval.approval_request_id)
+        if held is None:
+            raise ApiError(400, "that action was already confirmed or declined")
+        call = ToolCall(new_id("call"), str(pending["name"]), held["arguments"])
+        question = held["kb_question"]
         assistant = self.api.assistant
         outcome = actions.confirm(assistant, call, identity, approval.approve)
         usage = Usage()

@@ -241,10 +241,13 @@ def build_page(assistant: "Assistant") -> Any:
             identity: Identity, conv_id: str | None, message: str, answer: Answer | str, markdown: str, shown: str
         ) -> tuple[str | None, Any]:
             """Stores the turn (an answer, or the report of an action) in the user's conversation, a new one for
-            the first question; the page keeps working if the store cannot be written, and says so."""
+            the first question; the page keeps working if the store cannot be written, and says so. The store
+            redacts personal data (privacy.redact) in the question, the answer and its markdown; the sources' HTML is
+            the documents' own passages, kept as the index holds them."""
             try:
                 if conv_id is None:
-                    conv_id = str(store.create(identity.user, {"title": message.strip()[:80]})["id"])
+                    # Redacted before it is cut: an address cut in half is no longer recognised as one.
+                    conv_id = str(store.create(identity.user, {"title": store.clean(message.strip())[:80]})["id"])
                 if isinstance(answer, str):
                     reply = message_item("assistant", answer)
                 else:
