@@ -151,7 +151,7 @@ class AuthSettings(Section):
     oidc_client_secret: SecretStr | None = None  # from env only: KB_AUTH__OIDC_CLIENT_SECRET
     oidc_audience: str | None = None  # the `aud` an API bearer token must carry; None: the client id
     oidc_scopes: str = "openid profile email"
-    oidc_user_claim: str = "preferred_username"  # falls back to email, then sub
+    oidc_user_claim: str = "preferred_username"  # the name shown; users are keyed by issuer + sub
     oidc_groups_claim: str = "groups"  # a dot path for nested claims, e.g. realm_access.roles (Keycloak)
     public_url: str | None = None  # the page's address as browsers see it (for the sign-in redirect)
     session_secret: SecretStr | None = None  # from env only; signs sign-in cookies (unset: random, per start)

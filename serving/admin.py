@@ -1,7 +1,8 @@
-"""Administration from the command line: API keys and the audit trail.
+"""Administration from the command line: API keys, page sessions and the audit trail.
 
 python -m serving keys create USER --groups G1,G2     the new key alone on the last line of stdout
-python -m serving keys list | revoke KEY_ID_OR_USER
+python -m serving keys list | revoke KEY_ID_OR_USER   (revoking also ends the page sessions opened with the keys)
+python -m serving sessions list | revoke USER         (USER: a user id, e.g. oidc:1a2b3c4d:SUB, or a shown name)
 python -m serving audit export [--since YYYY-MM-DD] [--user U] [--all] [--json]
 python -m serving audit check | erase --user U | prune
     erase also deletes the user's conversations, stored responses and feedback; prune also removes conversations
@@ -37,7 +38,7 @@ def keys_main(argv: list[str]) -> int:
     c.add_argument("user")
     c.add_argument("--groups", default="", help="comma-separated groups (access.groups maps them to collections)")
     sub.add_parser("list", help="keys with their user, groups and state (never the keys themselves)")
-    r = sub.add_parser("revoke", help="revoke a key by its id, or every key of a user")
+    r = sub.add_parser("revoke", help="revoke a key by its id, or every key of a user (and end their page sessions)")
     r.add_argument("key")
     args = p.parse_args(argv)
     try:
@@ -73,6 +74,45 @@ def keys_main(argv: list[str]) -> int:
                 if audit:
                     audit.append("key.revoke", cli_operator(), {"key_id": k.id, "for": k.user})
                 print(f"revoked key {k.id} of {k.user}")
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def sessions_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m serving sessions",
+        description="the page's sign-in sessions (kept in auth.keys_db; a revoked session's cookie is refused)",
+    )
+    p.add_argument("--profile", help="config profile: configs/<profile>.yaml")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="open sessions: user id, shown name, how they signed in, when they expire")
+    r = sub.add_parser(
+        "revoke",
+        help="end every page session of a user (user id or shown name); "
+        "they can sign in again unless the key is revoked or the provider refuses them",
+    )
+    r.add_argument("user")
+    args = p.parse_args(argv)
+    try:
+        settings = load_settings(args.profile)
+        sessions = KeyStore(settings.resolve(settings.auth.keys_db)).sessions
+        if args.command == "list":
+            for s in sessions.records():
+                via = f"key {s.key_id}" if s.key_id else s.via
+                print(f"{s.user:<32} {s.name or '-':<24} {via:<14} since {_when(s.created)}  until {_when(s.expires)}")
+        else:
+            ended = sessions.end_user(args.user)
+            if not ended:
+                print(f"error: no open session of {args.user!r}; see `sessions list`", file=sys.stderr)
+                return 1
+            audit = _audit(settings)
+            for user in sorted({s.user for s in ended}):
+                n = sum(1 for s in ended if s.user == user)
+                if audit:
+                    audit.append("session.revoke", cli_operator(), {"for": user, "sessions": n})
+                print(f"ended {n} session{'s' if n > 1 else ''} of {user}")
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

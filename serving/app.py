@@ -109,7 +109,7 @@ class Assistant:
         lexical = self.retriever.lexical
         files = self.retriever.files(self.access.read_scope(identity))
         chunks = len(lexical) if lexical and identity.via == "local" else None
-        who = "" if identity.via == "local" else f" · signed in as **{identity.user}**"
+        who = "" if identity.via == "local" else f" · signed in as **{identity.display}**"
         size = f"{files} files, {chunks} chunks" if chunks is not None else f"{files} files you may read"
         return f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · index: **{size}**{who}"
 
