@@ -208,7 +208,7 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
     from eval.datasets import load_dataset
     from eval.retrieval_metrics import make_retriever, run_variant, variants_for
 
-    dataset = load_dataset(_data_path(args.dataset), args.split)
+    dataset = load_dataset(_data_path(args.dataset), args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
     index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
     retriever = make_retriever(settings, index_dir, embedder)
     variants = variants_for(retriever)
@@ -240,7 +240,7 @@ def _extractive(settings: Any, args: argparse.Namespace) -> int:
     from eval.extractive_eval import measure
 
     path = _data_path(args.dataset) if args.dataset else settings.resolve(settings.eval.data_dir) / "pubmedqa"
-    dataset = load_dataset(path, args.split)
+    dataset = load_dataset(path, args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
     _ingest_corpus(settings, dataset)
     with progress_bar("extractive", "q") as progress:
         result = measure(settings, dataset, args.part, lambda n: progress("q", n))
@@ -280,7 +280,7 @@ def _tune(settings: Any, args: argparse.Namespace) -> int:
     from eval.retrieval_metrics import make_retriever
     from eval.tuning import tune_fusion
 
-    dataset = load_dataset(_data_path(args.dataset), args.split)
+    dataset = load_dataset(_data_path(args.dataset), args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
     index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
     rows = tune_fusion(make_retriever(settings, index_dir, embedder), dataset, say=print)
     for row in rows[:10]:

@@ -30,7 +30,7 @@ def _corpus(settings: Settings, n: int, out: Path) -> Path:
     from eval.retrieval_metrics import materialise
 
     docs = materialise(
-        load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test"),
+        load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test"),  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
         settings.resolve(settings.eval.cache_dir),
     )
     shutil.rmtree(out, ignore_errors=True)
@@ -43,7 +43,7 @@ def _corpus(settings: Settings, n: int, out: Path) -> Path:
 def _ingest(docs: Path, index: Path, extra: list[str]) -> dict[str, Any]:
     shutil.rmtree(index, ignore_errors=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.run(  # nosec B603  # ray's CLI with this benchmark's arguments, no shell
         [sys.executable, "-m", "ingest", str(docs), "--index", str(index), "--json", *extra],
         cwd=PROJECT_ROOT,
         env=ENV,
@@ -78,19 +78,19 @@ def main(settings: Settings, workers: list[int], n_docs: int, out: Path, say: An
         address = f"127.0.0.1:{port}"
         common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
         try:
-            subprocess.run(
+            subprocess.run(  # nosec B603  # ray's CLI with this benchmark's arguments, no shell
                 [RAY, "start", "--head", "--port", str(port), "--include-dashboard=false", *common],
                 env=ENV,
                 check=True,
                 capture_output=True,
             )
             for _ in range(n - 1):
-                subprocess.run([RAY, "start", "--address", address, *common], env=ENV, check=True, capture_output=True)
+                subprocess.run([RAY, "start", "--address", address, *common], env=ENV, check=True, capture_output=True)  # nosec B603  # ray's CLI with this benchmark's arguments, no shell
             say(f"ray, {n} node(s)")
             results["runs"][f"ray-{n}-nodes"] = _ingest(docs, bench / "ray-index", ["--ray", address])
             say(f"  {results['runs'][f'ray-{n}-nodes']}")
         finally:
-            subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, check=False)
+            subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, check=False)  # nosec B603  # ray's CLI with this benchmark's arguments, no shell
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return results

@@ -39,7 +39,7 @@ def _source(settings: Settings) -> tuple[list[tuple[str, str, str, dict[str, Any
     from ingest.manifest import Manifest
     from retrieval.store import ChromaStore
 
-    dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")
+    dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
     index_dir, _ = index_dataset(settings, dataset)
     manifest = Manifest(index_dir / "manifest.sqlite")
     try:
@@ -153,7 +153,7 @@ def measure(settings: Settings, index_dir: Path, queries: list[str], chroma_url:
 
 def _search_in_child(index_dir: Path, queries: list[str], chroma_url: str | None = None) -> dict[str, Any]:
     """measure() in a fresh process, so that the memory it reports is the search's own."""
-    proc = subprocess.run(
+    proc = subprocess.run(  # nosec B603  # this benchmark's own commands, no shell
         [sys.executable, "-m", "eval.bench_scale", str(index_dir), *([chroma_url] if chroma_url else [])],
         input=json.dumps(queries),
         capture_output=True,
@@ -172,7 +172,7 @@ def _measure_with_server(index_dir: Path, queries: list[str]) -> dict[str, Any]:
     from eval.loopback import free_port, stop, wait_for_port
 
     port = free_port()
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # nosec B603  # this benchmark's own commands, no shell
         [
             str(Path(sys.executable).parent / "chroma"),
             "run",
@@ -201,7 +201,7 @@ def main(settings: Settings, sizes: list[int], out_json: Path, keep: bool, say: 
     from eval.bench_ray import cpu_description
     from eval.datasets import load_dataset
 
-    dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")
+    dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
     queries = [dataset.queries[q] for q in sorted(dataset.qrels)]
     results: dict[str, Any] = {"queries": len(queries), "cpu": cpu_description(), "sizes": {}}
     source = _source(settings)

@@ -138,7 +138,7 @@ def main(settings: Settings, out: Path) -> dict[str, Any]:
         stop(server)
     # API throughput: the app in a subprocess, extractive backend (the LLM's own speed is measured above).
     app_port = free_port()
-    app = subprocess.Popen(
+    app = subprocess.Popen(  # nosec B603  # this benchmark's own server command, no shell
         [sys.executable, "-m", "serving", "--index", str(index), "--port", str(app_port), "--backend", "extractive"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
@@ -180,7 +180,7 @@ def observability_cost(settings: Settings, out: Path, rounds: int = 3) -> dict[s
     for _ in range(rounds):
         for name, env in variants.items():
             port = free_port()
-            app = subprocess.Popen(
+            app = subprocess.Popen(  # nosec B603  # this benchmark's own server command, no shell
                 [sys.executable, "-m", "serving", "--index", str(index), "--port", str(port), "--backend",
                  "extractive"],
                 cwd=PROJECT_ROOT,

@@ -117,7 +117,7 @@ def sample(items: list[str], n: int | None, seed: int) -> list[str]:
     """A seeded sample (all when n is None or larger than the list)."""
     if n is None or n >= len(items):
         return list(items)
-    return sorted(random.Random(seed).sample(items, n))
+    return sorted(random.Random(seed).sample(items, n))  # nosec B311  # seeded for a reproducible sample, not a secret
 
 
 def dataset_spec(spec: str) -> tuple[Path, str]:

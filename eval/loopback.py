@@ -62,7 +62,7 @@ def start_llama_server(
         cmd += ["--model_alias", alias]
     if chat_format:  # e.g. chatml-function-calling: tool calls, constrained by each tool's JSON Schema
         cmd += ["--chat_format", chat_format]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # nosec B603  # a server of ours on loopback, argv list, no shell
     try:
         wait_for_port(port, proc, timeout=120)
     except RuntimeError:

@@ -98,8 +98,8 @@ def make_plan(settings: Settings, sample_size: int | None, backend: str) -> Plan
     from eval.retrieval_metrics import cached_index_is_complete
 
     cfg = settings.eval
-    retrieval_sets = [load_dataset(*dataset_spec(s)) for s in cfg.retrieval_datasets]
-    qa_set = load_dataset(*dataset_spec(cfg.qa_dataset)) if cfg.qa_dataset else None
+    retrieval_sets = [load_dataset(*dataset_spec(s)) for s in cfg.retrieval_datasets]  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
+    qa_set = load_dataset(*dataset_spec(cfg.qa_dataset)) if cfg.qa_dataset else None  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
     qa_items: list[tuple[str, QAItem]] = []
     if qa_set is not None:
         # Questions from the half of the set that reranker and verifier training never see.

@@ -326,7 +326,7 @@ class FakeEmbedder:
     def _vector(self, text: str) -> np.ndarray:
         v = np.zeros(self._dim, dtype=np.float32)
         for m in _FAKE_TOKEN.finditer(text.lower()):
-            v[int(hashlib.sha1(m.group(0).encode()).hexdigest()[:8], 16) % self._dim] += 1.0
+            v[int(hashlib.sha1(m.group(0).encode(), usedforsecurity=False).hexdigest()[:8], 16) % self._dim] += 1.0
         norm = float(np.linalg.norm(v))
         if norm == 0:
             v[0], norm = 1.0, 1.0

@@ -125,7 +125,7 @@ _NOT_AN_AI = (
     r"(?! (?:manager|director|professor|coach|editor|administrators?|engineers?|team|staff|teachers?|of|to|in|at)\b)"
 )
 _SECRET = (
-    r"(?:conversation|chat(?: history| log| transcript)?|dialog(?:ue)?|(?:the )?(?:previous|prior|earlier|last|all)"
+    r"(?:conversation|chat(?: history| log| transcript)?|dialog(?:ue)?|(?:the )?(?:previous|prior|earlier|last|all)"  # nosec B105  # a detection pattern, not a password
     r" messages|(?:the )?user'?s?(?: \w+)? (?:question|messages?|data|e-?mail(?: address)?|name|password|input"
     r"|query|answers?|details|history)|history|api keys?|access tokens?|passwords?|credentials|secrets?"
     r"|system prompt|(?:the )?context|other documents"

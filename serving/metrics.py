@@ -41,7 +41,7 @@ STAGES = {
     "lexical": "lexical",
     "fusion": "fusion",
     "rerank": "rerank",
-    "first_token": "llm_first_token",
+    "first_token": "llm_first_token",  # nosec B105  # a metric name, not a password
     "generate": "generate",
     "verify": "verify",
     "extractive": "extractive",

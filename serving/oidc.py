@@ -131,7 +131,7 @@ class OidcProvider:
         try:
             registry.validate(claims)
         except JoseError as exc:
-            reasons = {"expired_token": "the token has expired; sign in again"}
+            reasons = {"expired_token": "the token has expired; sign in again"}  # nosec B105  # an error message, not a password
             raise TokenError(reasons.get(exc.error, f"the token was refused ({exc.error}: {exc.description})")) from exc
         if nonce is not None and claims.get("nonce") != nonce:
             raise TokenError("the ID token's nonce does not match this sign-in; sign in again")
