@@ -136,14 +136,23 @@ class ServingSettings(Section):
     max_request_kb: int = Field(default=256, ge=1)
     page_concurrency: int = Field(default=4, ge=1)  # answers the page computes at once (for all its users)
     upload_max_mb: float = Field(default=50.0, gt=0)
+    # Uploaded files are parsed in a child process, killed past this time (per file) or address-space size.
+    upload_parse_timeout_s: float = Field(default=120.0, gt=0)
+    upload_parse_max_mb: int = Field(default=2048, ge=64)
     feedback_db: Path = Path("data/feedback.sqlite")
     uploads_dir: Path = Path("data/uploads")  # files added from the page: <uploads_dir>/<collection>/
+    # Other web origins whose scripts may call the API from a browser (bearer credentials only, never cookies).
+    cors_origins: tuple[str, ...] = ()
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed; from anyone else those
+    # headers are ignored (rate limits count the connecting address).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 class AuthSettings(Section):
     """Who may use the assistant. Nothing configured and no API key created: one person on this machine, no sign-in.
-    Once an API key exists (`python -m serving keys create`) or OpenID Connect is configured, the page and every
-    /v1 route but /v1/health need a signed-in user or a bearer token."""
+    Once an API key was created (`python -m serving keys create`), OpenID Connect is configured, or the server
+    listens beyond loopback, the page and every /v1 route but /v1/health need a signed-in user or a bearer token,
+    for good: revoking every key locks everyone out rather than opening the server (see `required`)."""
 
     keys_db: Path = Path("data/auth.sqlite")  # API keys, stored hashed
     oidc_issuer: str | None = None  # e.g. https://keycloak.example.com/realms/team (its discovery document is read)
@@ -157,6 +166,10 @@ class AuthSettings(Section):
     session_secret: SecretStr | None = None  # from env only; signs sign-in cookies (unset: random, per start)
     session_hours: float = Field(default=8.0, gt=0)
     http_timeout_s: float = Field(default=10.0, gt=0)  # discovery and key-set requests to the provider
+    # Whether every route but /v1/health needs a credential. None (auto): yes when OIDC is configured, when the
+    # server listens beyond loopback, or once an API key was ever created here, revoked or not; decided at start
+    # and only ever switched on while running (creating the first key), never off.
+    required: bool | None = None
     # Listening beyond 127.0.0.1 without authentication is refused at start-up unless this is true.
     allow_anonymous_remote: bool = False
 

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"error: no index at {index_dir}; run `make ingest DOCS=...` first (or pass --index)", file=sys.stderr
             )
             return 1
-        from serving.app import build_app
+        from serving.app import build_app, server_options
         from serving.auth import check_exposure
 
         check_exposure(settings)  # before loading anything: refuse an open server beyond loopback at once
@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"serving the knowledge base on http://{host}:{port}/ (API under /v1/)", file=sys.stderr)
     # log_config=None: uvicorn's loggers go through the handlers configured above (and their PII filter);
     # with -v that includes its access log, one line per request.
-    uvicorn.run(app, host=host, port=port, log_level="info" if args.verbose else "warning", log_config=None)
+    uvicorn.run(
+        app, host=host, port=port, log_level="info" if args.verbose else "warning", log_config=None,
+        **server_options(settings),
+    )  # fmt: skip
     return 0
 
 

@@ -8,19 +8,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from configs.errors import KBError
 from retrieval.filters import Filter, Scope, check_known
 from retrieval.types import Chunk, Hit
 from serving.chain import Answer, Delta, Generation
 from serving.errors import ApiError, documented, kb_error
+from serving.hardening import DOCUMENT_POLICY, AnswerStream, document_type
 from serving.identity import Identity
+from serving.paths import served_file
 from serving.quotas import OverLimit
 from serving.schemas import (
     ChatCompletion,
@@ -112,14 +113,19 @@ class Api:
             check_known(flt, self.assistant.facets(identity))  # names only what the identity may see
         return flt
 
-    def health(self) -> dict[str, Any]:
+    def health(self, request: Request) -> dict[str, Any]:
+        identity = getattr(request.state, "identity", None)
+        if identity is None:  # anonymous on an authenticated server: liveness only
+            return {"status": "ok"}
         lexical = self.chain.retriever.lexical
+        # The index's size covers every collection: only for the one local user of a server without sign-in.
+        chunks = (len(lexical) if lexical else 0) if identity.via == "local" else None
         return {
             "status": "ok",
             "backend": self.chain.backend_name,
             "backend_reason": self.chain.backend_reason,
             "verifier": self.chain.verifier.name,
-            "chunks": len(lexical) if lexical else 0,
+            "chunks": chunks,
         }
 
     def models(self, request: Request) -> dict[str, Any]:
@@ -189,7 +195,7 @@ class Api:
         release = self.start_answer(identity, request)
         if body.stream:
             events = _sse(self.assistant, turn, cid, created, release)
-            return StreamingResponse(events, media_type="text/event-stream")
+            return AnswerStream(events, release)
         try:
             answer, audit_id = await run_in_threadpool(self._answer, turn)
         finally:
@@ -218,10 +224,14 @@ class Api:
         # A file outside the identity's collections is "not indexed" for them: its existence is not confirmed.
         if not self.assistant.may_read_file(identity, source):
             raise ApiError(404, "not an indexed file", "not_found")
-        path = Path(source)
-        if not path.is_file():
-            raise ApiError(404, "the file is no longer on disk; re-run ingest", "not_found")
-        return FileResponse(path, filename=path.name, content_disposition_type="inline")
+        path = served_file(source)
+        if path is None:
+            raise ApiError(404, "the file is no longer on disk (or was replaced by a link); re-run ingest", "not_found")
+        media_type, disposition = document_type(path)
+        headers = {"content-security-policy": DOCUMENT_POLICY, "x-content-type-options": "nosniff"}
+        return FileResponse(
+            path, media_type=media_type, filename=path.name, content_disposition_type=disposition, headers=headers
+        )
 
     def elsewhere(self, path: str) -> None:
         """Any other path under /v1 (a wrong method on a real one is the method guard's: serving/errors.py)."""
@@ -241,7 +251,9 @@ def build_router(api: Api, more: Callable[[APIRouter], None] | None = None) -> A
         ("/chat/completions", api.chat, "POST", ChatCompletion, (400, 401, 403, 404, 413, 429, 503), {200: stream}),
         ("/files", api.files, "GET", None, (400, 401, 404, 429), {200: inline}),
     ]
-    router.add_api_route("/health", api.health, methods=["GET"], response_model=Health)
+    router.add_api_route(
+        "/health", api.health, methods=["GET"], response_model=Health, response_model_exclude_none=True
+    )
     for path, endpoint, method, model, errors, extra in routes:
         router.add_api_route(
             path,

@@ -65,7 +65,8 @@ class Assistant:
         self.access = Access(settings.access)
         auth = settings.auth
         oidc = OidcProvider(auth) if auth.oidc_issuer else None
-        self.authenticator = Authenticator(auth, KeyStore(settings.resolve(auth.keys_db)), oidc)
+        keys = KeyStore(settings.resolve(auth.keys_db))
+        self.authenticator = Authenticator(auth, keys, oidc, settings.serving.host)
         self.quotas = Quotas(settings.limits)
         audit = AuditLog(settings.resolve(settings.audit.path)) if settings.audit.enabled else None
         self.feedback = FeedbackStore(settings.resolve(settings.serving.feedback_db))
@@ -153,10 +154,12 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     in front of all of it."""
     import gradio as gr
     from fastapi import FastAPI
+    from starlette.middleware.cors import CORSMiddleware
 
     from serving.api import Api, allowed_methods, build_router
     from serving.auth import AuthGate
     from serving.errors import BodyLimit, MethodGuard, install_error_handlers
+    from serving.hardening import SecurityHeaders
     from serving.metrics import HttpMetrics
     from serving.responses import ResponsesApi, add_routes
     from serving.signin import build_signin
@@ -178,7 +181,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     obs = settings.observability
     token = obs.metrics_token.get_secret_value() if obs.metrics_token else None
     if obs.metrics:  # before the page, which is mounted at /
-        scrape = _metrics_route(assistant.metrics, token)
+        scrape = _metrics_route(assistant.metrics, token, assistant.access)
         app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.serving.max_request_kb * 1024)
@@ -194,9 +197,25 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         css=page.kb_css,
         footer_links=[],
         max_file_size=f"{settings.serving.upload_max_mb:g}mb",
+        blocked_paths=_private_paths(assistant),
     )
-    # Outermost last: request ids (and the request's trace), then latency by route, then authentication.
+    # Gradio checks that a file named in a page call was uploaded only once it thinks it "launched", which a
+    # mounted app never does: without this, a client could name any server file as an upload (the page's own
+    # handler checks again, see serving/paths.py).
+    page.has_launched = True
+    # Our own CORS policy (no cross-origin reads unless serving.cors_origins lists them) also stops Gradio from
+    # adding its own, which reflects localhost origins with credentials.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.serving.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type"],
+        allow_credentials=False,
+    )
+    # Outermost last: request ids (and the request's trace), then latency by route, security headers, then
+    # authentication.
     app.add_middleware(AuthGate, authenticator=assistant.authenticator, open_paths=("/metrics",) if token else ())
+    app.add_middleware(SecurityHeaders)
     if obs.metrics:
         app.add_middleware(HttpMetrics, metrics=assistant.metrics)
     app.add_middleware(RequestIds)
@@ -206,9 +225,17 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     return app
 
 
-def _metrics_route(metrics: Metrics, token: str | None) -> Any:
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options that are security decisions: forwarded headers are believed only from the configured
+    proxies (uvicorn's default believes any client on 127.0.0.1, which lets a local caller pick its address)."""
+    trusted = list(settings.serving.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None, "server_header": False}
+
+
+def _metrics_route(metrics: Metrics, token: str | None, access: Access) -> Any:
     """GET /metrics: Prometheus' text format, never cached; with observability.metrics_token, only for a
-    scraper that sends it (the authentication gate lets /metrics through to this check)."""
+    scraper that sends it (the authentication gate lets /metrics through to this check); without one, only for
+    a user who may read every collection, since the counts cover them all."""
     from fastapi.responses import JSONResponse, Response
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -219,6 +246,14 @@ def _metrics_route(metrics: Metrics, token: str | None) -> Any:
                            "type": "authentication_error", "param": None, "code": None}},
                 status_code=401,
                 headers={"www-authenticate": 'Bearer realm="metrics"', "cache-control": "no-store"},
+            )  # fmt: skip
+        identity = getattr(request.state, "identity", None)
+        if token is None and (identity is None or access.read_scope(identity).collections is not None):
+            return JSONResponse(
+                {"error": {"message": "metrics count every collection: only a user who may read all of them sees "
+                           "them; a scraper sends observability.metrics_token", "type": "permission_error",
+                           "param": None, "code": None}},
+                status_code=403, headers={"cache-control": "no-store"},
             )  # fmt: skip
         return Response(
             generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST, headers={"cache-control": "no-store"}
@@ -231,6 +266,13 @@ def _page_user(assistant: Assistant, request: Any) -> str | None:
     """Gradio's view of who is signed in (the gate has already turned away everyone else)."""
     identity = getattr(request.state, "identity", None)
     return identity.user if identity is not None else None
+
+
+def _private_paths(assistant: Assistant) -> list[str]:
+    """What the page framework must never serve or accept as a file: the index, the databases, the uploads."""
+    s = assistant.settings
+    files = (s.auth.keys_db, s.serving.feedback_db, s.storage.conversations_db, s.audit.path, s.serving.uploads_dir)
+    return [str(p.resolve()) for p in (assistant.index_dir, *(s.resolve(f) for f in files))]
 
 
 def _warm(assistant: Assistant) -> None:

@@ -1,9 +1,11 @@
 """Authentication: who sent a request (API key, OIDC bearer token or the page's sign-in cookie), and the gate that
 turns everyone else away once authentication is on.
 
-Authentication is on as soon as an API key exists or OpenID Connect is configured; until then the one person on
-this machine is `local` and may do everything (the zero-configuration default, refused beyond 127.0.0.1). The gate
-is ASGI middleware in front of the whole app, the page's own routes included, so no route can forget it.
+Authentication is decided once, at start (auth.required, or automatically: OIDC configured, listening beyond
+loopback, or an API key ever created here), and only ever switched on while running, by the first key created: it
+is never inferred per request, so revoking every key or losing the keys database locks the server rather than
+opening it. Until then the one person on this machine is `local` and may do everything. The gate is ASGI
+middleware in front of the whole app, the page's own routes included, so no route can forget it.
 """
 
 from __future__ import annotations
@@ -40,19 +42,24 @@ class AuthError(Exception):
 class Authenticator:
     """Finds the identity behind a request's headers."""
 
-    def __init__(self, settings: AuthSettings, keys: KeyStore, oidc: OidcProvider | None) -> None:
+    def __init__(
+        self, settings: AuthSettings, keys: KeyStore, oidc: OidcProvider | None, host: str = "127.0.0.1"
+    ) -> None:
         self.settings = settings
         self.keys = keys
         self.oidc = oidc
+        self._required = auth_required(settings, host, keys)
         secret = settings.session_secret.get_secret_value() if settings.session_secret else secrets.token_hex(32)
         self._sessions = URLSafeTimedSerializer(secret, salt="kb-session")
         self._signins = URLSafeTimedSerializer(secret, salt="kb-signin")
         self.session_seconds = int(settings.session_hours * 3600)
 
     def required(self) -> bool:
-        """Authentication is on: OIDC is configured or an API key exists (checked per request, so a key created
-        while the server runs switches it on at once)."""
-        return self.oidc is not None or self.keys.any_active()
+        """Authentication is on. Decided at start; with auth.required unset, the first key created while the server
+        runs switches it on at once, and nothing switches it off again."""
+        if not self._required and self.settings.required is None and self.keys.ever_keyed():
+            self._required = True
+        return self._required
 
     def identify(self, headers: Mapping[str, str], allow_cookie: bool = True) -> Identity | None:
         """The request's identity; None when it carries no credential (and authentication is on). A credential
@@ -140,7 +147,8 @@ class AuthGate:
         self.open_paths = OPEN_PATHS + open_paths  # e.g. /metrics when it checks a token of its own
 
     def _open(self, path: str) -> bool:
-        return path in self.open_paths or path.startswith("/login/")
+        # Exact paths only: a prefix (say /login/) would also reach whatever else is mounted under it.
+        return path in self.open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -195,13 +203,31 @@ async def _redirect(send: Send, location: str) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
+def auth_required(settings: AuthSettings, host: str, keys: KeyStore) -> bool:
+    """auth.required, or when unset: OIDC configured, listening beyond loopback (unless anonymous remote access was
+    explicitly accepted), or an API key ever created here."""
+    if settings.required is not None:
+        return settings.required
+    if settings.oidc_issuer or (host not in LOOPBACK and not settings.allow_anonymous_remote):
+        return True
+    return keys.ever_keyed()
+
+
 def check_exposure(settings: Settings) -> None:
-    """Refuses to listen beyond loopback with no authentication configured (unless explicitly allowed)."""
+    """Refuses to listen beyond loopback when nobody could authenticate there (no OIDC, no active key) or when
+    authentication is switched off, unless anonymous remote access is explicitly accepted."""
     auth = settings.auth
     host = settings.serving.host
-    if host in LOOPBACK or auth.allow_anonymous_remote or auth.oidc_issuer:
+    if host in LOOPBACK or auth.allow_anonymous_remote:
         return
-    if KeyStore(settings.resolve(auth.keys_db)).any_active():
+    keys = KeyStore(settings.resolve(auth.keys_db))
+    if auth.required is False:
+        raise ConfigError(
+            f"refusing to listen on {host} with auth.required: false: anyone who can reach it could read every "
+            "document. Remove auth.required (or set it true), or set auth.allow_anonymous_remote: true to accept "
+            "the risk"
+        )
+    if auth.oidc_issuer or keys.any_active():
         return
     raise ConfigError(
         f"refusing to listen on {host} without authentication: anyone who can reach it could read every document. "

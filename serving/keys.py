@@ -99,7 +99,30 @@ class KeyStore:
                 "INSERT INTO keys (id, user, groups, hash, created) VALUES (?, ?, ?, ?, ?)",
                 (key_id, user, json.dumps(sorted(groups)), _hash(secret), record.created),
             )
+        self._mark_keyed()
         return record, f"kb-{key_id}-{secret}"
+
+    @property
+    def marker(self) -> Path:
+        """A file beside the database saying that this server has been keyed: losing or emptying the database
+        must not switch authentication off."""
+        return self.path.with_name(self.path.name + ".keyed")
+
+    def _mark_keyed(self) -> None:
+        if not self.marker.exists():
+            self.marker.write_text(
+                "API keys were created for this server, so it requires authentication (auth.required: auto).\n"
+                "Deleting this file does not switch that off while keys, revoked or not, remain in the database.\n"
+            )
+
+    def ever_keyed(self) -> bool:
+        """True once a key was ever created here (revoked or not, the database kept or lost)."""
+        if self.marker.exists():
+            return True
+        if not self.path.exists():
+            return False
+        with closing(self._connect()) as db:
+            return db.execute("SELECT 1 FROM keys LIMIT 1").fetchone() is not None
 
     def records(self) -> list[KeyRecord]:
         with closing(self._connect()) as db:

@@ -27,6 +27,7 @@ from serving import actions
 from serving.chain import Answer, Delta
 from serving.conversations import ConversationStore, NotFound, new_id
 from serving.errors import ApiError, documented, kb_error
+from serving.hardening import AnswerStream
 from serving.llm import ToolCall, Usage
 from serving.schemas import TEXT, Filters, citations_out, kb_out
 from serving.tools import Outcome
@@ -335,7 +336,7 @@ class ResponsesApi:
             return response
 
         if body.stream:
-            return StreamingResponse(self._events(turn, shell, finish, release), media_type="text/event-stream")
+            return AnswerStream(self._events(turn, shell, finish, release), release)
         try:
             answer = await run_in_threadpool(
                 api.chain.answer, turn.question, turn.history, turn.filters, turn.generation, turn.scope

@@ -249,11 +249,13 @@ class RerankResponse(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness for anyone; what is loaded and how much is indexed only for a caller who may use the server."""
+
     status: str
-    backend: str
-    backend_reason: str
-    verifier: str
-    chunks: int
+    backend: str | None = None
+    backend_reason: str | None = None
+    verifier: str | None = None
+    chunks: int | None = None
 
 
 class ModelCard(BaseModel):

@@ -6,7 +6,6 @@ import html
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -20,6 +19,7 @@ from serving.citations import claims
 from serving.conversations import NotFound
 from serving.identity import Identity
 from serving.llm import ToolCall, Usage
+from serving.paths import PathRefused, uploaded_file
 from serving.quotas import OverLimit
 from serving.responses import file_citations, item_text, message_item
 from serving.sources import Citation
@@ -96,6 +96,7 @@ def build_page(assistant: "Assistant") -> Any:
     """The gr.Blocks page. Each event acts for the signed-in identity (from the request's sign-in cookie), within
     the collections it may read; filter choices and the status line are loaded per visitor."""
     import gradio as gr
+    from gradio import utils as gradio_utils
 
     chain = assistant.chain
     css = (
@@ -221,7 +222,7 @@ def build_page(assistant: "Assistant") -> Any:
             if not conv_id or not name.strip():
                 raise gr.Error("open a conversation and type its new name first")
             try:
-                store.update(identity.user, conv_id, {"title": name.strip()[:120]})
+                store.update(identity.user, conv_id, {"title": store.clean(name.strip())[:120]})  # redacted, then cut
             except NotFound as exc:
                 raise gr.Error("that conversation no longer exists") from exc
             return gr.update(choices=choices(identity), value=conv_id), ""
@@ -388,9 +389,14 @@ def build_page(assistant: "Assistant") -> Any:
             identity = who(request)
             if not paths:
                 raise gr.Error("choose one or more files first")
-            name = re.sub(r"[^A-Za-z0-9_-]+", "-", collection.strip()) or "uploads"
+            name = re.sub(r"[^A-Za-z0-9_-]+", "-", str(collection or "").strip()) or "uploads"
             try:
-                message = assistant.ingest_upload([Path(getattr(p, "name", p)) for p in paths], name, identity)
+                # Only files this page's upload put in Gradio's upload folder: a client can post any path here.
+                if not isinstance(paths, list):
+                    raise PathRefused("send the uploaded files as a list; choose them in the page's upload box")
+                folder = gradio_utils.get_upload_folder()
+                chosen = [uploaded_file(_upload_path(p), folder) for p in paths]
+                message = assistant.ingest_upload(chosen, name, identity)
             except KBError as exc:  # no permission for the collection, or another ingest is writing the index
                 raise gr.Error(str(exc)) from exc
             except OSError as exc:
@@ -409,6 +415,14 @@ def build_page(assistant: "Assistant") -> Any:
         add.click(on_upload, [files, target], [upload_status, status_md, collections, file_types, tags])
     page.kb_css = css
     return page
+
+
+def _upload_path(item: Any) -> str:
+    """The server path of one uploaded file as Gradio hands it over (a path string or a FileData-like object)."""
+    value = item if isinstance(item, str) else getattr(item, "path", None) or getattr(item, "name", None)
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise PathRefused("an upload names no file; choose the files in the page's upload box")
+    return value
 
 
 def _text(content: Any) -> str:

@@ -61,11 +61,17 @@ def test_metrics_show_the_stages_and_modes_of_an_answered_question(kb_index: Pat
 def test_metrics_token_and_authentication(kb_index: Path, tmp_path: Path) -> None:
     from serving.keys import KeyStore
 
-    _, key = KeyStore(tmp_path / "auth.sqlite").create("ann", frozenset())
-    auth = {"auth": {"keys_db": str(tmp_path / "auth.sqlite")}}
+    keys = KeyStore(tmp_path / "auth.sqlite")
+    _, key = keys.create("ann", frozenset({"hr-staff"}))
+    _, admin = keys.create("ops", frozenset({"admins"}))
+    access = {"groups": {"hr-staff": ["hr"], "admins": ["*"]}}
+    auth = {"auth": {"keys_db": str(tmp_path / "auth.sqlite")}, "access": access}
     with start_app(kb_index, tmp_path, **auth, **EXTRACTIVE) as app:  # no token: behind the sign-in like the rest
         assert httpx.get(f"{app.url}/metrics").status_code == 401
-        assert httpx.get(f"{app.url}/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        # The counts cover every collection: a reader of one collection does not see them, an admin does.
+        refused = httpx.get(f"{app.url}/metrics", headers={"Authorization": f"Bearer {key}"})
+        assert refused.status_code == 403 and "kb_index_chunks" not in refused.text
+        assert httpx.get(f"{app.url}/metrics", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
     token = {"observability": {"metrics_token": "scrape-secret"}}  # KB_OBSERVABILITY__METRICS_TOKEN
     with start_app(kb_index, tmp_path, **auth, **token, **EXTRACTIVE) as app:
         assert httpx.get(f"{app.url}/metrics").status_code == 401
