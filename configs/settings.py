@@ -58,6 +58,11 @@ class IngestSettings(Section):
     extensions: tuple[str, ...] = (".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".txt")
     batch_chunks: int = Field(default=2048, ge=1)  # chunks embedded together (sorted by length) per write
     skip_hidden: bool = True
+    # Zip-based documents (DOCX, PPTX) are checked before parsing, against decompression bombs: the sizes their
+    # parts declare, added up; how many times a part (over 1 MB) or the whole unpacks its packed size; their parts.
+    max_unpacked_mb: float = Field(default=200.0, gt=0)
+    max_compression_ratio: float = Field(default=100.0, gt=1)
+    max_archive_entries: int = Field(default=10_000, ge=1)
     # A Ray cluster (`ray start --head` prints it, e.g. 127.0.0.1:6379): parse tasks and encoder actors run there;
     # unset, everything runs in the ingest process. `python -m ingest --ray ADDRESS` sets it for one run.
     ray_address: str | None = None

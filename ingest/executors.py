@@ -26,6 +26,7 @@ import numpy as np
 
 from configs.errors import IngestError
 from configs.settings import ChunkingSettings, EmbeddingSettings
+from ingest.archives import ArchiveLimits
 from ingest.discovery import Candidate
 from ingest.parsing import FileParser, Parsed, ParseStage
 from retrieval.embeddings import Embedder
@@ -70,18 +71,20 @@ class LocalExecutor:
 _WORKER_PARSERS: dict[str, FileParser] = {}
 
 
-def _worker_parser(chunking: ChunkingSettings, embedding: EmbeddingSettings, cache_dir: str) -> FileParser:
+def _worker_parser(
+    chunking: ChunkingSettings, embedding: EmbeddingSettings, cache_dir: str, limits: ArchiveLimits
+) -> FileParser:
     """One FileParser per worker process and configuration (its chunker counts tokens with the model's
     tokenizer, which is loaded once)."""
     from ingest.chunking import Chunker
     from ingest.loaders import default_loaders
     from retrieval.embeddings import build_embedder
 
-    key = f"{chunking.model_dump_json()}|{embedding.model_dump_json()}|{cache_dir}"
+    key = f"{chunking.model_dump_json()}|{embedding.model_dump_json()}|{cache_dir}|{limits}"
     parser = _WORKER_PARSERS.get(key)
     if parser is None:
         embedder = build_embedder(embedding, Path(cache_dir))
-        parser = FileParser(default_loaders(), Chunker(chunking, embedder, embedder.max_tokens))
+        parser = FileParser(default_loaders(limits), Chunker(chunking, embedder, embedder.max_tokens))
         _WORKER_PARSERS[key] = parser
     return parser
 
@@ -92,9 +95,10 @@ def _parse_files(
     chunking: ChunkingSettings,
     embedding: EmbeddingSettings,
     cache_dir: str,
+    limits: ArchiveLimits,
 ) -> list[Parsed]:
     """A Ray task: read, hash, parse and chunk a few files (those whose hash is not the indexed one)."""
-    parser = _worker_parser(chunking, embedding, cache_dir)
+    parser = _worker_parser(chunking, embedding, cache_dir, limits)
     return [parser.parse_unless(c, h) for c, h in zip(candidates, indexed, strict=True)]
 
 
@@ -139,6 +143,7 @@ class RayExecutor:
         embedding: EmbeddingSettings,
         cache_dir: Path,
         actors: int = 0,
+        limits: ArchiveLimits | None = None,
     ) -> None:
         try:
             import ray
@@ -152,6 +157,7 @@ class RayExecutor:
         self._ray = ray
         self._chunking = chunking
         self._embedding = embedding
+        self._limits = limits or ArchiveLimits()
         self._cache_dir = str(cache_dir.resolve())
         env = {
             k: os.environ[k]
@@ -203,7 +209,9 @@ class RayExecutor:
             while submitted < len(batches) and len(pending) < self._window:
                 batch = batches[submitted]
                 hashes = [indexed.get(str(c.path)) for c in batch]
-                pending.append(self._task.remote(batch, hashes, self._chunking, self._embedding, self._cache_dir))
+                pending.append(
+                    self._task.remote(batch, hashes, self._chunking, self._embedding, self._cache_dir, self._limits)
+                )
                 submitted += 1
             for item in ray.get(pending.popleft()):
                 yield stage.settle(item)

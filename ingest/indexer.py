@@ -21,6 +21,7 @@ import numpy as np
 
 from configs.errors import IngestError
 from configs.settings import ChunkingSettings, IngestSettings, Settings
+from ingest.archives import ArchiveLimits
 from ingest.chunking import Chunker
 from ingest.discovery import Candidate, discover, is_under
 from ingest.executors import Executor, LocalExecutor
@@ -88,7 +89,7 @@ class Indexer:
         self.index_dir = index_dir
         self.embedder = embedder
         self.store = store
-        self.loaders = loaders or default_loaders()
+        self.loaders = loaders or default_loaders(ArchiveLimits.of(ingest))
         self.executor = executor or LocalExecutor(embedder)
         self._manifest: Manifest | None = None
 
@@ -188,7 +189,11 @@ class Indexer:
                     report.moved += 1
                     continue
                 plan.release(item.decision.moved_from)
-                item = stage.load(item.candidate, item.decision, item.file_hash, item.candidate.path.read_bytes())
+                read = FileParser.read(item.candidate)
+                if isinstance(read, Parsed):
+                    report.skip(item.candidate.path, read.error or "not read")
+                    continue
+                item = stage.load(item.candidate, item.decision, item.file_hash, read[0])
                 if item.error is not None:
                     report.skip(item.candidate.path, item.error)
                     continue
@@ -319,6 +324,7 @@ def build_indexer(
             settings.embedding,
             cache_dir,
             actors=settings.ingest.ray_encoders,
+            limits=ArchiveLimits.of(settings.ingest),
         )
     return Indexer(
         settings.ingest,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest.archives import ArchiveLimits, ArchiveRefused, check_archive
+
 logger = logging.getLogger(__name__)
 
 # Bump a file type's version when its loader's output changes: the next ingest re-parses the files of that type.
@@ -242,9 +244,13 @@ def sections_from_elements(elements: Iterable[Any]) -> tuple[list[Section], str,
 
 
 class UnstructuredLoader:
-    """DOCX, PPTX, HTML and Markdown through unstructured (strategy 'fast', nothing downloaded)."""
+    """DOCX, PPTX, HTML and Markdown through unstructured (strategy 'fast', nothing downloaded); DOCX and PPTX are
+    zip packages, checked against the archive limits before anything is unpacked."""
 
     file_types: tuple[str, ...] = ("docx", "pptx", "html", "md")
+
+    def __init__(self, limits: ArchiveLimits | None = None) -> None:
+        self._limits = limits or ArchiveLimits()
 
     def load(self, path: Path, data: bytes) -> Document:
         import io
@@ -252,6 +258,11 @@ class UnstructuredLoader:
         file_type = _FILE_TYPES[path.suffix.lower()]
         if file_type in ("docx", "pptx") and not data.startswith(b"PK\x03\x04"):
             raise SkipFile(f"not a valid {file_type.upper()} (not a zip package); re-save it from its editor")
+        if file_type in ("docx", "pptx"):
+            try:
+                check_archive(data, file_type.upper(), self._limits)
+            except ArchiveRefused as exc:
+                raise SkipFile(str(exc)) from exc
         partition = _partitioner(file_type)
         try:
             if file_type in ("html", "md"):
@@ -297,7 +308,7 @@ def file_type_of(path: Path) -> str | None:
     return _FILE_TYPES.get(path.suffix.lower())
 
 
-def default_loaders() -> dict[str, Loader]:
+def default_loaders(limits: ArchiveLimits | None = None) -> dict[str, Loader]:
     """Map file type -> loader."""
-    loaders: list[Loader] = [TextLoader(), PdfLoader(), UnstructuredLoader()]
+    loaders: list[Loader] = [TextLoader(), PdfLoader(), UnstructuredLoader(limits)]
     return {ft: loader for loader in loaders for ft in loader.file_types}

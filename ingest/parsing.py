@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -41,9 +42,12 @@ class FileParser:
 
     @staticmethod
     def read(candidate: Candidate) -> tuple[bytes, str] | Parsed:
-        """The file's bytes and content hash, or a Parsed with the reason it cannot be read."""
+        """The file's bytes and content hash, or a Parsed with the reason it cannot be read. The file read is the one
+        discovery checked (candidate.real), opened without following a link that has replaced it since."""
         try:
-            data = candidate.path.read_bytes()
+            fd = os.open(candidate.real or candidate.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read()
         except OSError as exc:
             return Parsed(candidate, error=f"cannot read file ({exc.strerror or exc}); check permissions")
         return data, content_hash(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -115,24 +116,49 @@ class Assistant:
         return f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · index: **{size}**{who}"
 
     def ingest_upload(self, paths: list[Path], collection: str, identity: Identity) -> str:
-        """Copy uploaded files into data/uploads/<collection>/ and index that folder (if the identity may)."""
-        from ingest.indexer import build_indexer
-        from serving.uploads import copy_uploads
+        """Copy uploaded files into data/uploads/<collection>/ and index that folder (if the identity may), within
+        the identity's rate limit. The files are parsed in a child process bounded in time and memory
+        (serving.upload_parse_*); embedding and writing happen here. A refused file leaves nothing behind."""
+        from ingest.archives import ArchiveLimits
+        from ingest.indexer import Indexer
+        from ingest.sandbox import IsolatedLoader
+        from serving.uploads import copy_uploads, settle
 
+        self.quotas.request(identity.limit_key)  # OverLimit, as on /v1
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", collection):  # a folder name below uploads_dir, nothing else
+            raise AccessDenied(f"{collection[:100]!r} is not a collection name; use letters, digits, - and _")
         if not self.access.upload_scope(identity).allows(collection):
             raise AccessDenied(
                 f"you may not upload into {collection!r}; access.upload in the profile lists who may upload where"
             )
-        uploads = self.settings.resolve(self.settings.serving.uploads_dir)
-        copied, refused = copy_uploads(paths, uploads / collection, self.settings.serving.upload_max_mb)
+        serving = self.settings.serving
+        uploads = self.settings.resolve(serving.uploads_dir)
+        report = None
         with self._ingest_lock:
-            indexer = build_indexer(
-                self.settings, index_dir=self.index_dir, embedder=self.retriever.embedder, store=self.retriever.store
+            aside = uploads / ".replaced" / collection  # no collection is named with a dot (the page's rule)
+            staged = copy_uploads(paths, uploads / collection, serving.upload_max_mb, aside)
+            loader = IsolatedLoader(
+                ArchiveLimits.of(self.settings.ingest), serving.upload_parse_timeout_s, serving.upload_parse_max_mb
             )
+            refused = {str(p) for p in staged.copied}  # until the run says otherwise
             try:
-                report = indexer.run([uploads / collection]) if copied else None
+                if staged.copied:
+                    indexer = Indexer(
+                        self.settings.ingest,
+                        self.settings.chunking,
+                        self.index_dir,
+                        self.retriever.embedder,
+                        self.retriever.store,
+                        loaders=dict.fromkeys(loader.file_types, loader),
+                    )
+                    try:
+                        report = indexer.run([uploads / collection])
+                    finally:
+                        indexer.close()
+                    refused = {s["path"] for s in report.skipped}
             finally:
-                indexer.close()
+                loader.close()
+                settle(staged, refused)
         lines = []
         if report is not None:
             lines.append(
@@ -143,9 +169,9 @@ class Assistant:
             self.recorder.action(
                 "upload",
                 identity,
-                {"collection": collection, "files": [p.name for p in copied], "chunks": report.chunks_written},
+                {"collection": collection, "files": [p.name for p in staged.copied], "chunks": report.chunks_written},
             )
-        lines += [f"- refused {r}" for r in refused]
+        lines += [f"- refused {r}" for r in staged.refused]
         return "\n".join(lines) or "Nothing to index."
 
 

@@ -281,3 +281,25 @@ def test_killed_runs_leave_an_index_identical_to_a_clean_run(tmp_path: Path, emb
     clean = _state(clean_indexer)
     assert _state(_indexer(killed, embedder, ingest={"batch_chunks": 8})) == clean
     assert clean["lexical"] == clean["manifest"] and len(clean["manifest"]) > 0
+
+
+def test_links_out_of_the_root_or_into_another_collection_are_not_indexed(tmp_path: Path, embedder: Any) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE, docs)
+    secret = tmp_path / "keys.md"
+    secret.write_text("# Keys\n\nThe vault key hash is 9f86d081884c7d659a2feaa0c55ad015.\n")
+    (docs / "hr" / "keys.md").symlink_to(secret)  # outside every root
+    (docs / "hr" / "vpn.html").symlink_to(docs / "it" / "vpn-setup.html")  # another collection's file
+    (docs / "hr" / "it").symlink_to(docs / "it", target_is_directory=True)  # another collection's folder
+    (docs / "hr" / "leave-copy.md").symlink_to(docs / "hr" / "leave-policy.md")  # its own collection: indexed
+    indexer = _indexer(tmp_path / "idx", embedder)
+    report = indexer.run([docs])
+    reasons = {Path(s["path"]).name: s["reason"] for s in report.skipped}
+    assert "outside the ingest root" in reasons["keys.md"]
+    assert "another collection ('it')" in reasons["vpn.html"] and "another collection ('it')" in reasons["it"]
+    got = indexer.store.collection.get(include=["documents", "metadatas"])
+    assert not any("9f86d081" in d for d in got["documents"])
+    hr = {m["relpath"] for m in got["metadatas"] if m["collection"] == "hr"}
+    assert hr == {"hr/benefits.docx", "hr/code-of-conduct.pdf", "hr/leave-policy.md", "hr/leave-copy.md"}
+    it_sources = {m["source"] for m in got["metadatas"] if m["collection"] == "it"}
+    assert all("/docs/it/" in s for s in it_sources) and len(it_sources) == 3
