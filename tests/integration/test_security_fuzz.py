@@ -28,9 +28,13 @@ SECRET = "The okapi safe combination is 7-19-44."  # outside every root and the 
 IT_ONLY = "Bitwarden"  # in collection it's password FAQ: alice never reads it
 BOB = "Bob's private note: the llama enclosure moves in May."
 ROOT = Path(__file__).resolve().parents[2]
-# Gradio's own refusals, before a page function runs: an input of the wrong shape (a pydantic model per component)
-# or a file input that was not uploaded. Its "422", not an error of ours.
-GRADIO_REFUSED = re.compile(r"^\d+ validation errors? for \w+|^Cannot move .* to the gradio cache dir because")
+# Gradio's own refusals, before a page function runs: an input of the wrong shape (a pydantic model per component),
+# a file input that was not uploaded, names no possible path, or a URL its fetcher refuses (that it fetches URLs at
+# all is test_security_page.py's). Its "422", not an error of ours.
+GRADIO_REFUSED = re.compile(
+    r"^\d+ validation errors? for \w+|^Cannot move .* to the gradio cache dir because|^embedded null byte$"
+    r"|^\[Errno 36\] File name too long|^Hostname \S+ failed validation$"
+)
 HOSTILE = [
     "",
     " ",

@@ -245,3 +245,12 @@ def test_the_page_file_route_serves_no_server_file(team: Team, page: PageClient,
     note.write_text("my own upload")
     [stored] = page.upload(note)
     assert page.http.get(f"/gradio_api/file={stored}").text == "my own upload"  # what the page itself needs
+
+
+def test_an_upload_naming_a_url_makes_the_server_fetch_nothing(page: PageClient, upload: PageFunction) -> None:
+    """A file input naming a URL: the server must not download it for the client (Gradio would fetch any public
+    address into its cache, which is the upload folder). The host is in .invalid, which never resolves, so the
+    attempt shows in the message without any traffic leaving the machine."""
+    outcome = page.call(upload, [[file_data("http://kb-upload-probe.invalid/handbook.md", "handbook.md")], "hr"])
+    error = _refusal(outcome)
+    assert "resolve" not in error and "download" not in error.lower(), f"the server tried to fetch the URL: {error}"
