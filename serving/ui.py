@@ -397,7 +397,7 @@ def build_page(assistant: "Assistant") -> Any:
                 folder = gradio_utils.get_upload_folder()
                 chosen = [uploaded_file(_upload_path(p), folder) for p in paths]
                 message = assistant.ingest_upload(chosen, name, identity)
-            except KBError as exc:  # no permission for the collection, or another ingest is writing the index
+            except (KBError, OverLimit) as exc:  # no permission, over the rate limit, or another ingest is writing
                 raise gr.Error(str(exc)) from exc
             except OSError as exc:
                 raise gr.Error(
@@ -413,8 +413,38 @@ def build_page(assistant: "Assistant") -> Any:
             )
 
         add.click(on_upload, [files, target], [upload_status, status_md, collections, file_types, tags])
+    for block in page.blocks.values():
+        _never_fetch(block, gr.Error)
     page.kb_css = css
     return page
+
+
+def _never_fetch(block: Any, error: type[Exception]) -> None:
+    """A page call can name a URL wherever a file goes (the upload box, a chat message's file part), and Gradio
+    downloads it into its cache before any handler runs: this server fetches nothing for a client."""
+    for name in ("async_move_resource_to_block_cache", "move_resource_to_block_cache"):
+        move = getattr(block, name, None)
+        if move is None:
+            continue
+        if name.startswith("async"):
+
+            async def refusing_async(path: Any, _move: Any = move) -> Any:
+                _refuse_url(path, error)
+                return await _move(path)
+
+            setattr(block, name, refusing_async)
+        else:
+
+            def refusing(path: Any, _move: Any = move) -> Any:
+                _refuse_url(path, error)
+                return _move(path)
+
+            setattr(block, name, refusing)
+
+
+def _refuse_url(path: Any, error: type[Exception]) -> None:
+    if isinstance(path, str) and "://" in path[:16]:
+        raise error("upload the file itself; this server does not fetch addresses for its clients")
 
 
 def _upload_path(item: Any) -> str:
