@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # all is test_security_page.py's). Its "422", not an error of ours.
 GRADIO_REFUSED = re.compile(
     r"^\d+ validation errors? for \w+|^Cannot move .* to the gradio cache dir because|^embedded null byte$"
-    r"|^\[Errno 36\] File name too long|^Hostname \S+ failed validation$"
+    r"|^\[Errno 36\] File name too long|^Hostname \S+ failed validation$",
+    re.S,  # a path a client sends may hold line breaks
 )
 HOSTILE = [
     "",
