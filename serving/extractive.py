@@ -23,6 +23,7 @@ from retrieval.embeddings import Embedder
 from retrieval.text import content_stems, numbers, sentences
 from serving.citations import with_markers
 from serving.prompts import withhold_instructions
+from serving.question import Part
 from serving.sources import Citation
 
 _QUANTITY = re.compile(
@@ -161,3 +162,7 @@ class ExtractiveAnswerer:
                     line = f"{with_markers(before.text, marker)} {line}"
             lines.append(line)
         return "\n".join(lines)
+
+    def answer_part(self, part: Part, citations: Sequence[Citation]) -> str:
+        """The cited sentences that answer one part of a question, from the given sources; "" when none does."""
+        return self.answer(part.text if part.query == part.text else part.query, citations)

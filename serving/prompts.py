@@ -67,13 +67,22 @@ def _fence(text: str) -> str:
 
 
 def answer_messages(
-    persona: str, question: str, sources: Sequence[PromptSource], history: Sequence[Message] = ()
+    persona: str,
+    question: str,
+    sources: Sequence[PromptSource],
+    history: Sequence[Message] = (),
+    parts: Sequence[str] = (),
 ) -> list[Message]:
-    """System rules, the conversation so far, then the sources and the question."""
+    """System rules, the conversation so far, then the sources and the question (and its parts, when it asks
+    several things: each is to be answered, in order)."""
     blocks = "\n\n".join(
         f'<source id="{s.number}" from="{_fence(s.label)}">\n{_fence(s.text)}\n</source>' for s in sources
     )
-    user = f"Sources:\n{blocks}\n\nQuestion: {question}\n\n{ANSWER_FORMAT}"
+    asked = ""
+    if len(parts) > 1:
+        listed = "\n".join(f"{i}. {p}" for i, p in enumerate(parts, start=1))
+        asked = f"\n\nThe question asks {len(parts)} things; answer each of them, in this order:\n{listed}"
+    user = f"Sources:\n{blocks}\n\nQuestion: {question}{asked}\n\n{ANSWER_FORMAT}"
     return [
         {"role": "system", "content": SYSTEM.format(persona=persona, refusal=REFUSAL)},
         *history,

@@ -123,6 +123,18 @@ class UnverifiedOut(BaseModel):
     score: float
 
 
+class PartOut(BaseModel):
+    """One part of the question: its text, the kind of answer it asks for, and whether the sources answer it."""
+
+    text: str
+    kind: Literal["fact", "procedure", "summary", "comparison", "yesno", "definition"]
+    status: Literal["answered", "not found"]
+    citations: list[int] = Field(description="the source numbers the answer uses for this part")
+    filled_from_sources: bool = Field(
+        default=False, description="the generated answer skipped this part: its answer is the sources' own sentences"
+    )
+
+
 class KbOut(BaseModel):
     """How the answer was made."""
 
@@ -133,6 +145,7 @@ class KbOut(BaseModel):
     unverified: list[UnverifiedOut]
     timings_ms: dict[str, float]
     audit_id: int | None = Field(default=None, description="the answer's record in the audit trail")
+    parts: list[PartOut] = Field(default_factory=list, description="what the question asked, part by part")
 
 
 class Usage(BaseModel):
@@ -297,6 +310,16 @@ def kb_out(answer: Answer, audit_id: int | None = None) -> dict[str, Any]:
         unverified=[UnverifiedOut(text=r.text, reasons=list(r.reasons), score=r.score) for r in answer.removed],
         timings_ms={k: round(v, 1) for k, v in answer.timings_ms.items()},
         audit_id=audit_id,
+        parts=[
+            PartOut(
+                text=p.text,
+                kind=p.kind,  # type: ignore[arg-type]
+                status="answered" if p.found else "not found",
+                citations=list(p.cited),
+                filled_from_sources=p.filled,
+            )
+            for p in answer.parts
+        ],
     ).model_dump()
 
 

@@ -72,6 +72,11 @@ def sources_html(answer: Answer | None) -> str:
 
 def answer_markdown(answer: Answer) -> str:
     lines = [answer.text]
+    if len(answer.parts) > 1 and all(p.answer for p in answer.parts):  # one block per part of the question
+        lines = [f"**{p.text}**\n\n{p.answer}\n" for p in answer.parts]
+    elif len(answer.parts) > 1:
+        status = "".join(f"\n- {'✓' if p.found else '✗ not found:'} {p.text}" for p in answer.parts)
+        lines.append(f"\n*The question's parts:*{status}")
     if answer.notice:
         lines.insert(0, f"> ⚠ {answer.notice}\n")
     used = [c for c in answer.citations if c.index in answer.cited]
@@ -174,6 +179,7 @@ def build_page(assistant: "Assistant") -> Any:
 
         def opened(identity: Identity, conv_id: str | None) -> tuple[Any, ...]:
             """(chat, kept answers, sources, current id, list) for a conversation of this user, or a fresh one."""
+            conv_id = _conversation_id(conv_id)
             listed = choices(identity)
             try:
                 items, _ = store.items(identity.user, conv_id, "asc", 1000) if conv_id else ([], False)
@@ -218,7 +224,7 @@ def build_page(assistant: "Assistant") -> Any:
         new_conv.click(on_new, None, shown_conversation)
 
         def on_rename(name: str, conv_id: str | None, request: gr.Request) -> tuple[Any, str]:
-            identity = who(request)
+            identity, conv_id, name = who(request), _conversation_id(conv_id), name or ""
             if not conv_id or not name.strip():
                 raise gr.Error("open a conversation and type its new name first")
             try:
@@ -230,7 +236,7 @@ def build_page(assistant: "Assistant") -> Any:
         rename.click(on_rename, [title, current], [conv_list, title])
 
         def on_delete(conv_id: str | None, request: gr.Request) -> tuple[Any, ...]:
-            identity = who(request)
+            identity, conv_id = who(request), _conversation_id(conv_id)
             if conv_id:
                 with contextlib.suppress(NotFound):  # already gone
                     store.delete(identity.user, conv_id)
@@ -245,6 +251,7 @@ def build_page(assistant: "Assistant") -> Any:
             the first question; the page keeps working if the store cannot be written, and says so. The store
             redacts personal data (privacy.redact) in the question, the answer and its markdown; the sources' HTML is
             the documents' own passages, kept as the index holds them."""
+            conv_id = _conversation_id(conv_id)
             try:
                 if conv_id is None:
                     # Redacted before it is cut: an address cut in half is no longer recognised as one.
@@ -276,6 +283,7 @@ def build_page(assistant: "Assistant") -> Any:
             request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
             identity = who(request)
+            message, since, until = message or "", since or "", until or ""  # a client may send null for a text box
             filters = {
                 "collections": cols or None,
                 "file_types": types or None,
@@ -375,7 +383,7 @@ def build_page(assistant: "Assistant") -> Any:
         chat.like(on_like, [answers], None)
 
         def on_comment(text: str, kept: list[Any], request: gr.Request) -> str:
-            identity = who(request)
+            identity, text = who(request), text or ""
             if not kept or kept[-1] is None:
                 raise gr.Error("ask a question first; the comment is stored with the last answer of this visit")
             answer, seq = kept[-1]
@@ -459,3 +467,9 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
     return str(content or "")
+
+
+def _conversation_id(value: Any) -> str | None:
+    """The conversation id the browser kept (gr.BrowserState: whatever the client sends), or None if it is not one."""
+    return value if isinstance(value, str) and value else None
+

@@ -58,6 +58,21 @@ def test_chat_completion_answers_with_citations(kb_index: Path, tmp_path: Path) 
         assert httpx.get(f"{app.url}/v1/files", params={"source": "/etc/passwd"}).status_code == 404
 
 
+def test_a_question_of_several_parts_is_answered_part_by_part(kb_index: Path, tmp_path: Path) -> None:
+    question = "How many weeks of parental leave do birth parents get and who do I tell about it?"
+    with start_app(kb_index, tmp_path, **EXTRACTIVE) as app:
+        chat = _chat(app.url, question).json()
+        responses = httpx.post(f"{app.url}/v1/responses", json={"input": question}, timeout=120).json()
+    answer = chat["choices"][0]["message"]["content"]
+    assert "16 weeks" in answer and 'I found nothing in the documents that answers "Who do I tell about it"' in answer
+    for kb in (chat["kb"], responses["kb"]):
+        assert [(p["text"], p["status"]) for p in kb["parts"]] == [
+            ("How many weeks of parental leave do birth parents get?", "answered"),
+            ("Who do I tell about it?", "not found"),
+        ]
+        assert kb["parts"][0]["citations"] and kb["parts"][1]["citations"] == []
+
+
 def test_streaming_completion_is_openai_compatible(kb_index: Path, tmp_path: Path) -> None:
     with start_app(kb_index, tmp_path, **EXTRACTIVE) as app:
         from openai import OpenAI

@@ -138,3 +138,39 @@ def test_follow_ups_see_the_most_recent_turns_that_fit_the_token_budget() -> Non
     huge = [{"role": "user", "content": "x " * 5000}]
     assert recent_turns(huge, 3, 50) == huge  # the newest message is always kept (the prompt cuts it to 500 chars)
     assert recent_turns([{"role": "system", "content": "s"}, *history[-2:]], 3, 600) == history[-2:]
+
+
+# --- questions of several parts (issue 22) -------------------------------------------------------------------
+
+TWO_PARTS = "What is the hotel limit per night in Paris, and how many days of paid annual leave do employees get?"
+
+
+def test_each_part_is_retrieved_and_answered_in_the_order_asked(retriever: Retriever) -> None:
+    answer = _chain(retriever, None).answer(TWO_PARTS)
+    first, second = answer.text.split("\n\n")
+    assert "220 euros" in first and "25 days" in second  # the leave policy is found though the hotel part leads
+    assert [(p.kind, p.found) for p in answer.parts] == [("fact", True), ("fact", True)]
+    assert answer.parts[1].text == "How many days of paid annual leave do employees get?"
+    by_number = {c.index: c.relpath for c in answer.citations}
+    assert [by_number[n] for p in answer.parts for n in p.cited] == ["hotels.md", "leave.md"]
+
+
+def test_a_part_nothing_answers_is_named_not_dropped(retriever: Retriever) -> None:
+    answer = _chain(retriever, None).answer("What is the hotel limit in Paris and what is the boiling point of tungsten?")
+    assert "220 euros" in answer.text
+    assert 'I found nothing in the documents that answers "What is the boiling point of tungsten"' in answer.text
+    assert [p.found for p in answer.parts] == [True, False]
+
+
+def test_a_part_the_model_skipped_is_answered_from_the_sources_and_marked(retriever: Retriever) -> None:
+    def reply(messages: Sequence[Message]) -> str:
+        prompt = str(messages[-1]["content"])
+        assert "answer each of them, in this order" in prompt and "2. How many days" in prompt
+        number = prompt.index("220 euros")
+        return f"The limit in Paris is 220 euros per night [{prompt[:number].count('<source id=')}]."
+
+    answer = _chain(retriever, ScriptedChatModel(reply)).answer(TWO_PARTS)
+    assert answer.mode == "llm" and answer.text.startswith("The limit in Paris is 220 euros")
+    assert 'From the sources, on "How many days of paid annual leave do employees get":' in answer.text
+    assert "25 days" in answer.text
+    assert [(p.found, p.filled) for p in answer.parts] == [(True, False), (True, True)]
