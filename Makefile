@@ -21,7 +21,7 @@ export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
 .PHONY: setup setup-llm browser oidc-provider prometheus postgres demo serve serve-llm model ingest list test test-unit test-integration test-api lint security-lint bench bench-ingest \
-	bench-retrieval bench-serving bench-scale eval eval-handbook train-reranker train-verifier clean-index
+	bench-retrieval bench-serving bench-scale eval eval-handbook eval-answers train-reranker train-verifier clean-index
 
 setup: $(STAMP)
 
@@ -144,6 +144,13 @@ HANDBOOK_INDEX := data/cache/handbook-index
 eval-handbook: setup
 	$(PYTHON) -m ingest data/sample --index $(HANDBOOK_INDEX)
 	KB_PROFILE=handbook $(PYTHON) -m eval nightly --index $(HANDBOOK_INDEX)
+
+# Whole answers, part by part (data/answers): the handbook, the Python library reference (fetched from Debian once)
+# and PubMedQA when ../shared/data has it.
+ANSWER_SETS := data/answers/handbook.jsonl data/answers/python-library.jsonl \
+	$(if $(wildcard ../shared/data/pubmedqa/corpus.jsonl),data/answers/pubmedqa.jsonl,)
+eval-answers: setup
+	$(PYTHON) -m eval answers $(foreach s,$(ANSWER_SETS),--set $(s)) --json bench/out/answers.json
 
 train-reranker: setup
 	$(PYTHON) -m eval train-reranker

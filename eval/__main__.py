@@ -100,7 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     fb.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
     fb.add_argument("--profile", help="config profile (default: default)")
     pd.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, br, pd, t, n, tr, bs, sc, tv, ve, ex, pi, ij, fb, oc):
+    an = sub.add_parser("answers", help="do answers cover every part of a question: facts per part, declines, latency")
+    an.add_argument("--set", type=Path, action="append", required=True, help="data/answers/NAME.jsonl (repeatable)")
+    an.add_argument("--split", choices=["tune", "validation", "all"], default="all")
+    an.add_argument("--backend", choices=["extractive", "auto", "local", "openai"], default="extractive")
+    an.add_argument("--json", type=Path, help="also write the figures and every answer here")
+    an.add_argument("--profile", help="config profile (default: default)")
+    for cmd in (r, b, br, pd, t, n, tr, bs, sc, tv, ve, ex, pi, ij, fb, oc, an):
         cmd.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -150,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "extractive":
             return _extractive(settings, args)
+        if args.command == "answers":
+            from eval.answer_eval import main as answers
+
+            sets = [_data_path(s) for s in args.set]
+            return answers(settings, sets, args.split, args.backend, args.json, args.verbose)
         if args.command == "bench-observability":
             from eval.bench_serving import observability_cost
 
