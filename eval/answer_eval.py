@@ -181,7 +181,11 @@ def answer_parts(answer: Any) -> list[Any]:
 
 
 def _not_found(part: Any) -> bool:
-    return str(_field(part, "status") or "").replace("_", " ").lower() == "not found"
+    """A part of the answer reported as not found: status "not found" (kb.parts) or found False (Answer.parts)."""
+    status = _field(part, "status")
+    if status is not None:
+        return str(status).replace("_", " ").lower() == "not found"
+    return _field(part, "found") is False
 
 
 def declined(answer: Any) -> bool:

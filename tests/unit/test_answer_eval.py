@@ -1,6 +1,7 @@
 """The answer harness's fact matching and scoring (eval/answer_eval.py), and the question sets it reads."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,7 +10,7 @@ import pytest
 from configs.settings import PROJECT_ROOT
 from eval.answer_eval import PartSpec, QuestionRow, expected_splits, load_set, match_part, report, score
 from eval.answer_facts import find, normalise, unsupported_numbers
-from serving.chain import Answer
+from serving.chain import Answer, PartResult
 from serving.prompts import NO_CONTEXT
 from serving.sources import Citation
 
@@ -153,10 +154,13 @@ def test_declines_are_recognised_with_or_without_the_answers_parts() -> None:
     assert score(unanswerable, no_context, 1.0).declined
     quoted = _answer("Partners receive 6 weeks of leave [1].")
     assert not score(unanswerable, quoted, 1.0).declined
-    # once the chain reports its parts (kb.parts), all of them "not found" is a decline
+    # where the chain reports its parts, all of them not found is a decline (Answer.parts, or kb.parts' status)
+    not_found = replace(quoted, parts=(PartResult("What is the notice period", "fact", False),))
+    assert score(unanswerable, not_found, 1.0).declined
+    assert not score(unanswerable, replace(quoted, parts=(PartResult("notice", "fact", True, (1,)),)), 1.0).declined
     fields = {k: getattr(quoted, k) for k in ("question", "standalone_question", "text", "citations", "cited", "mode")}
-    with_parts = SimpleNamespace(**fields, parts=[{"text": "notice period", "status": "not found"}])
-    assert score(unanswerable, with_parts, 1.0).declined
+    with_kb_parts = SimpleNamespace(**fields, parts=[{"text": "notice period", "status": "not found"}])
+    assert score(unanswerable, with_kb_parts, 1.0).declined
 
 
 def test_report_shares_per_split_and_category() -> None:
