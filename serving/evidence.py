@@ -26,6 +26,7 @@ from retrieval.text import (
     strip_markers,
     tokens,
 )
+from serving.paraphrase import StemIndex, align_numbers, align_words
 
 NUMBER_CONTEXT_FLOOR = 0.3
 
@@ -44,6 +45,9 @@ FEATURES = (
     "polarity_conflict",  # the claim says "more" / "unpaid" where the source says "less" / "paid"
     "adds_nothing",  # every content word of the claim is already in the question
     "log_words",
+    "number_follower",  # share of the claim's numbers followed by what follows them in the sources ("47% of X")
+    "name_context",  # how well the words around each name match the words around it in the sources
+    "answer_binding",  # a short answer: how well the sentences stating it match the question (vs the best)
 )
 # Which way each feature may push the score (+1 towards supported, -1 away, 0 either): the fit respects it.
 DIRECTION = {
@@ -59,7 +63,11 @@ DIRECTION = {
     "polarity_conflict": -1,
     "adds_nothing": 0,
     "log_words": 0,
+    "number_follower": 1,
+    "name_context": 1,
+    "answer_binding": 1,
 }
+SHORT_ANSWER = 4  # a claim of at most this many content words and numbers besides the question's is a short answer
 
 
 @dataclass
@@ -73,7 +81,10 @@ class _Text:
 
     @classmethod
     def of(cls, text: str) -> _Text:
-        toks = tokens(text)
+        return cls.from_tokens(tokens(text))
+
+    @classmethod
+    def from_tokens(cls, toks: list[Token]) -> _Text:
         measures = set()
         for i, t in enumerate(toks):
             if t.number is not None:
@@ -82,7 +93,7 @@ class _Text:
                         measures.add((t.number, stem(u.lower)))
         return cls(
             toks,
-            {stem(t.lower) for t in toks if t.number is None},
+            {stem(t.lower) for t in toks if t.number is None and t.lower},
             {t.number for t in toks if t.number is not None},
             measures,
         )
@@ -145,30 +156,196 @@ def _content_stems(t: _Text) -> set[str]:
     return {stem(x.lower) for x in t.tokens if is_content(x)}
 
 
-def _analyse(source: str) -> list[tuple[str, _Text]]:
-    """A source's sentences, each analysed; a heading line ("VPN Setup Guide > Connecting") is context for every
-    sentence under it (its words count as said there), not a sentence of its own."""
-    parts = sentences(source)
-    heading = None
-    if len(parts) > 1 and parts[0][-1:] not in ".!?:;" and len(parts[0].split()) <= 12:
-        heading = _Text.of(parts[0])
-        parts = parts[1:]
+# A line that names one setting, option or function, as documentation lists them ("work_mem (integer)"): the
+# sentences under it are about that thing, whatever other names they mention.
+_TERM_LINE = re.compile(
+    r"^[ \t]*([A-Za-z][\w.-]*_[\w.-]*|[a-z]+(?:[A-Z][a-z0-9]+)+)[ \t]*(?:\([^()\n]{1,40}\))?[ \t]*:?[ \t]*$", re.M
+)
+_IDENTIFIER = re.compile(r"(?<![\w.-])([A-Za-z][\w.-]*_[\w.-]*[A-Za-z0-9]|[a-z]+(?:[A-Z][a-z0-9]+)+)(?![\w-])")
+
+
+def identifiers(text: str) -> set[str]:
+    """Names of settings, options, functions and files written as code: "work_mem", "pg_hba.conf", "maxConnections"."""
+    return {m.group(1).lower().rstrip(".") for m in _IDENTIFIER.finditer(text)}
+
+
+def _analyse(source: str) -> list[tuple[str, _Text, str | None]]:
+    """A source's sentences, each analysed, with the term it is listed under (see _TERM_LINE); a heading line
+    ("VPN Setup Guide > Connecting") or a term line is context for every sentence under it (its words count as said
+    there), not a sentence of its own."""
+    segments: list[tuple[str | None, str]] = []
+    at, term = 0, None
+    for m in _TERM_LINE.finditer(source):
+        segments.append((term, source[at : m.start()]))
+        at, term = m.end(), m.group(1).lower()
+    segments.append((term, source[at:]))
     out = []
-    for part in parts:
-        t = _Text.of(part)
-        if heading is not None:
-            t = _Text(t.tokens, t.stems | heading.stems, t.numbers | heading.numbers, t.measures | heading.measures)
-        out.append((part, t))
+    heading = None
+    for seg_term, text in segments:
+        parts = sentences(text)
+        first = heading is None and seg_term is None and len(parts) > 1
+        if first and parts[0][-1:] not in ".!?:;" and len(parts[0].split()) <= 12:
+            heading = _Text.of(parts[0])
+            parts = parts[1:]
+        context = heading
+        if seg_term is not None:
+            named = _Text.of(seg_term.replace("_", " ").replace(".", " "))
+            context = named if context is None else _merge(context, named)
+        for part in parts:
+            t = _Text.of(part)
+            if context is not None:
+                t = _merge(t, context)
+            out.append((part, t, seg_term))
     return out
+
+
+def _term_stems(term: str | None) -> set[str]:
+    return {stem(w) for w in re.split(r"[\W_]+", term) if len(w) > 1} if term else set()
+
+
+def _merge(t: _Text, context: _Text) -> _Text:
+    """A sentence with its heading's words and numbers counted as said in it."""
+    return _Text(t.tokens, t.stems | context.stems, t.numbers | context.numbers, t.measures | context.measures)
+
+
+_ANAPHOR = frozenset("it its he his she her they their them this these those".split())
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
+
+
+def _followers(toks: list[Token], i: int, before: bool = True) -> set[str]:
+    """The content words right after a number (what it counts: "47% of the detorsion cases"), or right before it
+    when nothing follows (and `before`); month names say nothing of what a number is about."""
+    after = [stem(t.lower) for t in toks[i + 1 : i + 5] if is_content(t) and t.lower not in _MONTHS][:2]
+    if after or not before:
+        return set(after)
+    return {stem(t.lower) for t in toks[max(0, i - 3) : i] if is_content(t) and t.lower not in _MONTHS}
+
+
+def _number_followers(claim: list[Token], sources: list[list[Token]]) -> float:
+    """Share of the claim's numbers whose followers are the followers of the same number somewhere in the
+    sources: a value moved to another subject of the same sentence ("47% of A and 94% of B" swapped) fails."""
+    checked = bound = 0
+    for i, t in enumerate(claim):
+        if t.number is None:
+            continue
+        mine = _followers(claim, i)
+        if not mine:
+            continue
+        checked += 1
+        bound += any(
+            s.number == t.number and mine & _followers(toks, j) for toks in sources for j, s in enumerate(toks)
+        )
+    return bound / checked if checked else 1.0
+
+
+def _clause_followers(toks: list[Token], text: str, i: int) -> set[str]:
+    """The first two content words after a number or a name within its clause (up to a comma, a semicolon or a
+    bracket), the rest of a name left out."""
+    out: list[str] = []
+    end = toks[i].start + len(toks[i].text)
+    for t in toks[i + 1 : i + 12]:
+        if re.search(r"[,;:()\[\]]", text[end : t.start]):
+            break
+        end = t.start + len(t.text)
+        if is_content(t) and t.lower not in _MONTHS and not t.capitalised:
+            out.append(stem(t.lower))
+        if len(out) == 2:
+            break
+    return set(out)
+
+
+def _swapped(claim: list[Token], text: str, sources: list[tuple[list[Token], str]], keys: set[str]) -> list[str]:
+    """Numbers and names of the claim that the sources give to another subject of the same sentence: what follows
+    it in the claim follows a different number (name) there, and never this one ("47% of A and 94% of B" told as
+    "94% of A"; "A acquired B" told as "B acquired A")."""
+
+    def key(t: Token) -> str:
+        return f"#{t.number}" if t.number is not None else stem(t.lower)
+
+    def kind(t: Token) -> bool:
+        return t.number is not None
+
+    out = []
+    for i, t in enumerate(claim):
+        if key(t) not in keys:
+            continue
+        mine = _clause_followers(claim, text, i)
+        if not mine:
+            continue
+        own = other = told = False
+        for toks, sentence in sources:
+            if not any(key(s) == key(t) for s in toks):
+                continue
+            for j, s in enumerate(toks):
+                name = s.capitalised and j > 0 and s.lower not in STOPWORDS
+                if kind(s) != kind(t) or not (kind(s) or name):
+                    continue
+                theirs = _clause_followers(toks, sentence, j)
+                told = told or (key(s) == key(t) and bool(theirs))
+                if mine & theirs:
+                    own = own or key(s) == key(t)
+                    other = other or key(s) != key(t)
+        if other and told and not own:  # a source that says nothing after it leaves the question open
+            out.append(t.text)
+    return out
+
+
+def _name_contexts(claim: list[Token], names: list[Token], sources: list[list[Token]], skip: set[str]) -> float:
+    """For the claim's names (not the question's), the lowest share of their neighbouring words that a source
+    sentence naming them also has: a name moved into another statement ("founded by Nutella") fails."""
+    scores = []
+    positions = {id(t): i for i, t in enumerate(claim)}
+    for name in names:
+        key = stem(name.lower)
+        if key in skip:
+            continue
+        i = positions[id(name)]
+        around = _near(claim, i, 4) - {key}
+        around -= {stem(t.lower) for t in names}
+        if not around:
+            continue
+        best = 0.0
+        for toks in sources:  # the whole sentence that names it: a reworded claim may reorder its words
+            if any(s.number is None and stem(s.lower) == key for s in toks):
+                best = max(best, len(around & {stem(s.lower) for s in toks if is_content(s)}) / len(around))
+        scores.append(best)
+    return min(scores, default=1.0)
+
+
+def _answer_binding(novel: set[str], question: _Text, sents: list[_Text], per_source_sizes: list[int]) -> float:
+    """For a short answer, how well the sentences that state it (with the one before when they start with a pronoun)
+    match the question, against
+    the best match anywhere: the right value from the wrong sentence ("a doctor's note: 10:00") scores low."""
+    asked = {s for s in question.stems if s not in STOPWORDS} | {f"#{n}" for n in question.numbers}
+    if not asked or not novel:
+        return 1.0
+    windows, offset = [], 0
+    for size in per_source_sizes:
+        for i in range(size):
+            have = sents[offset + i].have
+            if i and _ANAPHOR & {t.lower for t in sents[offset + i].tokens[:8]}:
+                have = have | sents[offset + i - 1].have  # "It was founded in 1946": the sentence before names "it"
+            windows.append((sents[offset + i].have, have))
+        offset += size
+    best = max((len(asked & have) for _, have in windows), default=0)
+    if best == 0:
+        return 1.0
+    stating = max((len(asked & have) for own, have in windows if novel <= own), default=0)
+    # The shortfall as a share of the question: a multi-hop question that no sentence matches well loses little
+    # when its answer's sentence matches a little less; a value from the wrong sentence of a close match loses much.
+    return 1.0 - (best - stating) / len(asked)
 
 
 def _near(toks: list[Token], i: int, reach: int) -> set[str]:
     return {stem(t.lower) for t in toks[max(0, i - reach) : i + reach + 1] if is_content(t)}
 
 
-def _number_contexts(claim: list[Token], sources: list[list[Token]], reach: int = 4) -> dict[float, float]:
+def _number_contexts(
+    claim: list[Token], sources: list[tuple[list[Token], set[str]]], reach: int = 4
+) -> dict[float, float]:
     """For each number of the claim, the share of its neighbouring words that also neighbour the same number in
-    a source ("the fourth day of sick leave" vs "the first day of illness")."""
+    a source ("the fourth day of sick leave" vs "the first day of illness"); the term a sentence is listed under
+    neighbours every number in it ("work_mem (integer) ... The default is four megabytes")."""
     scores: dict[float, float] = {}
     for i, t in enumerate(claim):
         if t.number is None:
@@ -177,12 +354,32 @@ def _number_contexts(claim: list[Token], sources: list[list[Token]], reach: int 
         if not around:
             continue
         best = 0.0
-        for toks in sources:
+        for toks, context in sources:
             for j, s in enumerate(toks):
                 if s.number == t.number:
-                    best = max(best, len(around & _near(toks, j, reach + 1)) / len(around))
+                    best = max(best, len(around & (_near(toks, j, reach + 1) | context)) / len(around))
         scores[t.number] = min(best, scores.get(t.number, 1.0))
     return scores
+
+
+def _other_subject(claim: _Text, question: str, per_source: list[list[tuple[str, _Text, str | None]]]) -> str | None:
+    """A value the sources state only for another setting than the one the question names: asked for work_mem's
+    default, "The default value is 2.0" under hash_mem_multiplier is not an answer, even though it mentions
+    work_mem. A sentence's subject is the term it is listed under, else the identifiers it names; a sentence that
+    names none says nothing about its subject, and the check stays silent."""
+    asked = identifiers(question)
+    if not asked:
+        return None
+    for n in sorted(claim.numbers):
+        subjects: set[str | None] = set()
+        for group in per_source:
+            for text, t, term in group:
+                if any(x.number == n for x in t.tokens):
+                    subjects.update({term} if term else identifiers(text) or {None})
+        if subjects and None not in subjects and not subjects & asked:
+            named = ", ".join(sorted(x for x in subjects if x))
+            return f"{_fmt(n)} is stated for {named}, not for {', '.join(sorted(asked))}"
+    return None
 
 
 def features(claim: str, sources: Sequence[str], question: str = "") -> tuple[dict[str, float], list[str]]:
@@ -192,12 +389,15 @@ def features(claim: str, sources: Sequence[str], question: str = "") -> tuple[di
     says: the question does not count as evidence for them, so a leading question cannot smuggle a number in.
     """
     claim = strip_markers(claim)
-    c = _Text.of(claim)
     q = _Text.of(question)
     per_source = [_analyse(source) for source in sources]
-    sents = [t for group in per_source for _, t in group]
+    sents = [t for group in per_source for _, t, _ in group]
     src_stems: set[str] = set().union(*(t.stems for t in sents)) if sents else set()
     src_numbers: set[float] = set().union(*(t.numbers for t in sents)) if sents else set()
+    # The claim in the sources' wording where it means the same: "14 days" for "two weeks", "European" for "Europe".
+    words = {stem(t.lower): t.lower for s in sents for t in s.tokens if t.number is None and t.lower.isalpha()}
+    aligned = align_numbers(tokens(claim), [t.tokens for t in sents])
+    c = _Text.from_tokens(align_words(aligned, src_stems, StemIndex(src_stems), words))
     content = [t for t in c.tokens if is_content(t)]
     claim_stems = {stem(t.lower) for t in content}
     novel = [t for t in content if stem(t.lower) not in q.stems]
@@ -229,7 +429,8 @@ def features(claim: str, sources: Sequence[str], question: str = "") -> tuple[di
         / max(sentence_cover, 1e-9)
         for n in c.numbers
     ]
-    contexts = _number_contexts(c.tokens, [t.tokens for t in sents])
+    terms = [_term_stems(term) for group in per_source for _, _, term in group]
+    contexts = _number_contexts(c.tokens, list(zip([t.tokens for t in sents], terms, strict=True)))
     src_measures = set().union(*(t.measures for t in sents)) if sents else set()
     unit_mismatch = [
         (n, u) for n, u in c.measures if n in src_numbers and (n, u) not in src_measures and u not in q.stems
@@ -238,13 +439,16 @@ def features(claim: str, sources: Sequence[str], question: str = "") -> tuple[di
     # 1987 is the founding year of the other magazine.
     keys = {stem(t.lower) for t in names} | {f"#{n}" for n in c.numbers}
     apart = len(keys) >= 2 and not any(keys <= h for h in haves)
+    # A short answer ("1928", "Arthur's Magazine") says nothing of its subject: the question does.
+    answer = {stem(t.lower) for t in novel} | {f"#{n}" for n in c.numbers if n not in q.numbers}
+    short = 0 < len(answer) <= SHORT_ANSWER and bool(question)
     # Negation is judged against the source clause that matches the claim best ("Shared accounts are not allowed;
     # every person uses their own account" holds a negated clause and a plain one); among equally good
     # clauses a plain one wins, so a claim is only contradicted when its best match says the opposite.
     claim_neg = _negated(claim, c.tokens)
     best_clause_neg, best_shared = False, -1.0
     for group in per_source:
-        for s, _ in group:
+        for s, _, _ in group:
             for part in clauses(s):
                 p = _Text.of(part)
                 shared = len(_content_stems(p) & claim_stems) / max(1, len(claim_stems))
@@ -261,11 +465,15 @@ def features(claim: str, sources: Sequence[str], question: str = "") -> tuple[di
         "number_context": min(contexts.values(), default=1.0),
         "unit_mismatch": float(min(2, len(unit_mismatch))),
         "names_apart": float(apart),
+        "number_follower": _number_followers(c.tokens, [t.tokens for t in sents]),
+        "name_context": _name_contexts(c.tokens, names, [t.tokens for t in sents], q.stems),
+        "answer_binding": _answer_binding(answer, q, sents, [len(g) for g in per_source]) if short else 1.0,
         "negated_claim": float(claim_neg and not best_clause_neg and best_shared > 0),
         "negated_passage": float(contradicted),
         "polarity_conflict": float(polarity),
         "adds_nothing": float(not novel and not c.numbers),
         "log_words": math.log1p(len(content)),
+        "sentence_coverage": sentence_cover,  # not weighed by the model: the yes/no check reads it
     }
     findings = []
     if missing_numbers:
@@ -277,6 +485,17 @@ def features(claim: str, sources: Sequence[str], question: str = "") -> tuple[di
     misplaced = sorted(n for n, share in contexts.items() if share < NUMBER_CONTEXT_FLOOR and n not in missing_numbers)
     if misplaced:
         findings.append("numbers the sources state about something else: " + ", ".join(_fmt(n) for n in misplaced))
+    texts = [(t.tokens, part) for group in per_source for part, t, _ in group]
+    swappable = {f"#{n}" for n in c.numbers if n not in missing_numbers}
+    swappable |= {stem(t.lower) for t in names if t.text not in missing_names}
+    swapped = _swapped(c.tokens, claim, texts, swappable)
+    if swapped:
+        findings.append("values or names the sources give to another subject: " + ", ".join(swapped))
+    if contradicted:  # the best-matching source clause negates what the claim affirms: 1% of right claims
+        findings.append("the source says the opposite: its matching clause is negated")
+    elsewhere = _other_subject(c, question, per_source) if not missing_numbers else None
+    if elsewhere:
+        findings.append("a value of another subject than the one asked: " + elsewhere)
     return values, findings
 
 

