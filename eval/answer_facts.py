@@ -51,7 +51,14 @@ def normalise(text: str) -> list[str]:
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)
     t = re.sub(r"(?<=[a-z0-9])-(?=[a-z0-9])", " ", t)
     t = re.sub(r"'s\b", "", t)
-    return [_canonical(tok) for tok in _TOKEN.findall(t)]
+    out: list[str] = []
+    for tok in _TOKEN.findall(t):
+        if "." in tok and re.search(r"[a-z]", tok):  # "subprocess.calledprocesserror" names calledprocesserror
+            for i, piece in enumerate(tok.split(".")):
+                out += ["."] * bool(i) + [_canonical(piece)]
+        else:
+            out.append(_canonical(tok))
+    return out
 
 
 def find(haystack: Sequence[str], needle: Sequence[str], start: int = 0) -> int | None:

@@ -34,6 +34,8 @@ def _has(answer: str, fact: str) -> bool:
         ("It substitutes - instead of + in the alphabet.", "- instead of +"),
         ("Call os.makedirs(path, exist_ok=True).", "exist_ok=True"),
         ("Birth parents receive 16 weeks of fully paid leave.", "16 WEEKS"),
+        ("exception subprocess.CalledProcessError: raised when ...", "CalledProcessError"),  # a dotted name's part
+        ("Use subprocess.run() with capture_output=True.", "subprocess.run"),
     ],
 )
 def test_a_fact_in_other_words_still_counts(answer: str, fact: str) -> None:
@@ -49,6 +51,8 @@ def test_a_fact_in_other_words_still_counts(answer: str, fact: str) -> None:
         ("The rollout continues if errors stay below 0.5 percent.", "5 percent"),
         ("Claims are approved by Finance.", "approved by your manager"),  # every word, in order
         ("The tunnel is named northwind-office.", "office northwind"),
+        ("Call subprocess.check_output().", "subprocess.run"),
+        ("The default is 3.8 seconds.", "8 seconds"),
     ],
 )
 def test_a_different_value_does_not_count(answer: str, fact: str) -> None:
