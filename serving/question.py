@@ -66,7 +66,7 @@ _PROCEDURE = re.compile(
 _SUMMARY = re.compile(r"\b(summar|overview|outline|key points|main points|in short|tl;?dr|what does .+ cover)", re.I)
 _COMPARATIVE = (
     r"(?:more|less|fewer|higher|lower|larger|smaller|bigger|longer|shorter|cheaper|faster|slower|sooner|earlier|"
-    r"later|better|worse|greater|preferred|preferable)"
+    r"later|better|worse|greater|wider|narrower|newer|older|safer|heavier|lighter|stricter|preferred|preferable)"
 )
 # "more than 500 euros", "longer than a week": a threshold, not two things weighed against each other
 _AMOUNT = (

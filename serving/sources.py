@@ -25,6 +25,7 @@ class Citation:
     end: int
     score: float
     withheld: bool = False  # the passage contained text addressed to the assistant, withheld from the model
+    chunk: int = 0  # the chunk's position in its file: reading order across sections
 
     @property
     def where(self) -> str:
@@ -69,5 +70,6 @@ def _citation(number: int, hit: Hit, max_chars: int) -> tuple[Citation, PromptSo
         end=meta.end,
         score=round(float(hit.score), 4),
         withheld=withheld,
+        chunk=meta.chunk_index,
     )
     return citation, PromptSource(number, citation.label, text)

@@ -1,0 +1,282 @@
+"""The extractive answer to one part of a question, on manual-like and handbook-like passages, with the real
+bundled embedder: the sentence that answers, read in its context (heading, referent, list, code, table header),
+in the shape the part asks for (steps, summary, comparison, the case of a rule), or nothing when no source names
+what is asked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from retrieval.text import marker_numbers, numbers, strip_markers
+from serving.cues import asked_values, conditions
+from serving.extractive import ExtractiveAnswerer, compared
+from serving.question import Part, kind_of
+from serving.sources import Citation
+
+
+def page(*paragraphs: str) -> str:
+    """A passage as HTML extraction gives it: one paragraph (or heading, list item, code block) per block."""
+    return "\n\n".join(paragraphs)
+
+
+MEMORY = page(
+    "20.4.1. Memory",
+    "shared_buffers (integer)",
+    "Sets the amount of memory the database server uses for shared memory buffers. The default is typically 128 "
+    "megabytes (128MB), but might be less if your kernel settings will not support it.",
+    "work_mem (integer)",
+    "Sets the base maximum amount of memory to be used by a query operation (such as a sort or hash table) before "
+    "writing to temporary disk files. The default is four megabytes (4MB).",
+    "hash_mem_multiplier (floating point)",
+    "Used to compute the maximum amount of memory that hash-based operations can use. The default value is 2.0, "
+    "which makes hash-based operations use twice the usual work_mem base amount.",
+)
+VACUUM = page(
+    "25.1.1. Vacuuming Basics",
+    "PostgreSQL databases require periodic maintenance known as vacuuming. The VACUUM command has to process each "
+    "table on a regular basis for several reasons:",
+    "To recover or reuse disk space occupied by updated or deleted rows.",  # list items: HTML extraction drops bullets
+    "To update data statistics used by the PostgreSQL query planner.",
+    "To protect against loss of very old data due to transaction ID wraparound.",
+    "Each of these reasons dictates performing VACUUM operations of varying frequency and scope.",
+)
+TABLES = page(
+    "5.1. Table Basics",
+    "A table in a relational database is much like a table on paper: it consists of rows and columns. To create a "
+    "table, you use the aptly named CREATE TABLE command. For example:",
+    "CREATE TABLE products (\n    product_no integer,\n    name text,\n    price numeric\n);",
+    "This creates a table named products with three columns.",
+)
+LOCKS = page(
+    "Table-Level Lock Modes",
+    "The following table shows which lock modes conflict with each other.",
+    "| Requested Lock Mode | Conflicts With |\n"
+    "|---|---|\n"
+    "| ACCESS SHARE | ACCESS EXCLUSIVE |\n"
+    "| ROW SHARE | EXCLUSIVE, ACCESS EXCLUSIVE |\n"
+    "| SHARE UPDATE EXCLUSIVE | SHARE UPDATE EXCLUSIVE, SHARE, EXCLUSIVE |",
+)
+EXPENSES = page(
+    "Expense Claims",
+    "Submit expense claims in the finance system within 30 days of the purchase, with a photo or scan of the receipt.",
+    "Claims up to 500 euros are approved by your manager. Claims above 500 euros also need approval from the Finance "
+    "team.",
+    "Approved claims are paid with the next monthly salary run, which happens on the 25th of each month.",
+    "Alcohol, traffic fines and personal entertainment are never reimbursed.",
+)
+VPN_STEPS = page(
+    "Setting up the VPN",
+    "If the tunnel connects but internal sites do not load, check that no other VPN is active.",
+    "To set up the VPN on a new laptop:",
+    "1. Sign in to the self-service software centre with your company account.\n"
+    "2. Install the WireGuard client from the self-service software centre.\n"
+    "3. Open vpn.northwind.example and sign in with multi-factor authentication.\n"
+    "4. Download your personal configuration file.\n"
+    "5. Import the configuration file into WireGuard.\n"
+    "6. Activate the tunnel named northwind-office.\n"
+    "7. Open the intranet home page to check that the connection works.",
+    "The connection times out after 12 hours and must then be activated again.",
+)
+LEAVE = page(
+    "Parental leave",
+    "Birth parents receive 16 weeks of fully paid parental leave. Partners receive 6 weeks of fully paid leave, to "
+    "be taken within the first year after the birth or adoption.",
+)
+
+
+def cite(index: int, text: str, relpath: str = "doc.html", title: str = "", section: str = "", **kw: Any) -> Citation:
+    return Citation(index, f"/kb/{relpath}", relpath, title, None, section, text, 0, len(text), 1.0, **kw)
+
+
+@pytest.fixture(scope="module")
+def answerer(embedder: Any) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(embedder)
+
+
+def ask(answerer: ExtractiveAnswerer, question: str, *citations: Citation) -> str:
+    return answerer.answer_part(Part(question, kind_of(question), question), list(citations))
+
+
+def test_a_default_under_the_settings_heading_answers_for_that_setting(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "What is the default value of work_mem?", cite(1, MEMORY, section="Resource Consumption"))
+    first = answer.splitlines()[0]
+    assert "4MB" in first and "2.0" not in first and "128" not in first
+    assert first.startswith("work_mem: The default is four megabytes (4MB)")  # understandable on its own
+
+
+def test_a_list_introduced_by_a_colon_comes_whole(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "Why does VACUUM have to run on a regular basis?", cite(1, VACUUM))
+    assert "for several reasons [1]:" in answer
+    for reason in ("recover or reuse disk space", "update data statistics", "transaction ID wraparound"):
+        assert reason in answer
+    assert not strip_markers(answer).rstrip().endswith(":")
+
+
+def test_for_example_brings_its_code_block_and_what_it_exemplifies(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "How do I create a table?", cite(1, TABLES))
+    assert "CREATE TABLE command" in answer  # the sentence "For example:" refers to
+    assert "CREATE TABLE products (\n    product_no integer," in answer  # the code, lines and indentation kept
+    assert not strip_markers(answer).rstrip().endswith(":")
+
+
+def test_a_table_row_keeps_its_header(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "Which lock modes conflict with ROW SHARE?", cite(1, LOCKS))
+    lines = answer.splitlines()
+    assert lines[0] == "| Requested Lock Mode | Conflicts With |"
+    assert lines[1].startswith("| ROW SHARE | EXCLUSIVE, ACCESS EXCLUSIVE |") and marker_numbers(lines[1]) == [1]
+
+
+def test_a_rule_with_cases_answers_with_the_case_the_asked_amount_meets(answerer: ExtractiveAnswerer) -> None:
+    source = cite(1, EXPENSES, "finance/expenses.txt")
+    big = ask(answerer, "Who must approve a 700 euro claim?", source).splitlines()[0]
+    assert "above 500 euros" in big and "Finance" in big
+    small = ask(answerer, "Who must approve a 300 euro claim?", source).splitlines()[0]
+    assert "up to 500 euros" in small
+
+
+def test_thresholds_and_asked_amounts_are_read_from_words_and_digits() -> None:
+    assert [(c.op, c.value, c.unit) for c in conditions("From the fourth consecutive day a note is required.")] == [
+        (">=", 4.0, "day")
+    ]
+    assert [(c.op, c.value) for c in conditions("A passphrase of four or more words.")] == [(">=", 4.0)]
+    ((value, unit),) = asked_values("Who approves expense claims above 500 euros?")
+    assert value > 500 and unit == "euro"
+
+
+def test_a_procedure_is_its_numbered_steps_whole_and_in_order(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "How do I set up the VPN?", cite(1, VPN_STEPS, "it/vpn.md"))
+    lines = answer.splitlines()
+    assert lines[0] == "To set up the VPN on a new laptop [1]:"
+    assert [line[:3] for line in lines[1:]] == ["1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "7. "]  # all, in order
+    assert "Install the WireGuard client" in lines[2] and "Activate the tunnel" in lines[6]
+    assert "check that no other VPN" not in answer  # the troubleshooting line is not a set-up step
+
+
+def test_steps_spread_over_sections_come_in_reading_order(answerer: ExtractiveAnswerer) -> None:
+    install = (
+        "Install the WireGuard client from the self-service software centre. Then download your personal "
+        "configuration file from vpn.northwind.example."
+    )
+    connect = "Import the configuration file into WireGuard and activate the tunnel named northwind-office."
+    trouble = "If the tunnel connects but internal sites do not load, check that no other VPN is active."
+    guide = "VPN Setup Guide"
+    sources = [  # ranked as retrieval might rank them: connecting first, installing last
+        cite(1, page("Connecting", connect), "it/vpn.html", guide, f"{guide} > Connecting", chunk=2),
+        cite(2, page("Troubleshooting", trouble), "it/vpn.html", guide, f"{guide} > Troubleshooting", chunk=3),
+        cite(3, page("Installing the client", install), "it/vpn.html", guide, f"{guide} > Installing", chunk=1),
+    ]
+    answer = ask(answerer, "How do I set up the VPN on my laptop?", *sources)
+    assert answer.index("Install the WireGuard") < answer.index("Import the configuration")
+    assert "check that no other VPN" not in answer
+
+
+def test_a_part_naming_something_no_source_mentions_is_not_found(answerer: ExtractiveAnswerer) -> None:
+    sources = [cite(1, MEMORY, "runtime-config-resource.html"), cite(2, VACUUM, "routine-vacuuming.html")]
+    assert ask(answerer, "What is the default value of pool_mode in PgBouncer?", *sources) == ""
+    assert ask(answerer, "What is the default of pg_stat_statements.max?", *sources) == ""
+    assert ask(answerer, "What is the default value of work_mem?", *sources) != ""  # named, so answered
+
+
+def test_a_summary_gives_one_key_statement_per_theme_in_order(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "Give me an overview of the expense policy.", cite(1, EXPENSES, "finance/expenses.txt"))
+    lines = answer.splitlines()
+    assert 3 <= len(lines) <= 5
+    expected = ["within 30 days", "500 euros", "salary run", "never reimbursed"]
+    found = [next(i for i, line in enumerate(lines) if key in line) for key in expected]
+    assert found == sorted(found)  # one line per paragraph, in the document's order
+
+
+def test_a_comparison_gives_both_values_each_cited(answerer: ExtractiveAnswerer) -> None:
+    question = "Which is longer, parental leave for partners or for birth parents?"
+    assert compared(question) == ["parental leave for partners", "for birth parents"]
+    answer = ask(answerer, question, cite(1, LEAVE, "hr/leave.md"))
+    assert {6.0, 16.0} <= numbers(answer) and marker_numbers(answer) and "[1]" in answer
+
+
+def test_a_sentence_cut_by_the_passage_end_is_never_quoted(answerer: ExtractiveAnswerer) -> None:
+    text = page(
+        "Sick leave",
+        "Tell your manager before 10:00 on the first day of illness. From the fourth consecutive day of sick leave a "
+        "doctor's note is required, and the note must be sent to",  # the chunk ends here, mid-sentence
+    )
+    answer = ask(answerer, "When is a doctor's note required for sick leave?", cite(1, text))
+    assert answer and "must be sent to" not in answer
+
+
+def test_a_sentence_about_the_preceding_one_brings_it(answerer: ExtractiveAnswerer) -> None:
+    text = page(
+        "Isolation",
+        "The Repeatable Read isolation level only sees data committed before the transaction began. Applications "
+        "using this level must be prepared to retry transactions due to serialization failures.",
+    )
+    answer = ask(answerer, "What must applications using this isolation level be prepared to do?", cite(1, text))
+    assert answer.startswith("The Repeatable Read isolation level only sees data") and "retry transactions" in answer
+
+
+# A Sphinx reference page as HTML extraction gives it: each entry's signature line (with its pilcrow), then the
+# entry's description, which rarely names what it describes.
+GETPASS = page(
+    "getpass — Portable password input¶",
+    "The getpass module provides two functions:",
+    "getpass.getpass(prompt='Password: ', stream=None)¶",
+)
+GETPASS_NEXT = page(
+    "Prompt the user for a password without echoing. The user is prompted using the string prompt, which defaults "
+    "to 'Password: '.",
+    "getpass.getuser()¶",
+    "Return the “login name” of the user.",
+)
+SQLITE = page(
+    "sqlite3.connect(database, timeout=5.0, detect_types=0, isolation_level='DEFERRED', check_same_thread=True, "
+    "factory=sqlite3.Connection, cached_statements=128, uri=False)¶",
+    "Open a connection to an SQLite database.",
+    "cached_statements (int) – The number of statements that sqlite3 should internally cache for this connection, "
+    "to avoid parsing overhead. By default, 128 statements.",
+    "uri (bool) – If set to True, database is interpreted as a URI with a file path and an optional query string.",
+)
+EXECUTOR = page(
+    "ThreadPoolExecutor",
+    "Changed in version 3.5: If max_workers is None or not given, it will default to the number of processors on "
+    "the machine, multiplied by 5, assuming that ThreadPoolExecutor is often used to overlap I/O instead of CPU work "
+    "and the number of workers should be higher than the number of workers for ProcessPoolExecutor.",
+    "Changed in version 3.8: Default value of max_workers is changed to min(32, os.cpu_count() + 4).",
+)
+SHUTIL = page(
+    "shutil.copy(src, dst, *, follow_symlinks=True)¶",
+    "Copies the file src to the file or directory dst. src and dst should be path-like objects or strings.",
+    "shutil.copytree(src, dst, symlinks=False, ignore=None, copy_function=copy2, ignore_dangling_symlinks=False, "
+    "dirs_exist_ok=False)¶",
+    "Recursively copy an entire directory tree rooted at src to a directory named dst and return the destination "
+    "directory. If dirs_exist_ok is true, the copying operation will continue if it encounters existing "
+    "directories.",
+)
+
+
+def test_an_api_entry_is_quoted_with_the_signature_it_describes(answerer: ExtractiveAnswerer) -> None:
+    # the signature ends the chunk before the description's: it is carried over to the next chunk of the page
+    before = cite(2, GETPASS, "getpass.html", chunk=3)
+    entry = cite(1, GETPASS_NEXT, "getpass.html", chunk=4)
+    answer = ask(answerer, "How do I prompt for a password without echoing it?", entry, before)
+    first = answer.splitlines()[0]
+    assert first.startswith("getpass.getpass(prompt='Password: ', stream=None): Prompt the user for a password")
+    assert "¶" not in answer
+
+
+def test_a_long_signature_shows_its_first_and_asked_parameters_and_a_value_follows(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    answer = ask(answerer, "How many statements does an sqlite3 connection cache by default?", cite(1, SQLITE))
+    assert "By default, 128 statements [1]." in answer  # the sentence after, which gives the value asked
+    assert "128" in answer.splitlines()[0]
+
+
+def test_a_later_version_note_replaces_an_earlier_one(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "What is the default number of worker threads of ThreadPoolExecutor?", cite(1, EXECUTOR))
+    assert answer.startswith("ThreadPoolExecutor: Changed in version 3.8") and "version 3.5" not in answer
+
+
+def test_a_how_to_on_a_reference_page_is_its_best_entry_not_a_lone_imperative(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "How do I copy a directory tree into a directory that already exists?", cite(1, SHUTIL))
+    assert "copytree" in answer.splitlines()[0] and "dirs_exist_ok is true" in answer
