@@ -145,9 +145,9 @@ eval-handbook: setup
 	$(PYTHON) -m ingest data/sample --index $(HANDBOOK_INDEX)
 	KB_PROFILE=handbook $(PYTHON) -m eval nightly --index $(HANDBOOK_INDEX)
 
-# Whole answers, part by part (data/answers): the handbook, the Python library reference (fetched from Debian once)
-# and PubMedQA when ../shared/data has it.
-ANSWER_SETS := data/answers/handbook.jsonl data/answers/python-library.jsonl \
+# Whole answers, part by part (data/answers): the handbook, the Python library reference and the Git manual (both
+# fetched from Debian once), and PubMedQA when ../shared/data has it.
+ANSWER_SETS := data/answers/handbook.jsonl data/answers/python-library.jsonl data/answers/git-manual.jsonl \
 	$(if $(wildcard ../shared/data/pubmedqa/corpus.jsonl),data/answers/pubmedqa.jsonl,)
 eval-answers: setup
 	$(PYTHON) -m eval answers $(foreach s,$(ANSWER_SETS),--set $(s)) --json bench/out/answers.json

@@ -188,7 +188,7 @@ def test_question_rows_are_checked_at_the_edge() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "least", "unanswerable"), [("handbook", 40, 4), ("pubmedqa", 20, 4), ("python-library", 40, 5)]
+    ("name", "least", "unanswerable"), [("handbook", 40, 4), ("pubmedqa", 20, 4), ("python-library", 40, 5), ("git-manual", 40, 4)]
 )
 def test_the_sets_keep_their_split_rule_and_facts_apart_from_questions(
     name: str, least: int, unanswerable: int
