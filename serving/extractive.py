@@ -583,7 +583,7 @@ def _render(c: _Candidate, scoring: _Scoring, whole_lists: bool, shown: set[str]
 
 # A value a sentence states: a number, a literal (None, True, 'excel'), a constant (ZIP_STORED), a call (cpu_count())
 _VALUE = re.compile(
-    r"(?<![\w.])\d|\b(?:None|True|False|zero|one|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand|million)\b"
+    r"(?<![\w.])\d|\b(?:None|True|False|zero|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand|million)\b"
     r"|['\"‘“][^'\"’”]{1,40}['\"’”]|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\w\(\)",
 )
 FOLLOW_SENTENCES = 2  # how far after a sentence stating no value its value may come
