@@ -121,12 +121,28 @@ def _candidates(citations: Sequence[Citation]) -> list[_Candidate]:
     for c in citations:
         neighbours = [o for o in citations if o.relpath == c.relpath and o is not c]
         asked, asked_at = "", -9
-        for s in read(c, neighbours):
+        sentences = read(c, neighbours)
+        # "I've made a mistake in the last commit. How do I change it?": an FAQ question is its whole paragraph up
+        # to the question mark, and none of it is an answer
+        asking = {
+            s.position
+            for q in sentences
+            if q.text.endswith("?")
+            for s in sentences
+            if s.paragraph == q.paragraph and s.position <= q.position and s.role == "prose"
+        }
+        for s in sentences:
             if s.text.endswith("?"):
-                asked, asked_at = s.text, s.position
+                asked = " ".join(
+                    o.text
+                    for o in sentences
+                    if o.position in asking and o.paragraph == s.paragraph and o.position <= s.position
+                )
+                asked_at = s.position
             key = s.text.lower()
             if (
-                s.role not in ("prose", "item", "row")
+                s.position in asking
+                or s.role not in ("prose", "item", "row")
                 or (len(s.text.split()) < 4 and not (s.block and s.text.endswith(":")))
                 or (s.role == "row" and not s.header)  # a table's header row answers nothing alone
                 or s.fragment
@@ -250,16 +266,21 @@ class ExtractiveAnswerer:
     ) -> _Scoring:
         # A part that leans on an earlier one ("... and who do I tell about it?") is searched with that part's words
         # (part.query); here they count half, or the earlier part's own answer would answer this one too.
+        # A statement before the question ("A file matches a pattern in .gitignore but Git still tracks it. How do I
+        # stop tracking it?") is its context: its words count like borrowed ones, the question's own in full.
         query = part.query or part.text
-        weight = dict.fromkeys(content_stems(query), LEANED_ON)
-        weight.update(dict.fromkeys(content_stems(part.text), 1.0))
+        asking = _asking(part.text)
+        weight = dict.fromkeys(content_stems(query) | content_stems(part.text), LEANED_ON)
+        weight.update(dict.fromkeys(content_stems(asking), 1.0))
         q_stems = frozenset(weight)
-        wants_number = bool(_QUANTITY.search(part.text))
+        wants_number = bool(_QUANTITY.search(asking))
         q_vector = self._embedder.embed_query(part.text)
         vectors = self._embedder.embed_documents([c.reading for c in candidates])
         similarity = vectors @ q_vector
         if query != part.text:
             similarity = (similarity + vectors @ self._embedder.embed_query(query)) / 2
+        if asking != part.text:
+            similarity = (similarity + vectors @ self._embedder.embed_query(asking)) / 2
         idf = _idf(candidates)
         asked_weight = sum(idf(s) * w for s, w in weight.items()) or 1.0
         faq = _faq_matches(candidates, part.text, self._embedder, q_vector)
@@ -340,9 +361,31 @@ class ExtractiveAnswerer:
             j = max(sides, key=lambda j: scores[sequence[j]])
             lo, hi = min(lo, j), max(hi, j)
         if lo == hi and not step(anchor):  # no procedure near the best sentence (a reference manual's entry)
-            return self._best(candidates, scoring)
+            return self._how(candidates, scoring)
         steps = [candidates[i] for i in sequence[lo : hi + 1]]
         return _render_all(steps, scoring, whole_lists=True)
+
+    def _how(self, candidates: Sequence[_Candidate], scoring: _Scoring) -> list[str]:
+        """A how-to that no list of steps answers: the best sentences, best first, each with the example or command
+        the sentence after it introduces ("You start a bisect session as follows:" and its code)."""
+        chosen = _top(candidates, scoring.scores, self._max, MARGIN)
+        at = {(c.citation.index, c.sentence.position): i for i, c in enumerate(candidates)}
+        ordered: list[_Candidate] = []
+        for i in chosen:
+            c = candidates[i]
+            if c in ordered:
+                continue
+            ordered.append(c)
+            for ahead in (1, 2):
+                j = at.get((c.citation.index, c.sentence.position + ahead))
+                follower = candidates[j] if j is not None else None
+                if follower and follower.sentence.block and follower.text.endswith(":") and follower not in ordered:
+                    ordered.append(follower)
+                    break
+        # sentences of one section of a passage in reading order; sections in the order of their best sentence
+        first = {(c.citation.index, c.sentence.heading): n for n, c in reversed(list(enumerate(ordered)))}
+        ordered.sort(key=lambda c: (first[(c.citation.index, c.sentence.heading)], c.sentence.position))
+        return _render_all(ordered, scoring, whole_lists=True)
 
     def _summary(self, candidates: Sequence[_Candidate], scoring: _Scoring) -> list[str]:
         """One key statement per section (or per paragraph, for a document of one section) of the document the
@@ -435,6 +478,14 @@ def _superseded(candidates: Sequence[_Candidate], asked: frozenset[str]) -> list
             for j, v, w in notes
         )
     return out
+
+
+def _asking(text: str) -> str:
+    """The question a part asks, without the statements before it that give its context."""
+    sentences = [t for t in re.split(r"(?<=[.!?])\s+", text.strip()) if t]
+    if len(sentences) > 1 and sentences[-1].endswith("?"):
+        return sentences[-1]
+    return text
 
 
 def _unanswered(part: Part, candidates: Sequence[_Candidate], scoring: _Scoring) -> bool:

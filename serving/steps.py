@@ -22,6 +22,12 @@ logger = logging.getLogger(__name__)
 
 _LEAD_WORDS = re.compile(r"^(?:(?:then|first|next|finally|afterwards|now|second|third|lastly|also|please),?\s+)+", re.I)
 _OBLIGATION = re.compile(r"\b(?:must|should|needs? to|ha(?:ve|s) to)\b", re.I)
+# "To stop tracking a file that is currently tracked, use git rm --cached.": what to do, for a stated purpose
+_PURPOSE = re.compile(
+    r"^(?:to|in order to) \w+\b[^,;.]{0,120},\s*(?:simply |just |then )?(?:use|run|call|set|add|type|enter|pass|"
+    r"give|specify|edit|put|create|remove|delete|install|open|select|click|choose|go|make|write|change|invoke|start)\b",
+    re.I,
+)
 _NOT_A_VERB = re.compile(r"(?:[^s]s|ed|ing|ly)$")
 _NOT_FIRST = frozenset(
     "a an the this that these those it its they their there here he she we you your our my his her any all each "
@@ -47,7 +53,9 @@ class StepReader:
         maybe = [i for i, s in enumerate(sentences) if not out[i] and _verb_shaped(_opening(s.text))]
         for i, verb in zip(maybe, self._verbs([_opening(sentences[i].text) for i in maybe]), strict=True):
             out[i] = verb
-        return [step or bool(_OBLIGATION.search(s.text)) for step, s in zip(out, sentences, strict=True)]
+        return [
+            step or _obliges(s.text) or bool(_PURPOSE.match(s.text)) for step, s in zip(out, sentences, strict=True)
+        ]
 
     def _verbs(self, openings: list[list[str]]) -> list[bool]:
         nlp = self._load() if openings else None
@@ -72,6 +80,16 @@ class StepReader:
                         )
                         self._failed = True
         return self._nlp
+
+
+def _obliges(text: str) -> bool:
+    """'Gifts ... must be declined': a rule of what must be done; not a modal inside a clause that describes
+    something ('files that Git should ignore')."""
+    for m in _OBLIGATION.finditer(text):
+        before = text[: m.start()].lower().split()[-3:]
+        if not any(w in ("that", "which", "who", "whom", "whose") for w in before):
+            return True
+    return False
 
 
 def _opening(text: str) -> list[str]:

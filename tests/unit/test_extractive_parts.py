@@ -280,3 +280,76 @@ def test_a_later_version_note_replaces_an_earlier_one(answerer: ExtractiveAnswer
 def test_a_how_to_on_a_reference_page_is_its_best_entry_not_a_lone_imperative(answerer: ExtractiveAnswerer) -> None:
     answer = ask(answerer, "How do I copy a directory tree into a directory that already exists?", cite(1, SHUTIL))
     assert "copytree" in answer.splitlines()[0] and "dirs_exist_ok is true" in answer
+
+
+# Man pages as AsciiDoc HTML gives them: an FAQ whose question is a statement and a question, an example that a
+# sentence introduces with its commands, a note that says what to do for a purpose.
+FAQ = page(
+    "Common Issues",
+    "I’ve made a mistake in the last commit. How do I change it?",
+    "You can make the appropriate change to your working tree, run git add <file> or git rm <file>, as appropriate, "
+    "to stage it, and then git commit --amend. Your change will be included in the commit, and you’ll be prompted "
+    "to edit the commit message again.",
+    "I’ve made a change with a bug and it’s been included in the main branch. How should I undo it?",
+    "The usual way to deal with this is to use git revert.",
+)
+BISECT = page(
+    "Basic bisect commands: start, bad, good",
+    "As an example, suppose you are trying to find the commit that broke a feature that was known to work in "
+    "version v2.6.13-rc2 of your project. You start a bisect session as follows:",
+    "$ git bisect start\n$ git bisect bad                 # Current version is bad\n"
+    "$ git bisect good v2.6.13-rc2    # v2.6.13-rc2 is known to be good",
+    "Once you have specified at least one bad and one good commit, git bisect selects a commit in the middle.",
+)
+IGNORE = page(
+    "DESCRIPTION",
+    "A gitignore file specifies intentionally untracked files that Git should ignore. Files already tracked by Git "
+    "are not affected; see the NOTES below for details.",
+    "NOTES",
+    "The purpose of gitignore files is to ensure that certain files not tracked by Git remain untracked.",
+    "To stop tracking a file that is currently tracked, use git rm --cached.",
+)
+
+
+def test_an_faq_question_is_its_whole_paragraph_and_its_answer_follows(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(
+        answerer,
+        "I forgot to include a file in my last commit. How do I put it into that commit?",
+        cite(1, FAQ, "gitfaq.html"),
+    )
+    assert answer.startswith("You can make the appropriate change") and "git commit --amend" in answer
+    assert "I’ve made a mistake" not in answer  # the FAQ's own question is never an answer
+
+
+def test_a_how_to_brings_the_commands_the_next_sentence_introduces(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "How do I find the commit that broke a feature that used to work?", cite(1, BISECT))
+    assert "You start a bisect session as follows [1]:" in answer
+    assert "$ git bisect start\n$ git bisect bad" in answer
+
+
+def test_a_statement_before_the_question_is_context_and_a_purpose_clause_is_a_step(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    question = "A file matches a pattern in .gitignore but Git still tracks it. How do I stop tracking it?"
+    answer = ask(answerer, question, cite(1, IGNORE, "gitignore.html"))
+    assert answer.splitlines()[0].endswith(
+        "To stop tracking a file that is currently tracked, use git rm --cached [1]."
+    )
+
+
+def test_an_faq_statement_belongs_to_its_question_not_to_the_answers() -> None:
+    from serving.extractive import _candidates
+
+    candidates = _candidates([cite(1, FAQ, "gitfaq.html")])
+    texts = [c.text for c in candidates]
+    assert "I’ve made a mistake in the last commit." not in texts
+    answer = next(c for c in candidates if c.text.startswith("You can make"))
+    assert answer.asked == "I’ve made a mistake in the last commit. How do I change it?"
+
+
+def test_the_words_of_the_question_weigh_more_than_the_statement_before_it(answerer: ExtractiveAnswerer) -> None:
+    question = "A file matches a pattern in .gitignore but Git still tracks it. What stops it being tracked?"
+    answer = answerer.answer_part(Part(question, "fact", question), [cite(1, IGNORE, "gitignore.html")])
+    assert answer.splitlines()[0].endswith(
+        "To stop tracking a file that is currently tracked, use git rm --cached [1]."
+    )
