@@ -15,6 +15,51 @@ from ingest.loaders import Document, Section
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 
+# Part of every index's fingerprint: a change to how pieces are cut re-chunks every file on the next ingest.
+# 2: a heading line at the end of a piece moves to the next piece.
+CHUNKER_VERSION = 2
+
+# The last line of a piece that names what follows it: a heading, a defined term ("work_mem (integer)", "ort"),
+# an API signature ("getpass.getpass(prompt='Password: ', stream=None)¶"). It goes with what it names.
+_TERMINAL = frozenset(".!?;:,")
+MAX_HEADING_WORDS = 10
+
+
+def _heading_line(line: str) -> bool:
+    words = line.split()
+    if not words or len(line) > 300 or line.startswith(("-", "*", "•", "|", "$", ">>>")):
+        return False
+    return line.endswith("\u00b6") or (len(words) <= MAX_HEADING_WORDS and line[-1] not in _TERMINAL)
+
+
+def _carry_headings(
+    text: str, parts: list[tuple[str, int]], budget: int, length: Callable[[str], int]
+) -> tuple[list[tuple[str, int]], dict[int, str]]:
+    """A piece that ends on a heading line gives that line to the next piece, where what it names is: moved into
+    its text when it still fits the budget, else named as the next piece's heading (a description is never
+    embedded or read without its term). Returns the pieces and, by their start, the headings carried over."""
+    out = list(parts)
+    carried: dict[int, str] = {}
+    for i in range(len(out) - 1):
+        piece, start = out[i]
+        following, next_start = out[i + 1]
+        body = piece.rstrip()
+        cut = body.rfind("\n")
+        line = body[cut + 1 :].strip()
+        if cut < 0 or not _heading_line(line):
+            continue
+        line_start = start + cut + 1
+        moved = text[line_start : next_start + len(following)]
+        if next_start <= line_start:
+            continue
+        if length(moved) <= budget:
+            out[i] = (body[:cut].rstrip(), start)
+            out[i + 1] = (moved.lstrip(), line_start + (len(moved) - len(moved.lstrip())))
+        else:
+            carried[next_start] = line.replace("\u00b6", "").strip()
+    return out, carried
+
+
 @dataclass(frozen=True)
 class Piece:
     """A chunk before it has an id: verbatim text, where it sits, and the text actually embedded."""
@@ -140,6 +185,7 @@ class Chunker:
             length = self._section_counter(section.text)
             parts = self._split_section(section.text, budget, length)
             parts = self._merge_small(section.text, parts, budget, doc.title, length)
+            parts, carried = _carry_headings(section.text, parts, budget, length)
             checked: list[tuple[str, int]] = []
             for part, part_start in parts:
                 # The real count guards the budget where a piece was cut inside a word (separator "").
@@ -150,17 +196,25 @@ class Chunker:
                     checked.append((part, part_start))
             for part, part_start in checked:
                 # The first chunk of a text that opens with its own title needs no prefix.
-                use_prefix = prefix and not part.startswith(doc.title)
+                use_prefix = bool(prefix) and not part.startswith(doc.title)
+                heading, piece_prefix, piece_prefix_tokens = section.heading, prefix, prefix_tokens
+                term = carried.get(part_start)
+                if term:  # the heading line the piece before ends on names what this one describes
+                    heading = f"{section.heading} > {term}" if section.heading else term
+                    longer = f"{prefix} > {term}" if prefix else term
+                    # read with the piece always (its heading); embedded with it where the budget allows
+                    if self.count(longer) + 1 + length(part) <= self._limit:
+                        piece_prefix, piece_prefix_tokens, use_prefix = longer, self.count(longer) + 1, True
                 pieces.append(
                     Piece(
                         text=part,
-                        embed_text=f"{prefix}\n{part}" if use_prefix else part,
+                        embed_text=f"{piece_prefix}\n{part}" if use_prefix else part,
                         page=section.page,
-                        heading=section.heading,
+                        heading=heading,
                         section_index=index,
                         start=part_start,
                         end=part_start + len(part),
-                        tokens=(prefix_tokens if use_prefix else 0) + length(part),
+                        tokens=(piece_prefix_tokens if use_prefix else 0) + length(part),
                     )
                 )
         return pieces

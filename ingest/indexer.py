@@ -22,7 +22,7 @@ import numpy as np
 from configs.errors import IngestError
 from configs.settings import ChunkingSettings, IngestSettings, Settings
 from ingest.archives import ArchiveLimits
-from ingest.chunking import Chunker
+from ingest.chunking import CHUNKER_VERSION, Chunker
 from ingest.discovery import Candidate, discover, is_under
 from ingest.executors import Executor, LocalExecutor
 from ingest.loaders import Loader, default_loaders
@@ -106,7 +106,11 @@ class Indexer:
     def fingerprint(self) -> Fingerprint:
         """Everything that shapes a file's chunks and vectors, per file type: a change re-indexes the files it
         affects (a new chunker or embedder: all of them; a new PDF loader: the PDFs)."""
-        base = {"chunking": self.chunking.model_dump(mode="json"), "embedder": self.embedder.fingerprint()}
+        base = {
+            "chunking": self.chunking.model_dump(mode="json"),
+            "chunker": CHUNKER_VERSION,
+            "embedder": self.embedder.fingerprint(),
+        }
         return Fingerprint(base)
 
     def close(self) -> None:

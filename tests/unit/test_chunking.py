@@ -56,3 +56,23 @@ def test_overlap_is_honoured(embedder: Any, overlap: int) -> None:
     pieces = _chunker(embedder, max_tokens=64, overlap_tokens=overlap).split(doc)
     overlaps = [a.end > b.start for a, b in zip(pieces, pieces[1:], strict=False)]
     assert any(overlaps) == (overlap > 0)
+
+
+def test_a_heading_line_goes_with_what_it_names_not_with_the_piece_before(embedder: Any) -> None:
+    # a reference page: each setting's name on its own line, then its description (HTML extraction of a manual)
+    entries = []
+    for i in range(8):
+        entries.append(f"setting_{i} (integer)")
+        entries.append(" ".join(f"Sets limit {i}-{j} for the server." for j in range(1 + i % 3)))
+    doc = Document(Path("r.html"), "html", "Manual", (Section("\n".join(entries), heading="Manual > Memory"),))
+    pieces = _chunker(embedder, max_tokens=48).split(doc)
+    assert len(pieces) > 3
+    handed_on = 0
+    for before, piece in zip(pieces, pieces[1:], strict=False):
+        last = before.text.rstrip().splitlines()[-1]
+        if last.endswith("(integer)"):  # moved when it fits, else named as the next piece's heading
+            assert piece.text.startswith(last) or piece.heading == f"Manual > Memory > {last}", (before, piece)
+            handed_on += 1
+        assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
+        assert embedder.count_tokens(piece.embed_text) <= 48
+    assert handed_on  # the layout does put a setting's name at the end of a piece
