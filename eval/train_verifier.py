@@ -26,7 +26,7 @@ from serving.verify import WEIGHTS, FeatureVerifier
 logger = logging.getLogger(__name__)
 TARGET_ACCEPT = 0.92  # share of the right answers of each tune group that the threshold must keep
 TARGET_WRONG = 0.14  # share of the wrong answers of each tune group it should accept at most
-VERSION = "2"
+VERSION = "3"
 ABSTRACTIVE = ("scifact-support", "conclusion")
 
 
@@ -270,7 +270,7 @@ def evaluate_file(path: Path, verifier: FeatureVerifier | None = None) -> dict[s
         accepted.append(float(verify_answer(verifier, question, answer, sources).supported))
         labels.append(label)
         kinds.append(kind)
-    out = rates(np.asarray(accepted), np.asarray(labels), 0.5)
+    out: dict[str, Any] = dict(rates(np.asarray(accepted), np.asarray(labels), 0.5))
     ix: dict[str, list[int]] = defaultdict(list)
     for i, kind in enumerate(kinds):
         ix[kind].append(i)

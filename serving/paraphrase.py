@@ -136,7 +136,7 @@ class StemIndex:
 
     def __init__(self, stems: Iterable[str]) -> None:
         self._by_prefix: dict[str, list[str]] = {}
-        for s in stems:
+        for s in sorted(stems):  # sorted: ties between forms go the same way in every process
             if len(s) >= STEM_PREFIX:
                 self._by_prefix.setdefault(s[:STEM_PREFIX], []).append(s)
 

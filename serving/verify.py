@@ -83,8 +83,9 @@ class FeatureVerifier:
             z += w * (values[name] - mean) / scale
         return 1.0 / (1.0 + math.exp(-z))
 
-    def check_clause(self, clause: str, sources: Sequence[str], question: str = "") -> Verdict:
-        values, findings = features(clause, sources, question)
+    def check_clause(self, clause: str, sources: Sequence[str], question: str = "", alone: bool = True) -> Verdict:
+        """One clause; `alone` is False for a clause of a longer sentence (never a short answer on its own)."""
+        values, findings = features(clause, sources, question, alone)
         p = self.score(values)
         if findings:  # a number or name the sources do not contain is never supported
             return Verdict(False, round(min(p, HARD_FAIL_SCORE), 4), tuple(findings), values)
@@ -99,7 +100,8 @@ class FeatureVerifier:
         asked = statement(question, list(sources)) if yes is not None else None
         if yes is not None and asked is not None:
             return self._check_polar(yes, asked, sources)
-        verdicts = [self.check_clause(part, sources, question) for part in clauses(plain)]
+        parts = clauses(plain)
+        verdicts = [self.check_clause(part, sources, question, len(parts) == 1) for part in parts]
         return min(verdicts, key=lambda v: v.score)
 
     def _check_polar(self, yes: bool, asked: Statement, sources: Sequence[str]) -> Verdict:

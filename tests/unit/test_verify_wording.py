@@ -105,6 +105,85 @@ def test_values_swapped_between_their_subjects_are_rejected(verifier: FeatureVer
     assert not verifier.check("In 2014, WhatsApp acquired Facebook.", [acquired]).supported
 
 
+ROLLOUT = "Release Process > Rollout\nA new version waits 4 to 6 weeks in beta. The study ran from August 2003 to \
+February 2004, and 36 of 46 teams took part."
+HOTEL = "Travel Policy > Hotels\nThe hotel limit is 150 euros per night in most cities and 220 euros per night in \
+London, Paris and Zurich. Breakfast is included in the limit."
+
+
+@pytest.mark.parametrize(
+    ("claim", "moved"),
+    [
+        ("A new version waits 6 to 4 weeks in beta.", "6, 4"),
+        ("The study ran from February 2003 to August 2004.", "February"),
+        ("46 of 36 teams took part.", "36"),
+    ],
+)
+def test_values_or_names_in_each_others_places_are_rejected(verifier: FeatureVerifier, claim: str, moved: str) -> None:
+    # Every word and number of these claims is in the source sentence; only their places differ.
+    verdict = verifier.check(claim, [ROLLOUT])
+    assert not verdict.supported
+    assert any(r.startswith(f"values or names in each other's places in the source: {moved}") for r in verdict.reasons)
+
+
+def test_a_value_swapped_with_its_bracketed_share_is_out_of_place(verifier: FeatureVerifier) -> None:
+    # The claim read without its brackets ("37.7 of 904") does not meet the source read whole ("(37.7%) of 904").
+    source = "A total of 341 (37.7%) of 904 patients were given eradication therapy."
+    verdict = verifier.check("A total of 37.7 (341%) of 904 patients were given eradication therapy.", [source])
+    assert not verdict.supported and any("each other's places in the source: 37.7" in r for r in verdict.reasons)
+
+
+@pytest.mark.parametrize(
+    ("claim", "source"),
+    [
+        ("A new version waits 4 to 6 weeks in beta.", ROLLOUT),
+        ("36 of 46 teams took part in the study, which ran from August 2003 to February 2004.", ROLLOUT),
+        # Values told in another order, each with its subject, are in their places.
+        ("In London, Paris and Zurich the limit is 220 euros per night, in most cities 150 euros.", HOTEL),
+        # Bracketed asides the answer leaves out do not move the names around them.
+        (
+            "Accuracy compared well to Owen, Henry, Mifflin, Liu, Harris-Benedict and Yang for the whole range.",
+            "Accuracy was compared to 6 equations (Harris-Benedict, Henry, Liu, Yang, Owen and Mifflin). Accuracy "
+            "compared well to Owen (70 %), Henry (67 %), Mifflin (67 %), Liu (58 %), Harris-Benedict (45 %) and Yang "
+            "(37 %) for the whole range.",
+        ),
+        # A number written in several words is one value.
+        (
+            "Measured by pressure, fifty-four obese individuals had a median pressure of 11.8 cmH2O.",
+            "Fifty-four obese individuals had a median pressure of 11.8 cmH2O.",
+        ),
+        # A value at the end of the sentence in both is in its place, whatever came before it.
+        (
+            "50 of 74 patients reported fatigue, more than in the lupus group (108/216, p<0.0087).",
+            "50 of 74 patients (68%) reported fatigue, more than in the lupus group (108/216 (50%); p<0.0087).",
+        ),
+    ],
+)
+def test_values_in_their_places_are_not_told_swapped(verifier: FeatureVerifier, claim: str, source: str) -> None:
+    verdict = verifier.check(claim, [source])
+    assert not any("each other's places" in r for r in verdict.reasons), verdict
+
+
+EXPENSES = "Expense Claims\nClaims up to 500 euros are approved by your manager. Claims above 500 euros also need \
+approval from the Finance team.\n\nApproved claims are paid with the next monthly salary run."
+GIFTS = "Code of Conduct\nGifts from suppliers or customers worth more than 75 euros must be declined or reported to \
+the Finance team within 5 days. Meals during business meetings are allowed."
+
+
+def test_a_short_answer_told_from_two_adjacent_sentences_is_bound_to_the_question(verifier: FeatureVerifier) -> None:
+    question = "Who approves expense claims above 500 euros?"
+    claim = "Your manager and the Finance team [1]."
+    verdict = verify_answer(verifier, question, claim, [EXPENSES])
+    assert verdict.supported and verdict.score > verifier.threshold + 0.1, verdict
+
+
+def test_a_clause_of_a_longer_answer_is_not_read_as_a_short_answer(verifier: FeatureVerifier) -> None:
+    question = "Can I accept a gift from a supplier?"
+    answer = "Gifts worth more than 75 euros must be declined or reported within 5 days; meals are allowed [1]."
+    assert verify_answer(verifier, question, answer, [GIFTS]).supported
+    assert not verify_answer(verifier, question, "Meals are allowed [1].", [GIFTS]).supported
+
+
 def test_halueval_parts_are_fixed_by_passage_and_add_the_opposite_bare_answer(tmp_path: Path) -> None:
     from eval.verifier_data import halueval
 
