@@ -614,9 +614,9 @@ def _render(c: _Candidate, scoring: _Scoring, whole_lists: bool, shown: set[str]
     # An API entry's description ("Prompt the user for a password without echoing.") is about the entry its
     # heading defines, which it rarely names: the heading is shown once, before the first line quoted from it.
     entry = signature_name(s.heading)  # an API entry or a defined term ("spawn", "work_mem")
-    defines = bool(entry) and entry.lower() not in text.lower()
+    defines = bool(entry) and not _names(text, entry)
     once = f"\0heading {s.source} {s.heading}"
-    if s.heading and (supplied or named or defines) and s.heading.lower() not in text.lower() and once not in shown:
+    if s.heading and (supplied or named or defines) and not _names(text, s.heading) and once not in shown:
         heading = _short_signature(s.heading, scoring.asked)
         text = f"{heading}: {text}" if text else f"{heading}:"
         brought.add(once)
@@ -652,6 +652,11 @@ def _value_after(c: _Candidate) -> str:
         if _VALUE.search(other.text):
             return other.text
     return ""
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether text says name as a word of its own ('ort' is not in 'supports')."""
+    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, re.I) is not None
 
 
 LONG_SIGNATURE = 90  # characters: a longer API signature shows its first parameters and the ones asked about
