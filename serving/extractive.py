@@ -253,6 +253,8 @@ class ExtractiveAnswerer:
             lines = self._summary(candidates, scoring)
         elif part.kind == "comparison":
             lines = self._comparison(candidates, scoring, part)
+        elif part.kind == "definition":
+            lines = self._definition(candidates, scoring, part) or self._best(candidates, scoring)
         else:
             lines = self._best(candidates, scoring)
         return "\n".join(lines)
@@ -387,6 +389,17 @@ class ExtractiveAnswerer:
         ordered.sort(key=lambda c: (first[(c.citation.index, c.sentence.heading)], c.sentence.position))
         return _render_all(ordered, scoring, whole_lists=True)
 
+    def _definition(self, candidates: Sequence[_Candidate], scoring: _Scoring, part: Part) -> list[str]:
+        """'What is a detached HEAD?' where a glossary or reference entry is headed by the term: the entry's first
+        sentences, in order (a definition often takes two: what is normal, then what the term is). [] when no
+        entry is headed by the term asked."""
+        m = _DEFINED.match(_asking(part.text).strip())
+        asked = frozenset(content_stems(m.group("term"))) if m else frozenset()
+        if not asked:
+            return []
+        members = _entry(candidates, scoring, asked)[: self._max]
+        return _render_all([candidates[i] for i in members], scoring, whole_lists=False)
+
     def _summary(self, candidates: Sequence[_Candidate], scoring: _Scoring) -> list[str]:
         """One key statement per section (or per paragraph, for a document of one section) of the document the
         question is about, at most max_summary, in reading order."""
@@ -441,12 +454,19 @@ class ExtractiveAnswerer:
         chosen: list[int] = []
         for stems in side_stems:
             others = set().union(*(o for o in side_stems if o is not stems)) - stems
+            # a side that heads an entry of its own ("class threading.RLock") is described by its entry's opening
+            rest = [frozenset(o) for o in side_stems if o is not stems]
+            entry = _entry(candidates, scoring, frozenset(stems), rest)
+            if entry:
+                chosen += [i for i in entry[:COMPARISON_ENTRY] if i not in chosen]
+                continue
             weight = sum(idf(w) for w in stems) or 1.0
             side_scores = np.asarray(
                 [
                     scoring.scores[i]
                     + SIDE_WEIGHT * (sum(idf(w) for w in stems & (c.stems | c.sentence.heading_stems)) / weight)
                     - SIDE_WEIGHT * (sum(idf(w) for w in others & c.stems) / weight) * 0.5
+                    - (math.inf if c.sentence.dangling else 0.0)  # a colon whose list the sources lack
                     for i, c in enumerate(candidates)
                 ]
             )
@@ -456,6 +476,38 @@ class ExtractiveAnswerer:
         return _render_all([candidates[i] for i in chosen], scoring, whole_lists=False)
 
 
+COMPARISON_ENTRY = 2  # sentences of a compared side's own entry
+
+
+def _entry_term(c: _Candidate) -> frozenset[str]:
+    return frozenset(content_stems(signature_name(c.sentence.heading) or c.sentence.heading))
+
+
+def _entry(
+    candidates: Sequence[_Candidate], scoring: _Scoring, asked: frozenset[str], others: Sequence[frozenset[str]] = ()
+) -> list[int]:
+    """The sentences, in reading order, of the entry (a glossary term, an API signature, a setting) whose term is
+    among the asked words (and among none of `others`, the other sides of a comparison): the entry whose term says
+    most of them, then the best-scoring one; [] when none is."""
+    entries: dict[tuple[int, str], list[int]] = {}
+    for i, c in enumerate(candidates):
+        term = _entry_term(c)
+        if term and term <= asked and not any(term <= o for o in others):
+            entries.setdefault((c.citation.index, c.sentence.heading), []).append(i)
+    if not entries:
+        return []
+    key = max(
+        entries,
+        key=lambda k: (len(_entry_term(candidates[entries[k][0]])), max(scoring.scores[i] for i in entries[k])),
+    )
+    return sorted(entries[key], key=lambda i: candidates[i].sentence.position)
+
+
+_DEFINED = re.compile(
+    r"^(?:what(?:'s| is| are| does)|define|explain|meaning of|what is meant by)\s+(?:an?\s+|the\s+)?(?P<term>.+?)"
+    r"(?:\s+mean)?\s*[?.!]*$",
+    re.I,
+)
 _VERSION_NOTE = re.compile(r"^(?:Changed|New|Deprecated) (?:in|since) version (\d+(?:\.\d+)*)", re.I)
 
 
@@ -520,11 +572,15 @@ def compared(text: str) -> list[str]:
         r"\b(?:is|are|does|do|was|were) (?P<a>.+?) (?:more|less|higher|lower|longer|shorter|larger|smaller|bigger|"
         r"cheaper|better|worse|greater|fewer) than (?P<b>.+)$",
         r"\bwhich\b.*?\b(?:for|of|in|at) (?P<a>.+?) or (?P<b>.+)$",
+        r"^(?:how|in what way|where)\s+(?:does|do|is|are)\s+(?P<a>.+?)\s+(?:differ|different)\s+from\s+(?P<b>.+)$",
     )
     for pattern in patterns:
         m = re.search(pattern, t, re.I)
         if m:
             a, b = m.group("a").strip(" ,"), m.group("b").strip(" ,")
+            head = b.split()[-1] if b.split() else ""
+            if head and len(a.split()) == len(b.split()) - 1 <= 3 and head.lower() not in a.lower().split():
+                a = f"{a} {head}"  # "between a shallow and a deep copy": a shallow copy and a deep copy
             if a and b and a.lower() != b.lower():
                 return [a, b]
     return []
@@ -655,8 +711,11 @@ def _value_after(c: _Candidate) -> str:
 
 
 def _names(text: str, name: str) -> bool:
-    """Whether text says name as a word of its own ('ort' is not in 'supports')."""
-    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, re.I) is not None
+    """Whether text says name as a word of its own ('ort' is not in 'supports'); a name with capitals in its case
+    ('Lock' is a class, 'lock' a word)."""
+    identifier = " " not in name.strip() and any(ch.isupper() for ch in name) and not name.isupper()
+    flags = 0 if identifier else re.I
+    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, flags) is not None
 
 
 LONG_SIGNATURE = 90  # characters: a longer API signature shows its first parameters and the ones asked about

@@ -353,3 +353,57 @@ def test_the_words_of_the_question_weigh_more_than_the_statement_before_it(answe
     assert answer.splitlines()[0].endswith(
         "To stop tracking a file that is currently tracked, use git rm --cached [1]."
     )
+
+
+GLOSSARY = page(
+    "GIT GLOSSARY",
+    "dangling object",
+    "An unreachable object which is not reachable even from other unreachable objects.",
+    "detached HEAD",
+    "Normally the HEAD stores the name of a branch, and commands that operate on the history HEAD represents "
+    "operate on the history leading to the tip of the branch the HEAD points at. However, Git also allows you to "
+    "check out an arbitrary commit that isn’t necessarily the tip of any particular branch. The HEAD in such a "
+    'state is called "detached".',
+    "directory",
+    'The list you get with "ls" :-)',
+)
+
+
+def test_a_definition_is_the_first_sentences_of_the_entry_the_term_heads(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "What is a detached HEAD?", cite(1, GLOSSARY, "gitglossary.html"))
+    lines = answer.splitlines()
+    assert lines[0].startswith("detached HEAD: Normally the HEAD stores the name of a branch")
+    assert "arbitrary commit" in answer and 'called "detached"' in lines[-1]
+    assert "unreachable" not in answer
+
+
+LOCKS_API = page(
+    "class threading.Lock¶",
+    "The class implementing primitive lock objects. Once a thread has acquired a lock, subsequent attempts to "
+    "acquire it block, until it is released; any thread may release it.",
+    "class threading.RLock¶",
+    "This class implements reentrant lock objects. A reentrant lock must be released by the thread that acquired "
+    "it. Once a thread has acquired a reentrant lock, the same thread may acquire it again without blocking.",
+    "class threading.Condition(lock=None)¶",
+    "If the lock argument is given and not None, it must be a Lock or RLock object. Otherwise, a new RLock object "
+    "is created and used as the underlying lock.",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("How does an RLock differ from a Lock?", ["an RLock", "a Lock"]),
+        ("What is the difference between a shallow and a deep copy?", ["a shallow copy", "a deep copy"]),
+        ("What is the difference between Monday and the end of the week?", ["Monday", "the end of the week"]),
+    ],
+)
+def test_the_sides_of_a_comparison_are_read_from_its_wording(question: str, sides: list[str]) -> None:
+    assert compared(question) == sides
+
+
+def test_a_compared_thing_with_an_entry_of_its_own_is_described_by_it(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "How does an RLock differ from a Lock?", cite(1, LOCKS_API, "threading.html"))
+    assert "class threading.RLock: This class implements reentrant lock objects [1]." in answer
+    assert "class threading.Lock: The class implementing primitive lock objects [1]." in answer
+    assert "Condition" not in answer
