@@ -218,10 +218,14 @@ def named_missing(answer: Any, part: PartSpec, index: int, n_parts: int) -> bool
 
 
 def cited_texts(answer: Any) -> list[str]:
-    """The texts of the sources the answer cites (all of its sources when it cites none)."""
+    """The texts of the sources the answer cites (all of its sources when it cites none), with the title and
+    section each sits under: an answer may quote a heading ("base64 — Base16, Base32, Base64, Base85 ...")."""
     citations = list(answer.citations)
     chosen = [citations[n - 1] for n in answer.cited if 1 <= n <= len(citations)]
-    return [c.text for c in (chosen or citations)]
+    return [
+        "\n".join(filter(None, (getattr(c, "title", ""), getattr(c, "section", ""), c.text)))
+        for c in (chosen or citations)
+    ]
 
 
 @dataclass

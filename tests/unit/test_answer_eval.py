@@ -188,7 +188,8 @@ def test_question_rows_are_checked_at_the_edge() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "least", "unanswerable"), [("handbook", 40, 4), ("pubmedqa", 20, 4), ("python-library", 40, 5), ("git-manual", 40, 4)]
+    ("name", "least", "unanswerable"),
+    [("handbook", 40, 4), ("pubmedqa", 20, 4), ("python-library", 40, 5), ("git-manual", 40, 4)],
 )
 def test_the_sets_keep_their_split_rule_and_facts_apart_from_questions(
     name: str, least: int, unanswerable: int
@@ -210,3 +211,30 @@ def test_every_corpus_page_is_named_once() -> None:
     spec = json.loads((SETS / "corpora.json").read_text())["python-library"]
     assert len(spec["pages"]) == len(set(spec["pages"])) >= 100
     assert all(Path(p).suffix == ".html" and "/" not in p for p in spec["pages"])
+
+
+def test_a_number_in_the_heading_the_answer_quotes_is_supported() -> None:
+    from eval.answer_eval import cited_texts
+
+    source = Citation(
+        1,
+        "/d/b.html",
+        "b.html",
+        "base64 — Base16, Base32, Base64, Base85 Data Encodings",
+        None,
+        "Encodings",
+        "For more information, see a2b_base64().",
+        0,
+        40,
+        1.0,
+    )
+    answer = Answer(
+        "q",
+        "q",
+        "base64 — Base16, Base32, Base64, Base85 Data Encodings: For more information [1].",
+        [source],
+        [1],
+        "extractive",
+        "extractive",
+    )  # type: ignore[arg-type]
+    assert unsupported_numbers(answer.text, cited_texts(answer), "q") == []
