@@ -21,6 +21,8 @@ _IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+(?
 _CAMEL = re.compile(r"\b(?:[a-z]+[A-Z][A-Za-z0-9]*|[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\b")
 _QUOTED = re.compile(r"[\"“`]([^\"”`]{2,40})[\"”`]")
 _CAPITALISED = re.compile(r"(?<=[\w,;:)] )[A-Z][a-z]{2,}(?:['’]s)?\b(?![-\w])")
+# "Git LFS", "Apache JMX": a name with an acronym after it names a product or a component, written that way
+_PRODUCT = re.compile(r"(?<=[\w,;:)] )[A-Z][a-z]{2,} [A-Z]{2,6}s?\b(?![-\w])")
 _ROMAN = re.compile(r"^(?=[IVXL]{1,5}$)L?X{0,3}(?:IX|IV|V?I{0,3})$")
 _ABBREVIATION = re.compile(r"^(?:e\.g|i\.e|etc|vs|a\.m|p\.m)$", re.I)
 
@@ -41,13 +43,15 @@ def asked(text: str) -> str:
 
 def key_terms(text: str, rare: Callable[[str], bool] = lambda word: False) -> list[str]:
     """The names a question asks about, as written: identifiers (work_mem, pg_stat.max), CamelCase (PgBouncer),
-    quoted words, and capitalised words inside a sentence-case question that `rare` calls rare. Acronyms are not
-    among them: sources write them out or abbreviate them differently (ECG, electrocardiogram)."""
+    quoted words, a name with an acronym (Git LFS), and capitalised words inside a sentence-case question that
+    `rare` calls rare. Acronyms alone are not among them: sources write them out or abbreviate them differently
+    (ECG, electrocardiogram)."""
     text = asked(text)
     found: list[str] = []
     for pattern in (_IDENTIFIER, _CAMEL):
         found += [m.group(0) for m in pattern.finditer(text) if len(m.group(0)) >= 5]
     found += [m.group(1).strip() for m in _QUOTED.finditer(text)]
+    found += [m.group(0) for m in _PRODUCT.finditer(text)]
     words = [w for w in re.findall(r"[A-Za-z][\w'-]*", text)[1:] if len(w) >= 4]
     capitalised = sum(bool(re.match(r"^[A-Z][a-z'-]+$", w)) for w in words)
     title_case = len(words) >= 4 and capitalised * 2 > len(words)  # "Are Biochemical Markers of Bone ..."
@@ -67,7 +71,8 @@ def key_terms(text: str, rare: Callable[[str], bool] = lambda word: False) -> li
 
 def uncovered(terms: Iterable[str], citations: Sequence[Citation]) -> list[str]:
     """The terms that occur in none of the sources (their text, title, section or file name), as a word."""
-    haystack = "\n".join(f"{c.relpath}\n{c.title}\n{c.section}\n{c.text}" for c in citations).lower()
+    each = [f"{c.relpath}\n{c.title}\n{c.section}\n{c.text}".lower() for c in citations]
+    haystack = "\n".join(each)
     missing = []
     for term in terms:
         words = [re.escape(w) for w in re.split(r"[\s_.-]+", term.lower()) if w]
@@ -76,8 +81,11 @@ def uncovered(terms: Iterable[str], citations: Sequence[Citation]) -> list[str]:
         pattern = r"(?<![a-z0-9])" + r"[\s_.-]?".join(words) + r"(?:e?s)?(?![a-z0-9])"
         if re.search(pattern, haystack) or _spelled_out(term, haystack):
             continue
-        # "zipfile.ZipFile" where the sources say "class ZipFile" on the zipfile module's page
-        if "." in term and all(re.search(rf"(?<![a-z0-9]){w}(?![a-z0-9])", haystack) for w in words):
+        # "zipfile.ZipFile" where the sources say "class ZipFile" on the zipfile module's page; "Northwind VPN" where
+        # a source names Northwind and its VPN apart
+        if ("." in term or " " in term) and any(
+            all(re.search(rf"(?<![a-z0-9]){w}(?![a-z0-9])", one) for w in words) for one in each
+        ):
             continue
         missing.append(term)
     return missing

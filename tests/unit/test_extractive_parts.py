@@ -407,3 +407,15 @@ def test_a_compared_thing_with_an_entry_of_its_own_is_described_by_it(answerer: 
     assert "class threading.RLock: This class implements reentrant lock objects [1]." in answer
     assert "class threading.Lock: The class implementing primitive lock objects [1]." in answer
     assert "Condition" not in answer
+
+
+def test_a_product_named_with_an_acronym_must_be_in_the_sources(answerer: ExtractiveAnswerer) -> None:
+    attributes = page(
+        "gitattributes",
+        "The simplest way to mark a file as binary is to unset the diff attribute in the .gitattributes file:",
+        "*.ps -diff",
+        "To have Git track large binary files, set the filter attribute for their paths in .gitattributes.",
+    )
+    assert ask(answerer, "How do I configure Git LFS to track large binary files?", cite(1, attributes)) == ""
+    # named apart ("vpn.northwind.example", "VPN"): the sources are about it
+    assert ask(answerer, "How long does a Northwind VPN connection last?", cite(1, VPN_STEPS)) != ""
