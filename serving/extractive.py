@@ -627,7 +627,8 @@ def _render_all(chosen: Sequence[_Candidate], scoring: _Scoring, whole_lists: bo
     shown: set[str] = set()
     own_line = {c.text for c in chosen}  # a referent chosen in its own right is not brought twice
     for c in chosen:
-        if c.text in shown:
+        # already quoted: itself, or inside a list or code line another sentence brought
+        if c.text in shown or any(c.text in line for line in shown if len(line) > len(c.text)):
             continue
         line, brought = _render(c, scoring, whole_lists, shown | own_line)
         shown |= brought

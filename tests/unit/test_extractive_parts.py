@@ -419,3 +419,14 @@ def test_a_product_named_with_an_acronym_must_be_in_the_sources(answerer: Extrac
     assert ask(answerer, "How do I configure Git LFS to track large binary files?", cite(1, attributes)) == ""
     # named apart ("vpn.northwind.example", "VPN"): the sources are about it
     assert ask(answerer, "How long does a Northwind VPN connection last?", cite(1, VPN_STEPS)) != ""
+
+
+def test_a_list_line_of_several_sentences_is_quoted_once(answerer: ExtractiveAnswerer) -> None:
+    actions = page(
+        "action",
+        "ArgumentParser objects associate command-line arguments with actions. The action keyword argument "
+        "specifies how the command-line arguments should be handled. The supplied actions are:",
+        "'store' - This just stores the argument’s value. This is the default action. For example:",
+    )
+    answer = ask(answerer, "What does the store action do with the argument's value?", cite(1, actions))
+    assert answer.count("This just stores the argument’s value") == 1, answer
