@@ -275,7 +275,7 @@ class ExtractiveAnswerer:
         weight = dict.fromkeys(content_stems(query) | content_stems(part.text), LEANED_ON)
         weight.update(dict.fromkeys(content_stems(asking), 1.0))
         q_stems = frozenset(weight)
-        wants_number = bool(_QUANTITY.search(asking))
+        wants_number = bool(_QUANTITY.search(asking) or _UNSET.search(asking))
         q_vector = self._embedder.embed_query(part.text)
         vectors = self._embedder.embed_documents([c.reading for c in candidates])
         similarity = vectors @ q_vector
@@ -694,6 +694,18 @@ _VALUE = re.compile(
     r"(?<![\w.])\d|\b(?:None|True|False|zero|two|three|four|five|six|seven|eight|nine|ten|twelve|hundred|thousand|million)\b"
     r"|['\"‘“][^'\"’”]{1,40}['\"’”]|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\w\(\)",
 )
+# "... when no name is configured", "if I do not set it": the question asks for the default
+_UNSET = re.compile(
+    r"\b(?:no \w+ is|nothing is|(?:is|are|was) not|(?:have|has|do|does|did)(?:n't| not))\s+(?:\w+\s+)?"
+    r"(?:configured|set|given|specified|provided|passed)\b|\bunless\b|\bby itself\b",
+    re.I,
+)
+# "If not specified, fall back to the default name (currently master ...)": the sentence that states a default
+_DEFAULT_STATEMENT = re.compile(
+    r"\bdefaults? (?:to|is|value|name)\b|\b(?:if|when) (?:not|un)\w* (?:specified|given|set|configured)\b|"
+    r"\bby default\b",
+    re.I,
+)
 FOLLOW_SENTENCES = 2  # how far after a sentence stating no value its value may come
 
 
@@ -706,7 +718,7 @@ def _value_after(c: _Candidate) -> str:
             continue
         if other.role != "prose" or other.fragment or other.paragraph != s.paragraph:
             return ""
-        if _VALUE.search(other.text):
+        if _VALUE.search(other.text) or _DEFAULT_STATEMENT.search(other.text):
             return other.text
     return ""
 

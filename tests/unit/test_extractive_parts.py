@@ -430,3 +430,19 @@ def test_a_list_line_of_several_sentences_is_quoted_once(answerer: ExtractiveAns
     )
     answer = ask(answerer, "What does the store action do with the argument's value?", cite(1, actions))
     assert answer.count("This just stores the argument’s value") == 1, answer
+
+
+@pytest.mark.parametrize(
+    ("question", "asks_default"),
+    [
+        ("What is the initial branch of a new repository called when no name is configured?", True),
+        ("Which push.default mode does Git use when I have not configured one?", True),
+        ("What happens if the timeout is not given?", True),
+        ("What is the initial branch of a new repository called?", False),
+    ],
+)
+def test_a_question_about_nothing_being_set_asks_for_the_default(question: str, asks_default: bool) -> None:
+    from serving.extractive import _DEFAULT_STATEMENT, _UNSET
+
+    assert bool(_UNSET.search(question)) == asks_default
+    assert _DEFAULT_STATEMENT.search("If not specified, fall back to the default name (currently master).")
