@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,13 +17,17 @@ SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 
 # Part of every index's fingerprint: a change to how pieces are cut re-chunks every file on the next ingest.
-# 2: a heading line at the end of a piece moves to the next piece.
-CHUNKER_VERSION = 2
+# 2: a heading line at the end of a piece moves to the next piece; 3: so does a sentence ending on a colon.
+CHUNKER_VERSION = 3
 
 # The last line of a piece that names what follows it: a heading, a defined term ("work_mem (integer)", "ort"),
 # an API signature ("getpass.getpass(prompt='Password: ', stream=None)¶"). It goes with what it names.
 _TERMINAL = frozenset(".!?;:,")
 MAX_HEADING_WORDS = 10
+
+
+# The last sentence of a piece when it ends on a colon: after a sentence end or a line break, at most 60 words
+_INTRO = re.compile(r"(?:(?<=[.!?])\s+|\n\s*)(?=\S)(?:(?![.!?]\s)[^\n]){1,400}:$")
 
 
 def _heading_line(line: str) -> bool:
@@ -46,6 +51,16 @@ def _carry_headings(
         body = piece.rstrip()
         cut = body.rfind("\n")
         line = body[cut + 1 :].strip()
+        if body.endswith(":"):  # "The supplied actions are:" introduces the list the next piece starts with
+            intro = _INTRO.search(body)
+            if intro is None or not body[: intro.start()].strip():  # the whole piece is the intro: keep it
+                continue
+            cut = intro.start()
+            moved = text[start + cut : next_start + len(following)]
+            if next_start > start + cut and length(moved) <= budget:
+                out[i] = (body[:cut].rstrip(), start)
+                out[i + 1] = (moved.lstrip(), start + cut + (len(moved) - len(moved.lstrip())))
+            continue
         if cut < 0 or not _heading_line(line):
             continue
         line_start = start + cut + 1

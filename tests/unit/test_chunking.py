@@ -76,3 +76,21 @@ def test_a_heading_line_goes_with_what_it_names_not_with_the_piece_before(embedd
         assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
         assert embedder.count_tokens(piece.embed_text) <= 48
     assert handed_on  # the layout does put a setting's name at the end of a piece
+
+
+def test_a_sentence_ending_on_a_colon_goes_with_the_list_it_introduces(embedder: Any) -> None:
+    paragraphs = []
+    for i in range(5):
+        paragraphs.append(
+            " ".join(f"Vacuuming step {i}-{j} keeps the tables healthy." for j in range(3))
+            + f" The reasons for rule {i} are:"
+        )
+        paragraphs.append("\n".join(f"- reason {i}-{k} for the rule" for k in range(3)))
+    doc = Document(Path("r.md"), "md", "", (Section("\n\n".join(paragraphs)),))
+    pieces = _chunker(embedder, max_tokens=48).split(doc)
+    ends = [p for p in pieces[:-1] if p.text.rstrip().endswith(":")]
+    assert not ends, [p.text for p in ends]
+    assert any(p.text.startswith("The reasons for rule") for p in pieces)
+    for piece in pieces:
+        assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
+        assert embedder.count_tokens(piece.embed_text) <= 48
