@@ -26,8 +26,23 @@ _TERMINAL = frozenset(".!?;:,")
 MAX_HEADING_WORDS = 10
 
 
-# The last sentence of a piece when it ends on a colon: after a sentence end or a line break, at most 60 words
+# The last sentence of a piece when it ends on a colon: after a sentence end or a line break, at most 400 characters
 _INTRO = re.compile(r"(?:(?<=[.!?])\s+|\n\s*)(?=\S)(?:(?![.!?]\s)[^\n]){1,400}:$")
+
+
+INTRO_SEARCH = 1200  # characters at a piece's end where the sentence introducing the next piece is looked for
+
+
+def _stands_alone(before: str, line: str, following: str) -> bool:
+    """A heading is a line of its own, not the last line of a hard-wrapped paragraph ("configuration file and
+    restart the server so that"): the text before it ends a paragraph or a sentence, and what follows it starts
+    anew (not with a lower-case word that goes on with it), unless it is marked as a heading (a pilcrow)."""
+    if line.endswith("\u00b6"):
+        return True
+    previous = before.rstrip(" \t")
+    ends = previous.endswith("\n") or not previous.strip() or previous.rstrip()[-1:] in ".!?:"
+    goes_on = following.lstrip()[:1].islower()
+    return ends and not goes_on
 
 
 def _heading_line(line: str) -> bool:
@@ -52,7 +67,8 @@ def _carry_headings(
         cut = body.rfind("\n")
         line = body[cut + 1 :].strip()
         if body.endswith(":"):  # "The supplied actions are:" introduces the list the next piece starts with
-            intro = _INTRO.search(body)
+            tail = max(0, len(body) - INTRO_SEARCH)  # (only the end is searched: a run of blank lines stays cheap)
+            intro = _INTRO.search(body, tail)
             if intro is None or not body[: intro.start()].strip():  # the whole piece is the intro: keep it
                 continue
             cut = intro.start()
@@ -61,7 +77,7 @@ def _carry_headings(
                 out[i] = (body[:cut].rstrip(), start)
                 out[i + 1] = (moved.lstrip(), start + cut + (len(moved) - len(moved.lstrip())))
             continue
-        if cut < 0 or not _heading_line(line):
+        if cut < 0 or not _heading_line(line) or not _stands_alone(body[:cut], line, following):
             continue
         line_start = start + cut + 1
         moved = text[line_start : next_start + len(following)]

@@ -159,8 +159,10 @@ def _content_stems(t: _Text) -> set[str]:
 
 # A line that names one setting, option or function, as documentation lists them ("work_mem (integer)"): the
 # sentences under it are about that thing, whatever other names they mention.
+# (Possessive spaces: a long run of spaces in a document never makes it backtrack.)
 _TERM_LINE = re.compile(
-    r"^[ \t]*([A-Za-z][\w.-]*_[\w.-]*|[a-z]+(?:[A-Z][a-z0-9]+)+)[ \t]*(?:\([^()\n]{1,40}\))?[ \t]*:?[ \t]*$", re.M
+    r"^[ \t]*+([A-Za-z][\w.-]*_[\w.-]*|[a-z]+(?:[A-Z][a-z0-9]+)+)[ \t]*+(?:\([^()\n]{1,40}\))?[ \t]*+:?[ \t]*+$",
+    re.M,
 )
 _IDENTIFIER = re.compile(r"(?<![\w.-])([A-Za-z][\w.-]*_[\w.-]*[A-Za-z0-9]|[a-z]+(?:[A-Z][a-z0-9]+)+)(?![\w-])")
 

@@ -560,10 +560,13 @@ def _unanswered(part: Part, candidates: Sequence[_Candidate], scoring: _Scoring)
     return sum(scoring.idf(w) * weight for w, weight in asked.items() if w in said) / total < UNANSWERED_COVERAGE
 
 
+COMPARED_CHARS = 300
+
+
 def compared(text: str) -> list[str]:
     """The things a comparison sets side by side: 'between A and B', 'A vs B', 'compare A and B', 'A than B',
     ', A or B?' -> [A, B]; [] when the wording does not say."""
-    t = text.strip().rstrip("?.!")
+    t = text.strip()[:COMPARED_CHARS].rstrip("?.!")  # a question's sides are near its start; bounded work
     patterns = (
         r"\bbetween (?P<a>.+?) and (?P<b>.+)$",
         r"\bcompar\w* (?P<a>.+?) (?:and|with|to|against|versus|vs\.?) (?P<b>.+)$",

@@ -156,7 +156,9 @@ def test_each_part_is_retrieved_and_answered_in_the_order_asked(retriever: Retri
 
 
 def test_a_part_nothing_answers_is_named_not_dropped(retriever: Retriever) -> None:
-    answer = _chain(retriever, None).answer("What is the hotel limit in Paris and what is the boiling point of tungsten?")
+    answer = _chain(retriever, None).answer(
+        "What is the hotel limit in Paris and what is the boiling point of tungsten?"
+    )
     assert "220 euros" in answer.text
     assert 'I found nothing in the documents that answers "What is the boiling point of tungsten"' in answer.text
     assert [p.found for p in answer.parts] == [True, False]

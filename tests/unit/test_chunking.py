@@ -94,3 +94,19 @@ def test_a_sentence_ending_on_a_colon_goes_with_the_list_it_introduces(embedder:
     for piece in pieces:
         assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
         assert embedder.count_tokens(piece.embed_text) <= 48
+
+
+def test_the_last_line_of_a_hard_wrapped_paragraph_is_not_a_heading(embedder: Any) -> None:
+    words = " ".join(f"change the configuration file {i} and restart the server so that it" for i in range(40))
+    wrapped, line = [], ""
+    for word in words.split():  # a plain-text file wrapped at 60 columns
+        if len(line) + len(word) + 1 > 60:
+            wrapped.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    wrapped.append(line + ".")
+    doc = Document(Path("notes.txt"), "txt", "Notes", (Section("\n".join(wrapped), heading="Notes > Upgrades"),))
+    pieces = _chunker(embedder, max_tokens=48).split(doc)
+    assert len(pieces) > 3
+    assert all(p.heading == "Notes > Upgrades" for p in pieces), {p.heading for p in pieces}
