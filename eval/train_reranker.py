@@ -22,6 +22,7 @@ from configs.settings import Settings
 from eval.datasets import Dataset, holdout, load_dataset
 
 RERANK_FIELDS = {"rerank", "rerank_model", "rerank_url", "rerank_top_n", "rerank_weight"}
+SEED = 13  # the head's initial weights, the shuffle of the pairs and the training order
 
 
 def _pairs(settings: Settings, dataset: Dataset, qids: list[str], negatives: int) -> list[tuple[str, str, float]]:
@@ -63,7 +64,7 @@ def _mined_pairs(settings: Settings, data: Path, negatives: int, say: Any) -> li
     t0 = time.time()
     pairs = _pairs(settings, scifact, list(scifact.qrels), negatives)
     pairs += _pairs(settings, pubmed, holdout(list(pubmed.qrels), "train"), negatives)
-    random.Random(13).shuffle(pairs)  # nosec B311  # seeded for a reproducible run, not a secret
+    random.Random(SEED).shuffle(pairs)  # nosec B311  # seeded for a reproducible run, not a secret
     say(f"{len(pairs)} training pairs ({sum(p[2] for p in pairs):.0f} positive) mined in {time.time() - t0:.0f} s")
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
@@ -89,12 +90,16 @@ def fit(
         CrossEncoderTrainingArguments,
     )
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from transformers import set_seed
 
     from retrieval.embeddings import bundled_model_path
 
     train_set = HFDataset.from_dict(
         {"query": [p[0] for p in pairs], "passage": [p[1] for p in pairs], "label": [p[2] for p in pairs]}
     )
+    # The classification head is initialised at random when the model is built, before the trainer's seed applies:
+    # seeded here, so the same pairs give the same model (the rerank test failed by a hair now and then without it).
+    set_seed(SEED)
     model = CrossEncoder(str(bundled_model_path()), num_labels=1, max_length=max_length, device="cpu")
     args = CrossEncoderTrainingArguments(
         output_dir=str(out_dir.with_name(out_dir.name + ".checkpoints")),
@@ -106,7 +111,7 @@ def fit(
         save_strategy="no",
         report_to=[],
         use_cpu=True,
-        seed=13,
+        seed=SEED,
         dataloader_num_workers=0,
         disable_tqdm=True,
     )

@@ -199,3 +199,19 @@ def test_a_keyed_rerank_endpoint_is_reached_with_the_configured_key(
             r = httpx.post(f"{app.url}/v1/retrieve", json={"query": "expense approval"}, timeout=60)
     assert r.status_code == 200 and r.json()["hits"]
     assert not any("rerank" in w for w in r.json()["warnings"]), r.json()["warnings"]
+
+
+def test_the_same_pairs_train_the_same_model(tmp_path: Path) -> None:
+    """Seeded end to end (the classification head is initialised at random before training starts)."""
+    from sentence_transformers import CrossEncoder
+
+    from eval.train_reranker import fit
+
+    pairs = [(q, text, 1.0 if key == gold else 0.0) for q, gold in TRAIN[:2] for key, text in PASSAGES.items()]
+    scores = []
+    for run in ("a", "b"):
+        out = tmp_path / run / "model"
+        fit(pairs * 2, out, epochs=1, max_length=32, learning_rate=2e-4, say=lambda _m: None)
+        model = CrossEncoder(str(out), device="cpu")
+        scores.append(model.predict([(TRAIN[0][0], text) for text in PASSAGES.values()]).tolist())
+    assert scores[0] == scores[1]
