@@ -16,7 +16,7 @@ from serving.llm import ToolCall, Usage, complete, tool_round
 from serving.tools import SEARCH, Outcome
 
 if TYPE_CHECKING:
-    from serving.app import Assistant
+    from serving.assistant import Assistant
 
 PROMPT = (
     "You are the team's assistant. When the user asks you to do something one of the tools does (open a ticket, "

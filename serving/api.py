@@ -40,7 +40,7 @@ from serving.schemas import (
 )
 
 if TYPE_CHECKING:
-    from serving.app import Assistant
+    from serving.assistant import Assistant
 
 MODEL_ID = "kb-assistant"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]

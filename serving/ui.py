@@ -25,7 +25,7 @@ from serving.responses import file_citations, item_text, message_item
 from serving.sources import Citation
 
 if TYPE_CHECKING:
-    from serving.app import Assistant
+    from serving.assistant import Assistant
 
 logger = logging.getLogger(__name__)
 
