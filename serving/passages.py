@@ -305,16 +305,22 @@ def _cut(line: str, text: str) -> bool:
     return text.rstrip().endswith(norm) and not _TERMINAL.search(norm) and len(norm.split()) >= 6
 
 
-def _take(lines: list[str], starts: Callable[[str], bool], goes_on: Callable[[str], bool]) -> list[str]:
-    """Lines while each starts an item or continues the one before; a blank line ends the block unless an item
-    follows it."""
+def _take(
+    lines: list[str],
+    starts: Callable[[str], bool],
+    goes_on: Callable[[str], bool],
+    resumes: Callable[[str], bool] | None = None,
+) -> list[str]:
+    """Lines while each starts an item or continues the one before; a blank line ends the block unless what
+    follows it resumes the block (by default: starts an item)."""
+    resumes = resumes or starts
     keep: list[str] = []
     for i, line in enumerate(lines):
         if len(keep) == MAX_BLOCK_LINES:
             break
         if not line.strip():
             nxt = next((ln for ln in lines[i + 1 :] if ln.strip()), "")
-            if nxt and starts(nxt):
+            if nxt and resumes(nxt):
                 continue
             break
         if starts(line) or (keep and goes_on(line)):
@@ -325,17 +331,8 @@ def _take(lines: list[str], starts: Callable[[str], bool], goes_on: Callable[[st
 
 
 def _code_block(lines: list[str]) -> list[str]:
-    keep: list[str] = []
-    for i, line in enumerate(lines):
-        if len(keep) == MAX_BLOCK_LINES:
-            break
-        if not line.strip():
-            nxt = next((ln for ln in lines[i + 1 :] if ln.strip()), "")
-            if nxt and (_CODE.search(nxt) or nxt[:1] in " \t"):
-                continue
-            break
-        keep.append(line)
-    return keep
+    """Every line up to a blank one that no more code (or an indented line) follows."""
+    return _take(lines, lambda _ln: True, lambda _ln: True, lambda ln: bool(_CODE.search(ln)) or ln[:1] in " \t")
 
 
 def _unmarked(lines: list[str]) -> list[str]:
