@@ -86,6 +86,9 @@ def test_nightly_reports_every_metric_and_flags_a_planted_regression(tmp_path: P
         "KB_LLM__BASE_URL": "http://127.0.0.1:9/v1",
         "KB_LLM__MODEL_DIR": str(tmp_path / "no-models"),
         "KB_LLM__MAX_TOKENS": "64",
+        # live traffic comes from this run's own (empty) audit trail and feedback, not the checkout's data/
+        "KB_AUDIT__PATH": str(tmp_path / "audit.sqlite"),
+        "KB_SERVING__FEEDBACK_DB": str(tmp_path / "feedback.sqlite"),
     }
     first = _nightly(env, tmp_path / "r1")
     assert first.returncode == 0, first.stderr[-3000:]
