@@ -58,6 +58,10 @@ class VectorStore(Protocol):
         """Stored chunks by id (ids that are not stored are left out)."""
         ...
 
+    def following(self, chunk: Chunk) -> Chunk | None:
+        """The chunk after this one in the same version of its file (chunk_index + 1), or None at its end."""
+        ...
+
 
 class ChromaStore:
     """Vectors and chunk text in Chroma; we always pass our own vectors (Chroma's default embedder downloads)."""
@@ -218,6 +222,19 @@ class ChromaStore:
                 out[cid] = Chunk.from_record(cid, doc, dict(meta or {}))
         return out
 
+    def following(self, chunk: Chunk) -> Chunk | None:
+        where = {
+            "$and": [
+                {"source": chunk.source},
+                {"content_hash": chunk.meta.content_hash},
+                {"chunk_index": chunk.meta.chunk_index + 1},
+            ]
+        }
+        got = self.collection.get(where=where, limit=1, include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return Chunk.from_record(got["ids"][0], got["documents"][0], dict(got["metadatas"][0] or {}))
+
 
 class InMemoryStore:
     """Vectors in a dict, searched exhaustively: the fake for tests of everything that reads or writes a store."""
@@ -270,3 +287,13 @@ class InMemoryStore:
 
     def fetch(self, ids: Sequence[str]) -> dict[str, Chunk]:
         return {cid: Chunk.from_record(cid, self._rows[cid][0], self._rows[cid][1]) for cid in ids if cid in self._rows}
+
+    def following(self, chunk: Chunk) -> Chunk | None:
+        for cid, (text, record, _) in self._rows.items():
+            if (
+                record.get("source") == chunk.source
+                and record.get("content_hash") == chunk.meta.content_hash
+                and record.get("chunk_index") == chunk.meta.chunk_index + 1
+            ):
+                return Chunk.from_record(cid, text, record)
+        return None

@@ -27,6 +27,7 @@ from serving.citations import CitationFilter
 from serving.extractive import ExtractiveAnswerer
 from serving.grounding import Grounder, Removed, SentenceBuffer
 from serving.llm import ChatModel, Message, Usage, complete
+from serving.passages import run_on
 from serving.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
 from serving.question import Part, parts
 from serving.sources import Citation, number_hits
@@ -234,7 +235,9 @@ class AnswerChain:
         for ours, theirs in RETRIEVAL_STAGES.items():
             if theirs in retrieval.timings_ms:
                 timings[ours] = retrieval.timings_ms[theirs]
-        numbered = number_hits(retrieval.hits, self.settings.max_source_chars)
+        # a passage cut inside a list its colon introduced is read on into the next passage of its file
+        hits = run_on(retrieval.hits, self.retriever.store.following)
+        numbered = number_hits(hits, self.settings.max_source_chars)
         citations = [c for c, _ in numbered]
         if not retrieval.relevant or not citations:
             yield Delta(NO_CONTEXT)

@@ -425,7 +425,12 @@ class ExtractiveAnswerer:
         for i in picks:
             if len(kept) == self._max_summary:
                 break
-            if not any(_near_duplicate(candidates[i], candidates[j]) for j in kept):
+            # entries under headings of their own ("--soft", "--mixed") are different things however alike
+            if not any(
+                _near_duplicate(candidates[i], candidates[j])
+                and candidates[i].sentence.heading == candidates[j].sentence.heading
+                for j in kept
+            ):
                 kept.append(i)
         return _render_all(sorted((candidates[i] for i in kept), key=lambda c: c.order), scoring, whole_lists=False)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from retrieval.text import content_stems, sentence_spans
+from retrieval.types import Chunk, Hit
 from serving.sources import Citation
 
 Role = Literal["prose", "heading", "item", "row", "code"]
@@ -411,3 +412,44 @@ def _header(text: str, at: int) -> str:
         start = prev_start
     own = text[_line(text, at)[0] : _line(text, at)[1]]
     return "" if header.strip() == own.strip() else " ".join(header.split())
+
+
+RUN_ON_CHARS = 2400  # a passage and the next one it runs on into, together, at most
+MAX_RUN_TERM_CHARS = 80  # an entry's term line ("--soft", "spawn", "work_mem (integer)") is at most this long
+
+
+def run_on(hits: Sequence[Hit], following: Callable[[Chunk], Chunk | None]) -> list[Hit]:
+    """The hits, each passage that ends inside a list or a run of entries its colon introduced ("The <mode> must be
+    one of the following:", "--soft", its description, "--mixed", ... to the passage's end) joined with the next
+    passage of its file, where the rest of the list is: an overview of the modes or the reasons a maintenance task
+    is needed is otherwise cut at a chunk boundary."""
+    out = []
+    for hit in hits:
+        chunk = hit.chunk
+        after = following(chunk) if runs_on(chunk.text) else None
+        if after is None or len(chunk.text) + len(after.text) > RUN_ON_CHARS:
+            out.append(hit)
+            continue
+        meta = chunk.meta
+        if after.meta.section == meta.section and after.meta.page == meta.page and after.meta.start >= meta.end:
+            meta = replace(meta, end=after.meta.end)
+        joined = replace(chunk, text=f"{chunk.text.rstrip()}\n\n{after.text.lstrip()}", meta=meta)
+        out.append(replace(hit, chunk=joined))
+    return out
+
+
+def runs_on(text: str) -> bool:
+    """Whether a passage ends on a colon, or inside the list or run of term-and-description entries that its last
+    colon introduces."""
+    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    last = next((i for i in range(len(paragraphs) - 1, -1, -1) if paragraphs[i].endswith(":")), None)
+    if last is None:
+        return False
+    tail = paragraphs[last + 1 :]
+    if not tail:
+        return True
+    if all(all(_BULLET.match(line) for line in p.splitlines() if line.strip()) for p in tail):
+        return True  # a marked list to the end
+    # term, description, term, description ...: each term a short line of its own that ends no sentence
+    terms = tail[0::2]
+    return all("\n" not in t and len(t) <= MAX_RUN_TERM_CHARS and not re.search(r"[.!?:;]$", t) for t in terms)

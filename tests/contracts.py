@@ -93,6 +93,20 @@ class StoreContract:
         got = store.fetch(["id2", "missing"])
         assert set(got) == {"id2"} and got["id2"].text == TEXTS[2] and got["id2"].meta == chunks[2].meta
 
+    def test_following_is_the_next_chunk_of_the_same_version_of_the_same_file(self, store: Any) -> None:
+        def chunk(cid: str, source: str, version: str, index: int) -> Chunk:
+            meta = ChunkMeta(
+                collection="it", relpath=source.removeprefix("/kb/"), content_hash=version, chunk_index=index
+            )
+            return Chunk(cid, f"{cid} text", source, meta)
+
+        first, second = chunk("a0", "/kb/it/a.md", "v2", 0), chunk("a1", "/kb/it/a.md", "v2", 1)
+        others = [chunk("old1", "/kb/it/a.md", "v1", 1), chunk("b1", "/kb/it/b.md", "v2", 1)]  # a stale version, a file
+        store.upsert([*others, second, first], np.eye(4, 8, dtype=np.float32))
+        after = store.following(first)
+        assert after is not None and after.id == "a1" and after.text == "a1 text" and after.meta == second.meta
+        assert store.following(second) is None  # the file's last chunk
+
     def test_writes_are_idempotent_and_deletes_remove(self, store: Any) -> None:
         chunks, vectors = self._chunks()
         store.upsert(chunks, vectors)

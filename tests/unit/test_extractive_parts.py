@@ -5,15 +5,20 @@ what is asked."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 
+from retrieval.store import InMemoryStore
 from retrieval.text import marker_numbers, numbers, strip_markers
+from retrieval.types import Chunk, ChunkMeta, Hit
+from serving import passages
 from serving.cues import asked_values, conditions
 from serving.extractive import ExtractiveAnswerer, compared
 from serving.question import Part, kind_of
-from serving.sources import Citation
+from serving.sources import Citation, number_hits
 
 
 def page(*paragraphs: str) -> str:
@@ -446,3 +451,49 @@ def test_a_question_about_nothing_being_set_asks_for_the_default(question: str, 
 
     assert bool(_UNSET.search(question)) == asks_default
     assert _DEFAULT_STATEMENT.search("If not specified, fall back to the default name (currently master).")
+
+
+RESET = page(
+    "git reset [<mode>] [<commit>]",
+    "This form resets the current branch head to <commit> and possibly updates the index and the working tree "
+    "depending on <mode>. If <mode> is omitted, defaults to --mixed. The <mode> must be one of the following:",
+    "--soft",
+    "Does not touch the index file or the working tree at all (but resets the head to <commit>).",
+    "--mixed",
+    "Resets the index but not the working tree and reports what has not been updated.",
+)
+RESET_REST = page(
+    "--hard",
+    "Resets the index and working tree. Any changes to tracked files in the working tree since <commit> are discarded.",
+    "--keep",
+    "Resets index entries and updates files in the working tree that are different between <commit> and HEAD.",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "runs_on"),
+    [
+        (RESET, True),  # a run of term and description entries its colon introduced, to the passage's end
+        (page("Reasons:", "- To recover disk space.", "- To update statistics."), True),  # a marked list to the end
+        (page("Some prose.", "For example:"), True),  # ends on its colon
+        (VACUUM, False),  # the list ends and prose follows in the same passage
+        (MEMORY, False),  # no colon introduces the entries
+        (RESET_REST, False),
+    ],
+)
+def test_a_passage_runs_on_when_it_ends_inside_the_list_its_colon_introduced(text: str, runs_on: bool) -> None:
+    assert passages.runs_on(text) is runs_on
+
+
+def test_a_passage_cut_inside_its_list_is_read_on_into_the_next_one_of_its_file(answerer: ExtractiveAnswerer) -> None:
+    meta = ChunkMeta(relpath="git-reset.html", content_hash="v1", section="git reset", start=0, end=len(RESET))
+    cut = Chunk("c6", RESET, "/kb/git-reset.html", meta)
+    rest = Chunk("c7", RESET_REST, cut.source, replace(meta, chunk_index=1, start=len(RESET), end=len(RESET) + 99))
+    store = InMemoryStore()
+    store.upsert([cut, rest], np.eye(2, 8, dtype=np.float32))
+    whole = passages.run_on([Hit(cut, 0.9, {})], store.following)[0]
+    assert whole.chunk.text == f"{RESET}\n\n{RESET_REST}" and whole.chunk.meta.end == len(RESET) + 99
+    (citation, _), *_ = number_hits([whole], 1500)
+    text = answerer.answer("Give me an overview of the modes of git reset.", [citation])
+    assert all(mode in text for mode in ("--soft", "--mixed", "--hard", "--keep")), text
+    assert passages.run_on([Hit(rest, 0.9, {})], store.following)[0].chunk is rest  # nothing to read on into
