@@ -57,6 +57,7 @@ _IDENTIFIER_NAME = re.compile(r"^[A-Za-z][\w]*(?:[_.][\w]+)+$|^[a-z]+[A-Z]\w*$|^
 LEXICAL_WEIGHT = 0.6  # with rarity weighting; chosen on PubMedQA train + handbook questions (BENCHMARKS.md)
 HEADING_WEIGHT = 0.5  # a question word found only in the sentence's heading counts this much of one in the sentence
 NUMBER_BONUS = 0.1
+DEFAULT_BONUS = 0.15  # a sentence stating what holds when nothing is set, for a question asking that
 RANK_PENALTY = 0.02
 MARGIN = 0.15  # a further sentence must score within this of the best one
 FAQ_BONUS = 0.8  # for the answer under an FAQ question that matches the user's question
@@ -276,6 +277,7 @@ class ExtractiveAnswerer:
         weight.update(dict.fromkeys(content_stems(asking), 1.0))
         q_stems = frozenset(weight)
         wants_number = bool(_QUANTITY.search(asking) or _UNSET.search(asking))
+        wants_default = bool(_UNSET.search(asking) or re.search(r"\bdefaults?\b", asking, re.I))
         q_vector = self._embedder.embed_query(part.text)
         vectors = self._embedder.embed_documents([c.reading for c in candidates])
         similarity = vectors @ q_vector
@@ -311,6 +313,7 @@ class ExtractiveAnswerer:
                 float(similarity[i])
                 + LEXICAL_WEIGHT * lexical / asked_weight
                 + (NUMBER_BONUS if wants_number and numbers(c.text) else 0.0)
+                + (DEFAULT_BONUS if wants_default and _STATES_DEFAULT.search(c.text) else 0.0)
                 + FAQ_BONUS * faq.get(c.asked, 0.0)
                 - RANK_PENALTY * rank.get(s.source, 0)
                 + subjects[i]
@@ -712,6 +715,15 @@ _UNSET = re.compile(
 _DEFAULT_STATEMENT = re.compile(
     r"\bdefaults? (?:to|is|value|name)\b|\b(?:if|when) (?:not|un)\w* (?:specified|given|set|configured)\b|"
     r"\bby default\b",
+    re.I,
+)
+# "... the default behavior is used, which corresponds to the simple value", "This mode is the default since Git 2.0",
+# "When neither the command-line nor the configuration specify what to push, ...": what holds when nothing is set
+# (not the verb: "to default to pushing only the current branch, use ...")
+_STATES_DEFAULT = re.compile(
+    r"(?<!to )\bdefaults? (?:to|is|value|name)\b|\b(?:is|are|was|be) the default\b|\bthe default \w+ (?:is|are)\b"
+    r"|\bby default\b"
+    r"|\b(?:if|when|unless) (?:neither|no|nothing|not|none)\b[^.;]{0,80}?\b(?:specif|configur|given|set)\w*",
     re.I,
 )
 FOLLOW_SENTENCES = 2  # how far after a sentence stating no value its value may come

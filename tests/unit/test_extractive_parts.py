@@ -497,3 +497,30 @@ def test_a_passage_cut_inside_its_list_is_read_on_into_the_next_one_of_its_file(
     text = answerer.answer("Give me an overview of the modes of git reset.", [citation])
     assert all(mode in text for mode in ("--soft", "--mixed", "--hard", "--keep")), text
     assert passages.run_on([Hit(rest, 0.9, {})], store.following)[0].chunk is rest  # nothing to read on into
+
+
+PUSH = page(
+    "git push origin",
+    "Without additional configuration, pushes the current branch to the configured upstream if it has the same name "
+    "as the current branch, and errors out without pushing otherwise.",
+    "The default behavior of this command when no <refspec> is given can be configured by setting the push option of "
+    "the remote, or the push.default configuration variable.",
+    "For example, to default to pushing only the current branch to origin use git config remote.origin.push HEAD.",
+    "Any valid <refspec> (like the ones in the examples below) can be configured as the default for git push origin.",
+)
+PUSH_CONFIG = page(
+    "DESCRIPTION",
+    "When neither the command-line nor the configuration specify what to push, the default behavior is used, which "
+    "corresponds to the simple value for push.default: the current branch is pushed to the corresponding upstream "
+    "branch.",
+)
+
+
+def test_a_question_about_nothing_being_set_is_answered_by_what_holds_then(answerer: ExtractiveAnswerer) -> None:
+    text = ask(
+        answerer,
+        "Which push.default mode does Git use when I have not configured one?",
+        cite(1, PUSH),
+        cite(2, PUSH_CONFIG),
+    )
+    assert "which corresponds to the simple value for push.default" in text, text
