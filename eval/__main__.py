@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tv.add_argument("--scifact", type=Path, help="SciFact folder (default: eval.data_dir/scifact)")
     tv.add_argument("--pubmedqa", type=Path, help="PubMedQA folder (default: eval.data_dir/pubmedqa)")
-    tv.add_argument("--out", type=Path, help="model file (default: serving/verifier.json)")
+    tv.add_argument("--out", type=Path, help="model file (default: serving/answer/verify/verifier.json)")
     tv.add_argument("--profile", help="config profile (default: default)")
     ve = sub.add_parser("verifier", help="accepted-right / accepted-wrong rates of the verifier on labelled files")
     ve.add_argument("files", type=Path, nargs="+", help="HaluEval QA rows or {question, answer, sources, label} rows")

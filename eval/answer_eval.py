@@ -191,7 +191,7 @@ def _not_found(part: Any) -> bool:
 def declined(answer: Any) -> bool:
     """The answer says it could not find an answer: no context at all, the model's refusal, every part reported
     not found, or a decline that cites nothing."""
-    from serving.prompts import NO_CONTEXT, REFUSAL
+    from serving.answer.prompts import NO_CONTEXT, REFUSAL
 
     text = str(answer.text)
     if answer.mode == "no-context" or NO_CONTEXT in text or REFUSAL in text:
@@ -249,7 +249,7 @@ class QuestionResult:
 
 
 def score(row: QuestionRow, answer: Any, ms: float) -> QuestionResult:
-    """Score one answer (an Answer of serving.chain, or anything with its fields)."""
+    """Score one answer (an Answer of serving.answer.chain, or anything with its fields)."""
     text = str(answer.text)
     words = normalise(text)
     result = QuestionResult(

@@ -1,15 +1,16 @@
 """Answer metrics that need no judge LLM: the verifier's faithfulness, citation validity, abstention, length,
-gold-source hit. The faithfulness check is the one the answer chain applies at run time (serving/verify.py)."""
+gold-source hit. The faithfulness check is the one the answer chain applies at run time
+(serving/answer/verify/verifier.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from retrieval.text import strip_markers
-from serving.chain import Answer
-from serving.citations import claims
-from serving.prompts import NO_CONTEXT, REFUSAL
-from serving.verify import Verifier, check_sentence
+from serving.answer.chain import Answer
+from serving.answer.citations import claims
+from serving.answer.prompts import NO_CONTEXT, REFUSAL
+from serving.answer.verify.verifier import Verifier, check_sentence
 
 
 def verifier_faithfulness(verifier: Verifier, answer: Answer) -> float | None:

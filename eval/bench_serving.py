@@ -33,8 +33,8 @@ QUESTIONS = [
 def _ttft(settings: Settings, index: Path, runs: int = 5) -> dict[str, Any]:
     """Median time to the first text the reader sees and to the finished answer. With an LLM the first text is
     its first verified sentence; the model's own first token and the verification time are reported too."""
+    from serving.answer.chain import Answer, Delta
     from serving.app import Assistant
-    from serving.chain import Answer, Delta
 
     assistant = Assistant(settings, index)
     assistant.chain.answer("warm up: what is the leave policy?")
@@ -118,7 +118,7 @@ NO_LIMITS = {
 def main(settings: Settings, out: Path) -> dict[str, Any]:
     from eval.loopback import free_port, start_llama_server, stop, wait_for_port
     from ingest.indexer import build_indexer
-    from serving.llm import bundled_gguf
+    from serving.llm.protocol import bundled_gguf
 
     index = settings.resolve(settings.eval.cache_dir) / "bench" / "sample-index"
     build_indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])

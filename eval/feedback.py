@@ -38,7 +38,7 @@ def live_kpis(settings: Settings, days: float, max_turns: int = 3, now: float | 
     """KPIs of the last `days` days from the audit trail's answers and feedback and the feedback store."""
     from datetime import UTC, datetime
 
-    from serving.feedback import FeedbackStore
+    from serving.store.feedback import FeedbackStore
 
     now = time.time() if now is None else now
     since = now - days * 86400
@@ -88,7 +88,7 @@ def live_kpis(settings: Settings, days: float, max_turns: int = 3, now: float | 
 
 def export_reviewed(settings: Settings, out: Path) -> int:
     """Rewrites `out` with every reviewed item (it is the store's view, so re-running is harmless)."""
-    from serving.feedback import FeedbackStore
+    from serving.store.feedback import FeedbackStore
 
     rows = FeedbackStore(settings.resolve(settings.serving.feedback_db)).reviewed()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def export_reviewed(settings: Settings, out: Path) -> int:
 
 
 def main(settings: Settings, argv: list[str]) -> int:
-    from serving.feedback import FeedbackStore
+    from serving.store.feedback import FeedbackStore
 
     p = argparse.ArgumentParser(prog="python -m eval feedback", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command")

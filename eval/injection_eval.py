@@ -1,8 +1,8 @@
 """How well the document prompt-injection filter tells text addressed to an AI from ordinary documentation
 (`python -m eval injection`): precision and recall on a labelled set (data/injection/labelled.jsonl, built by
 scripts/build_injection_set.py: injections by intent, language and disguise, and hard negatives that use the same
-words), on its `tune` and `validation` halves, for the detector in serving/injection.py and for the short regex it
-replaced. A row counts as flagged when any of its sentences is withheld from the model.
+words), on its `tune` and `validation` halves, for the detector in serving/answer/injection.py and for the short
+regex it replaced. A row counts as flagged when any of its sentences is withheld from the model.
 
 The threshold is chosen on the tune half only (the sweep is printed); the validation half was written separately
 and is measured, not tuned on.
@@ -24,7 +24,7 @@ from configs.errors import ConfigError
 DATA = Path("data/injection/labelled.jsonl")
 THRESHOLDS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)
 
-# The filter before issue #21 (serving/prompts.py until then), kept to measure against.
+# The filter before issue #21 (serving/answer/prompts.py until then), kept to measure against.
 OLD_REGEX = re.compile(
     r"(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|above\s+)*"
     r"(instructions|rules|prompts?|directions)"
@@ -47,7 +47,7 @@ def load(path: Path, split: str) -> list[dict[str, Any]]:
 
 
 def detector(threshold: float) -> Callable[[str], bool]:
-    from serving.injection import flagged_sentences
+    from serving.answer.injection import flagged_sentences
 
     return lambda text: bool(flagged_sentences(text, threshold))
 
@@ -110,7 +110,7 @@ def choose_threshold(tune: list[dict[str, Any]]) -> tuple[float, list[dict[str, 
 
 def cost_ms(texts: list[str]) -> float:
     """p50 milliseconds of withhold_instructions per text."""
-    from serving.prompts import withhold_instructions
+    from serving.answer.prompts import withhold_instructions
 
     times = []
     for text in texts:
@@ -131,7 +131,7 @@ def sample_chunks(root: Path, size: int = 500) -> list[str]:
 
 def measure(rows: list[dict[str, Any]], split: str, sample: Path | None = None) -> dict[str, Any]:
     """The sweep on the tune half, then old regex and detector on each half present in `rows`."""
-    from serving.injection import THRESHOLD
+    from serving.answer.injection import THRESHOLD
 
     tune = [r for r in rows if r["split"] == "tune"]
     result: dict[str, Any] = {"threshold": THRESHOLD}

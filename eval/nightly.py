@@ -191,8 +191,8 @@ def run_nightly(
     settings: Settings, out_dir: Path, sample_size: int | None, index_dir: Path | None, say: Say
 ) -> tuple[dict[str, Any], int]:
     """Run everything, write the report, append to the history; returns (report, exit status)."""
-    from serving.backends import choose_backend
-    from serving.verify import FeatureVerifier
+    from serving.answer.verify.verifier import FeatureVerifier
+    from serving.llm.backends import choose_backend
 
     cfg = settings.eval
     started = time.time()

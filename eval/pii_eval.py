@@ -30,7 +30,7 @@ def load(path: Path, split: str) -> list[dict[str, Any]]:
 
 
 def measure(privacy: PrivacySettings, rows: list[dict[str, Any]], answers: list[str]) -> dict[str, Any]:
-    from serving.pii import Redactor
+    from serving.access.pii import Redactor
 
     redactor = Redactor(privacy)
     started = time.perf_counter()

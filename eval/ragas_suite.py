@@ -129,7 +129,7 @@ def _judge_llm(judge: EvalSettings, llm: LLMSettings) -> Any:
         )
     from langchain_community.chat_models import ChatLlamaCpp
 
-    from serving.llm import bundled_gguf
+    from serving.llm.protocol import bundled_gguf
 
     class SerialChatLlamaCpp(ChatLlamaCpp):
         """One generation at a time, each constrained to the prompt's JSON Schema. ragas abandons a job on
@@ -235,7 +235,7 @@ def choose_ragas_judge(settings: Settings) -> RagasJudge:
     """eval.judge_backend: auto = a judge server answering at judge_base_url, else a capable local GGUF
     (eval.judge_gguf, or the one `make model` installed), else skipped. The bundled 135M model is never a
     judge: it produced no correct score in any test (BENCHMARKS.md)."""
-    from serving.backends import installed_gguf, openai_server_answers
+    from serving.llm.backends import installed_gguf, openai_server_answers
 
     cfg = settings.eval
     key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None

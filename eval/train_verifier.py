@@ -1,9 +1,9 @@
 """`python -m eval train-verifier` (`make train-verifier`): fit the faithfulness verifier and record provenance.
 
-Features come from serving/verify.py; examples from eval/verifier_data.py (generated, seeded, from SciFact and
-PubMedQA in ../shared/data). A standardised logistic regression is fitted on the training part; the decision
+Features come from serving/answer/verify/verifier.py; examples from eval/verifier_data.py (generated, seeded, from
+SciFact and PubMedQA in ../shared/data). A standardised logistic regression is fitted on the training part; the decision
 threshold is chosen on the training part too (the lowest score that still accepts 95% of supported claims), so
-the validation numbers are honest. The result is written to serving/verifier.json (weights, threshold, the
+the validation numbers are honest. The result is written to serving/answer/verify/verifier.json (weights, threshold, the
 validation numbers and the data fingerprints): small enough to commit, rebuilt bit for bit by this command.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from eval.verifier_data import FALSIFIED, REWORDED, Example
-from serving.evidence import DIRECTION, FEATURES, features
-from serving.verify import WEIGHTS, FeatureVerifier
+from serving.answer.verify.evidence import DIRECTION, FEATURES, features
+from serving.answer.verify.verifier import WEIGHTS, FeatureVerifier
 
 logger = logging.getLogger(__name__)
 TARGET_ACCEPT = 0.92  # share of the right answers of each tune group that the threshold must keep
@@ -111,7 +111,7 @@ def _group(kind: str) -> str:
 def _verdicts(verifier: FeatureVerifier, examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
     """Each example checked exactly as the product checks it (an answer of several sentences sentence by
     sentence): its score, and whether it is supported."""
-    from serving.verify import verify_answer
+    from serving.answer.verify.verifier import verify_answer
 
     scores, supported = [], []
     for e in examples:
@@ -189,7 +189,7 @@ def train(
     """Generate the data, fit on the train split, choose the threshold on the tune split, report the validation
     split, write the model file; returns its contents."""
     from eval.verifier_data import generate, halueval, halueval_path
-    from serving.polar import polar_answer
+    from serving.answer.verify.polar import polar_answer
 
     halueval_file = halueval_file or halueval_path()
     train_set = generate(scifact, pubmedqa, "train") + halueval(halueval_file, "train")
@@ -262,7 +262,7 @@ def labelled_rows(path: Path) -> Iterator[tuple[str, str, list[str], int, str]]:
 
 def evaluate_file(path: Path, verifier: FeatureVerifier | None = None) -> dict[str, Any]:
     """The verifier's accept rates on a labelled file (see labelled_rows), overall and per kind of answer."""
-    from serving.verify import verify_answer
+    from serving.answer.verify.verifier import verify_answer
 
     verifier = verifier or FeatureVerifier()
     accepted, labels, kinds = [], [], []

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         offline_environment()
         return {"keys": keys_main, "sessions": sessions_main, "audit": audit_main}[argv[0]](argv[1:])
     if argv[:1] == ["model"]:
-        from serving.models import main as model_main
+        from serving.llm.download import main as model_main
 
         offline_environment(allow_downloads=True)
         return model_main(argv[1:])
@@ -58,13 +58,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"error: no index at {index_dir}; run `make ingest DOCS=...` first (or pass --index)", file=sys.stderr
             )
             return 1
+        from serving.access.auth import check_exposure
         from serving.app import build_app, server_options
-        from serving.auth import check_exposure
 
         check_exposure(settings)  # before loading anything: refuse an open server beyond loopback at once
         app = build_app(settings, index_dir)
         if settings.privacy.redact:
-            from serving.pii import RedactingFilter
+            from serving.access.pii import RedactingFilter
 
             redacting = RedactingFilter(app.state.assistant.redactor)
             for handler in logging.getLogger().handlers:
@@ -94,7 +94,7 @@ def verify_main(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="JSON lines on stdout (the default; kept for scripts)")
     p.add_argument("-v", "--verbose", action="store_true", help="why each unsupported answer failed (stderr)")
     args = p.parse_args(argv)
-    from serving.verify import FeatureVerifier, verify_answer
+    from serving.answer.verify.verifier import FeatureVerifier, verify_answer
 
     try:
         lines = args.file.read_text(encoding="utf-8").splitlines()

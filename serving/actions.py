@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from configs.errors import ModelUnavailable
-from serving.llm import ToolCall, Usage, complete, tool_round
+from serving.llm.protocol import ToolCall, Usage, complete, tool_round
 from serving.tools import SEARCH, Outcome
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def report(
     assistant: Assistant, question: str, call: ToolCall, outcome: Outcome, messages: list[dict[str, Any]], usage: Usage
 ) -> str:
     """What the reader is told about an action that ran, failed or was declined."""
-    from serving.verify import verify_answer
+    from serving.answer.verify.verifier import verify_answer
 
     text = plain(call.name, outcome)
     model = assistant.chain.chat_model

@@ -20,10 +20,10 @@ from configs.audit import AuditLog, cli_operator
 from configs.errors import ConfigError, KBError
 from configs.loading import load_settings
 from configs.settings import Settings
-from serving.conversations import ConversationStore
-from serving.feedback import FeedbackStore
-from serving.identity import parse_groups
-from serving.keys import KeyStore
+from serving.access.identity import parse_groups
+from serving.access.keys import KeyStore
+from serving.store.conversations import ConversationStore
+from serving.store.feedback import FeedbackStore
 
 
 def _when(ts: float | None) -> str:

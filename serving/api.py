@@ -17,12 +17,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from configs.errors import KBError
 from retrieval.filters import Filter, Scope, check_known
 from retrieval.types import Chunk, Hit
-from serving.chain import Answer, Delta, Generation
+from serving.access.identity import Identity
+from serving.access.quotas import OverLimit
+from serving.answer.chain import Answer, Delta, Generation
 from serving.errors import ApiError, documented, kb_error
 from serving.hardening import DOCUMENT_POLICY, AnswerStream, document_type
-from serving.identity import Identity
 from serving.paths import served_file
-from serving.quotas import OverLimit
 from serving.schemas import (
     ChatCompletion,
     ChatRequest,

@@ -11,10 +11,10 @@ from typing import Any
 from starlette.requests import Request
 
 from configs.settings import Settings
+from serving.access.identity import Access
 from serving.assistant import Assistant
-from serving.identity import Access
-from serving.llm import ChatModel
-from serving.metrics import Metrics
+from serving.llm.protocol import ChatModel
+from serving.observability.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +28,14 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
+    from serving.access.auth import AuthGate
+    from serving.access.signin import build_signin
     from serving.api import Api, allowed_methods, build_router
-    from serving.auth import AuthGate
     from serving.errors import BodyLimit, MethodGuard, install_error_handlers
     from serving.hardening import SecurityHeaders
-    from serving.metrics import HttpMetrics
+    from serving.observability.metrics import HttpMetrics
+    from serving.observability.tracing import RequestIds, instrument
     from serving.responses import ResponsesApi, add_routes
-    from serving.signin import build_signin
-    from serving.tracing import RequestIds, instrument
     from serving.ui import build_page
 
     assistant = Assistant(settings, index_dir, chat_model)

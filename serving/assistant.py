@@ -15,22 +15,22 @@ from configs.settings import Settings
 from retrieval.embeddings import build_embedder
 from retrieval.filters import Scope
 from retrieval.retriever import Retriever, build_retriever
-from serving.auth import Authenticator
-from serving.backends import Backend, choose_backend
-from serving.chain import AnswerChain
-from serving.conversations import ConversationStore
-from serving.extractive import ExtractiveAnswerer
-from serving.feedback import FeedbackStore
-from serving.identity import Access, Identity
-from serving.keys import KeyStore
-from serving.llm import ChatModel
-from serving.metrics import IndexCollector, Metrics
-from serving.oidc import OidcProvider
-from serving.pii import RedactingChatModel, Redactor
-from serving.quotas import Quotas
-from serving.recorder import Recorder
+from serving.access.auth import Authenticator
+from serving.access.identity import Access, Identity
+from serving.access.keys import KeyStore
+from serving.access.oidc import OidcProvider
+from serving.access.pii import RedactingChatModel, Redactor
+from serving.access.quotas import Quotas
+from serving.answer.chain import AnswerChain
+from serving.answer.extractive import ExtractiveAnswerer
+from serving.answer.verify.verifier import FeatureVerifier
+from serving.llm.backends import Backend, choose_backend
+from serving.llm.protocol import ChatModel
+from serving.observability.metrics import IndexCollector, Metrics
+from serving.observability.recorder import Recorder
+from serving.store.conversations import ConversationStore
+from serving.store.feedback import FeedbackStore
 from serving.tools import Toolbox, search_results
-from serving.verify import FeatureVerifier
 
 logger = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from configs.errors import KBError
 from retrieval.text import marker_numbers
 from serving import actions
-from serving.chain import Answer, Delta
-from serving.conversations import ConversationStore, NotFound, new_id
+from serving.answer.chain import Answer, Delta
 from serving.errors import ApiError, documented, kb_error
 from serving.hardening import AnswerStream
-from serving.llm import ToolCall, Usage
+from serving.llm.protocol import ToolCall, Usage
 from serving.schemas import TEXT, Filters, citations_out, kb_out
+from serving.store.conversations import ConversationStore, NotFound, new_id
 from serving.tools import Outcome
 
 if TYPE_CHECKING:
@@ -78,18 +78,21 @@ class ResponsesRequest(BaseModel):
         extra="allow", strict=True, json_schema_extra={"not": {"required": ["conversation", "previous_response_id"]}}
     )
     model: str | None = Field(default=None, description="kb-assistant (GET /v1/models); omit for the default")
-    input: Annotated[str, Field(min_length=1, pattern=TEXT)] | Annotated[
-        list[InputItem | ApprovalResponse],
-        Field(
-            min_length=1,
-            json_schema_extra={
-                "contains": {
-                    "required": ["role", "content"],
-                    "properties": {"role": {"const": "user"}, "content": {"type": "string", "pattern": TEXT}},
-                }
-            },
-        ),
-    ] = Field(description="the question, or message items with at least one user message (the last is the question)")
+    input: (
+        Annotated[str, Field(min_length=1, pattern=TEXT)]
+        | Annotated[
+            list[InputItem | ApprovalResponse],
+            Field(
+                min_length=1,
+                json_schema_extra={
+                    "contains": {
+                        "required": ["role", "content"],
+                        "properties": {"role": {"const": "user"}, "content": {"type": "string", "pattern": TEXT}},
+                    }
+                },
+            ),
+        ]
+    ) = Field(description="the question, or message items with at least one user message (the last is the question)")
     conversation: str | ConversationRef | None = None
     previous_response_id: str | None = None
     stream: bool = False

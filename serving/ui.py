@@ -13,16 +13,16 @@ from configs.errors import KBError
 from retrieval.filters import Filter, check_known
 from retrieval.text import content_stems, sentence_spans
 from serving import actions
-from serving.auth import AuthError
-from serving.chain import Answer, Delta
-from serving.citations import claims
-from serving.conversations import NotFound
-from serving.identity import Identity
-from serving.llm import ToolCall, Usage
+from serving.access.auth import AuthError
+from serving.access.identity import Identity
+from serving.access.quotas import OverLimit
+from serving.answer.chain import Answer, Delta
+from serving.answer.citations import claims
+from serving.answer.sources import Citation
+from serving.llm.protocol import ToolCall, Usage
 from serving.paths import PathRefused, uploaded_file
-from serving.quotas import OverLimit
 from serving.responses import file_citations, item_text, message_item
-from serving.sources import Citation
+from serving.store.conversations import NotFound
 
 if TYPE_CHECKING:
     from serving.assistant import Assistant
@@ -472,4 +472,3 @@ def _text(content: Any) -> str:
 def _conversation_id(value: Any) -> str | None:
     """The conversation id the browser kept (gr.BrowserState: whatever the client sends), or None if it is not one."""
     return value if isinstance(value, str) and value else None
-

@@ -10,7 +10,7 @@ import pytest
 
 from retrieval.filters import Filter
 from retrieval.types import Chunk, ChunkMeta, Hit
-from serving.llm import Usage
+from serving.llm.protocol import Usage
 
 TEXTS = [
     "Employees get 25 days of paid annual leave per year.",

@@ -47,14 +47,14 @@ class Team:
 
 
 def create_keys(db: Path, members: dict[str, set[str]] = MEMBERS) -> dict[str, str]:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     store = KeyStore(db)
     return {user: store.create(user, frozenset(groups))[1] for user, groups in members.items()}
 
 
 def revoke(db: Path, user: str) -> None:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     assert KeyStore(db).revoke(user), f"no active key of {user} to revoke"
 

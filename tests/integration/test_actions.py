@@ -61,7 +61,7 @@ class Tickets(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def tool_llama() -> Iterator[str]:
     from eval.loopback import start_llama_server, stop
-    from serving.llm import bundled_gguf
+    from serving.llm.protocol import bundled_gguf
 
     proc, url = start_llama_server(str(bundled_gguf()), PYTHON, alias="smollm2", chat_format="chatml-function-calling")
     try:
@@ -98,16 +98,22 @@ def _actions(service: str) -> list[dict[str, Any]]:
             "name": "vpn_status",
             "description": "Whether the VPN is up",
             "url": f"{service}/status",
-            "parameters": {"type": "object", "properties": {"system": {"type": "string", "enum": ["vpn"]}},
-                           "required": ["system"]},  # fmt: skip
+            "parameters": {
+                "type": "object",
+                "properties": {"system": {"type": "string", "enum": ["vpn"]}},
+                "required": ["system"],
+            },  # fmt: skip
         },
         {
             "name": "slow_check",
             "description": "A status check that hangs",
             "url": f"{service}/slow",
             "timeout_s": 1,
-            "parameters": {"type": "object", "properties": {"system": {"type": "string", "enum": ["vpn"]}},
-                           "required": ["system"]},  # fmt: skip
+            "parameters": {
+                "type": "object",
+                "properties": {"system": {"type": "string", "enum": ["vpn"]}},
+                "required": ["system"],
+            },  # fmt: skip
         },
     ]
 
@@ -192,7 +198,7 @@ def app_toolbox(app: Any) -> Any:
 
 
 def local() -> Any:
-    from serving.identity import LOCAL
+    from serving.access.identity import LOCAL
 
     return LOCAL
 
@@ -202,7 +208,7 @@ def test_the_page_asks_before_an_action_changes_something(kb_index: Path, tmp_pa
                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     from playwright.sync_api import expect, sync_playwright
 
-    from serving.llm import ScriptedChatModel, ToolCall, ToolReply
+    from serving.llm.protocol import ScriptedChatModel, ToolCall, ToolReply
     from tests.integration.test_browser import CHROMIUM, FLAGS
 
     class Deciding(ScriptedChatModel):

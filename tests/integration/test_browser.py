@@ -52,7 +52,7 @@ def test_page_answers_a_question_with_sources(kb_index: Path, tmp_path: Path) ->
 def test_page_sets_unverified_statements_apart_from_the_answer(kb_index: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from serving.llm import ScriptedChatModel
+    from serving.llm.protocol import ScriptedChatModel
 
     model = ScriptedChatModel(
         "The hotel limit in Paris is 25 euros per night [1]. Breakfast is included in the limit [1]."
@@ -81,9 +81,7 @@ def test_page_sets_unverified_statements_apart_from_the_answer(kb_index: Path, t
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed: run `make browser` (make test does)")
-def test_conversations_survive_a_reload_and_can_be_reopened_renamed_and_deleted(
-    kb_index: Path, tmp_path: Path
-) -> None:
+def test_conversations_survive_a_reload_and_can_be_reopened_renamed_and_deleted(kb_index: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     storage = {"storage": {"conversations_db": str(tmp_path / "conversations.sqlite")}}

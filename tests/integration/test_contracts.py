@@ -11,7 +11,7 @@ import pytest
 
 from configs.settings import IndexSettings, LLMSettings
 from retrieval.store import ChromaStore
-from serving.llm import LlamaCppChatModel, OpenAIChatModel
+from serving.llm.protocol import LlamaCppChatModel, OpenAIChatModel
 from tests.contracts import ChatModelContract, EmbedderContract, StoreContract
 
 pytestmark = pytest.mark.integration

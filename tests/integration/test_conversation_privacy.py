@@ -96,7 +96,7 @@ class Deployment:
 
 
 def _deployment(tmp_path: Path, database: str, request: pytest.FixtureRequest) -> Deployment:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     keys = KeyStore(tmp_path / "auth.sqlite")
     url = None
@@ -180,7 +180,7 @@ def test_personal_data_never_reaches_the_conversation_store(
 def test_erase_deletes_one_users_conversations_responses_and_feedback(
     kb_index: Path, tmp_path: Path, database: str, request: pytest.FixtureRequest
 ) -> None:
-    from serving.feedback import FeedbackStore
+    from serving.store.feedback import FeedbackStore
 
     team = _deployment(tmp_path, database, request)
     made: dict[str, tuple[str, str]] = {}

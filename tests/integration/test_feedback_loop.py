@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.identity import LOCAL, Identity
+from serving.access.identity import LOCAL, Identity
 from tests.conftest import PYTHON, make_settings
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import pytest
 
 from configs.errors import ModelUnavailable
 from configs.settings import LLMSettings
-from serving.llm import LlamaCppChatModel, OpenAIChatModel, complete
+from serving.llm.protocol import LlamaCppChatModel, OpenAIChatModel, complete
 
 pytestmark = pytest.mark.integration
 ASK = [{"role": "user", "content": "Name one colour of the sky. Answer in one word."}]

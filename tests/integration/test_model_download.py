@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from configs.errors import ModelUnavailable
-from serving.models import ModelSpec, install
+from serving.llm.download import ModelSpec, install
 from tests.conftest import PYTHON
 
 pytestmark = pytest.mark.integration
@@ -124,7 +124,7 @@ def test_a_verified_download_is_installed_and_marked(hub: Hub, tmp_path: Path) -
     path = install(SPEC, tmp_path / "models", endpoint=hub.url)
     assert path.read_bytes() == PAYLOAD
     assert _leftovers(tmp_path / "models") == ["test-model.Q4.gguf", "test-model.Q4.gguf.sha256"]
-    from serving.backends import installed_gguf
+    from serving.llm.backends import installed_gguf
 
     assert installed_gguf(tmp_path / "models") == path  # `llm.backend: auto` will answer with it
     assert install(SPEC, tmp_path / "models", endpoint="http://127.0.0.1:9") == path  # installed: no network needed
@@ -152,7 +152,7 @@ def test_a_stale_partial_file_is_never_used(hub: Hub, tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()
     (models / SPEC.filename).write_bytes(PAYLOAD[:1000])  # a file without its checksum marker: not installed
-    from serving.backends import installed_gguf
+    from serving.llm.backends import installed_gguf
 
     assert installed_gguf(models) is None
     hub.mode = "other-bytes"
@@ -176,7 +176,7 @@ def test_make_model_without_network_prints_one_line_and_fails(tmp_path: Path) ->
 
 
 def test_the_catalogue_pins_a_revision_and_a_checksum() -> None:
-    from serving.models import CATALOGUE, RECOMMENDED
+    from serving.llm.download import CATALOGUE, RECOMMENDED
 
     spec = CATALOGUE[RECOMMENDED]
     assert len(spec.revision) == 40 and len(spec.sha256) == 64 and spec.licence.startswith("Apache-2.0")

@@ -265,7 +265,7 @@ def _listed(deployment: Deployment) -> dict[str, str]:
 
 @needs_provider
 def test_a_provider_user_named_like_a_key_user_does_not_see_that_users_conversations(deployment: Deployment) -> None:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     _, key = KeyStore(deployment.state / "auth.sqlite").create("alice", frozenset({"hr-staff"}))
     url = f"{deployment.app.url}/v1/conversations"

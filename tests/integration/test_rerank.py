@@ -182,7 +182,7 @@ def test_trained_model_records_how_it_was_made(trained_reranker: Path) -> None:
 def test_a_keyed_rerank_endpoint_is_reached_with_the_configured_key(
     trained_reranker: Path, kb_index: Path, tmp_path: Path
 ) -> None:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     _, key = KeyStore(tmp_path / "auth.sqlite").create("reranking-host", frozenset())
     retrieval = {"rerank": "cross-encoder", "rerank_model": str(trained_reranker), "rerank_top_n": TOP_N}

@@ -17,7 +17,7 @@ FOLLOW_UP = "And part-time staff?"
 
 
 def _keys(path: Path) -> dict[str, str]:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     store = KeyStore(path)
     return {u: store.create(u, frozenset({"staff"}))[1] for u in ("alice", "bob")}
@@ -107,7 +107,7 @@ def test_the_schema_is_migrated_once_and_versioned(tmp_path: Path, postgres: str
 
     import psycopg
 
-    from serving.conversations import MIGRATIONS, ConversationStore
+    from serving.store.conversations import MIGRATIONS, ConversationStore
 
     def first_call(store: ConversationStore) -> dict[str, object]:  # a server starting: migrates, then writes
         return ConversationStore(store.path, store.url).create("ann")

@@ -115,7 +115,7 @@ def test_bad_requests_get_clear_json_errors(
 
 
 def test_oversized_body_and_api_key(kb_index: Path, tmp_path: Path) -> None:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     keys = tmp_path / "auth.sqlite"
     _, key = KeyStore(keys).create("ann", frozenset({"staff"}))
@@ -212,7 +212,7 @@ def test_llm_answers_through_the_openai_backend(kb_index: Path, tmp_path: Path, 
 def test_chat_honours_temperature_and_max_tokens_counts_usage_and_names_its_model(
     kb_index: Path, tmp_path: Path
 ) -> None:
-    from serving.llm import ScriptedChatModel
+    from serving.llm.protocol import ScriptedChatModel
 
     model = ScriptedChatModel("Breakfast is included in the limit [1].")
     with start_app(kb_index, tmp_path, chat_model=model, llm={"max_tokens": 200}) as app:

@@ -53,7 +53,7 @@ class Team:
 
 
 def _keys(db: Path) -> dict[str, str]:
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     store = KeyStore(db)
     members = {"alice": {"hr-staff"}, "bob": {"it-staff"}, "nobody": set(), "root": {"admins"}}
@@ -265,9 +265,7 @@ def test_personal_data_in_a_question_never_reaches_the_audit_trail_or_the_log(kb
     env = {**os.environ, "KB_PROFILE": str(_profile(tmp_path))}
     port, log = free_port(), tmp_path / "server.log"
     pii = ["Maria Gonzalez", "maria.gonzalez@northwind.example", "+44 20 7946 0958", "4111 1111 1111 1111"]
-    question = (
-        f"I am {pii[0]} ({pii[1]}, phone {pii[2]}, card {pii[3]}): how many days of paid annual leave do I get?"
-    )
+    question = f"I am {pii[0]} ({pii[1]}, phone {pii[2]}, card {pii[3]}): how many days of paid annual leave do I get?"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [PYTHON, "-m", "serving", "--index", str(kb_index), "--port", str(port), "-v"],
@@ -322,7 +320,7 @@ def test_listening_beyond_loopback_without_authentication_is_refused(kb_index: P
 
 def _page_session(team: Team, user: str) -> tuple[str, str]:
     """A new key for the user, signed in with on the page: (the key, the session cookie's value)."""
-    from serving.keys import KeyStore
+    from serving.access.keys import KeyStore
 
     _, key = KeyStore(team.audit.parent / "auth.sqlite").create(user, frozenset({"hr-staff"}))
     signed_in = httpx.post(f"{team.app.url}/login", data={"key": key, "next": "/"})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from serving.identity import LOCAL
+from serving.access.identity import LOCAL
 from tests.conftest import SAMPLE, make_settings
 
 pytestmark = pytest.mark.integration
@@ -52,8 +52,8 @@ def test_uploaded_files_become_a_searchable_collection(tmp_path: Path, embedder:
 def test_a_user_uploads_only_into_collections_they_may_write(tmp_path: Path, embedder: Any) -> None:
     from configs.errors import AccessDenied
     from ingest.indexer import build_indexer
+    from serving.access.identity import Identity
     from serving.app import Assistant
-    from serving.identity import Identity
 
     index = tmp_path / "index"
     build_indexer(make_settings(index), embedder=embedder).run([SAMPLE / "it"])

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from serving.identity import LOCAL, Identity
-from serving.quotas import OverLimit
+from serving.access.identity import LOCAL, Identity
+from serving.access.quotas import OverLimit
 from tests.bombs import docx, docx_bomb
 from tests.conftest import SAMPLE, make_settings
 

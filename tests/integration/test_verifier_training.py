@@ -28,7 +28,7 @@ def _halueval() -> bool:
 def test_the_committed_verifier_is_what_make_train_verifier_builds(tmp_path: Path) -> None:
     """`make train-verifier` on the shared data and HaluEval gives the committed file byte for byte."""
     from eval.train_verifier import train
-    from serving.verify import WEIGHTS
+    from serving.answer.verify.verifier import WEIGHTS
 
     rebuilt = train(SHARED / "scifact", SHARED / "pubmedqa", tmp_path / "verifier.json", say=lambda _: None)
     committed = json.loads(WEIGHTS.read_text())

@@ -10,9 +10,9 @@ import pytest
 from configs.settings import PROJECT_ROOT
 from eval.answer_eval import PartSpec, QuestionRow, expected_splits, load_set, match_part, report, score
 from eval.answer_facts import find, normalise, unsupported_numbers
-from serving.chain import Answer, PartResult
-from serving.prompts import NO_CONTEXT
-from serving.sources import Citation
+from serving.answer.chain import Answer, PartResult
+from serving.answer.prompts import NO_CONTEXT
+from serving.answer.sources import Citation
 
 SETS = PROJECT_ROOT / "data" / "answers"
 

@@ -15,10 +15,10 @@ from retrieval.embeddings import FakeEmbedder
 from retrieval.retriever import Retriever
 from retrieval.store import InMemoryStore
 from retrieval.types import Chunk, ChunkMeta
-from serving.chain import AnswerChain, Delta
-from serving.extractive import ExtractiveAnswerer
-from serving.llm import Message, ScriptedChatModel, Usage
-from serving.verify import FeatureVerifier
+from serving.answer.chain import AnswerChain, Delta
+from serving.answer.extractive import ExtractiveAnswerer
+from serving.answer.verify.verifier import FeatureVerifier
+from serving.llm.protocol import Message, ScriptedChatModel, Usage
 
 DOCS = {
     "hotels": (
@@ -124,7 +124,7 @@ def test_empty_and_oversized_questions_are_refused_with_a_reason(retriever: Retr
 
 
 def test_follow_ups_see_the_most_recent_turns_that_fit_the_token_budget() -> None:
-    from serving.chain import recent_turns
+    from serving.answer.chain import recent_turns
 
     history = []
     for n in range(5):

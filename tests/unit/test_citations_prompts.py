@@ -1,5 +1,5 @@
-from serving.citations import CitationFilter, clean
-from serving.prompts import WITHHELD, PromptSource, answer_messages, withhold_instructions
+from serving.answer.citations import CitationFilter, clean
+from serving.answer.prompts import WITHHELD, PromptSource, answer_messages, withhold_instructions
 
 
 def test_out_of_range_markers_are_removed_even_when_split_across_stream_chunks() -> None:

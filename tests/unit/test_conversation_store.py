@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from configs.settings import PrivacySettings
-from serving.conversations import MIGRATIONS, ConversationStore
-from serving.pii import Redactor
+from serving.access.pii import Redactor
+from serving.store.conversations import MIGRATIONS, ConversationStore
 
 EMAIL, PHONE = "maria.gonzalez@northwind.example", "+44 20 7946 0958"
 

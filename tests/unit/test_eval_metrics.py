@@ -5,10 +5,10 @@ from eval.answer_metrics import citation_validity, generated_supported_share, ve
 from eval.history import append_run, load_history, verdict
 from eval.retrieval_metrics import documents_ranked, evaluate_run
 from retrieval.types import Chunk, ChunkMeta, Hit
-from serving.chain import Answer
-from serving.grounding import Removed
-from serving.sources import Citation
-from serving.verify import FeatureVerifier
+from serving.answer.chain import Answer
+from serving.answer.grounding import Removed
+from serving.answer.sources import Citation
+from serving.answer.verify.verifier import FeatureVerifier
 
 SOURCES = ["Employees get 25 days of paid annual leave per year.", "The VPN times out after 12 hours."]
 

@@ -14,11 +14,11 @@ import pytest
 from retrieval.store import InMemoryStore
 from retrieval.text import marker_numbers, numbers, strip_markers
 from retrieval.types import Chunk, ChunkMeta, Hit
-from serving import passages
-from serving.cues import asked_values, conditions
-from serving.extractive import ExtractiveAnswerer, compared
-from serving.question import Part, kind_of
-from serving.sources import Citation, number_hits
+from serving.answer import passages
+from serving.answer.cues import asked_values, conditions
+from serving.answer.extractive import ExtractiveAnswerer, compared
+from serving.answer.question import Part, kind_of
+from serving.answer.sources import Citation, number_hits
 
 
 def page(*paragraphs: str) -> str:
@@ -343,7 +343,7 @@ def test_a_statement_before_the_question_is_context_and_a_purpose_clause_is_a_st
 
 
 def test_an_faq_statement_belongs_to_its_question_not_to_the_answers() -> None:
-    from serving.extractive import _candidates
+    from serving.answer.extractive import _candidates
 
     candidates = _candidates([cite(1, FAQ, "gitfaq.html")])
     texts = [c.text for c in candidates]
@@ -447,7 +447,7 @@ def test_a_list_line_of_several_sentences_is_quoted_once(answerer: ExtractiveAns
     ],
 )
 def test_a_question_about_nothing_being_set_asks_for_the_default(question: str, asks_default: bool) -> None:
-    from serving.extractive import _DEFAULT_STATEMENT, _UNSET
+    from serving.answer.extractive import _DEFAULT_STATEMENT, _UNSET
 
     assert bool(_UNSET.search(question)) == asks_default
     assert _DEFAULT_STATEMENT.search("If not specified, fall back to the default name (currently master).")

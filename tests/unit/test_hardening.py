@@ -14,9 +14,9 @@ from starlette.testclient import TestClient
 
 from configs.errors import ConfigError
 from configs.settings import AuthSettings
-from serving.auth import Authenticator, auth_required, check_exposure
+from serving.access.auth import Authenticator, auth_required, check_exposure
+from serving.access.keys import KeyStore
 from serving.hardening import DOCUMENT_POLICY, SecurityHeaders, document_type
-from serving.keys import KeyStore
 from serving.paths import PathRefused, served_file, uploaded_file
 from tests.conftest import make_settings
 

@@ -7,8 +7,8 @@ import pytest
 
 from configs.settings import PROJECT_ROOT
 from eval.injection_eval import DATA, detector, load, metrics
-from serving.injection import THRESHOLD, flagged_sentences, fold, is_addressed_to_ai
-from serving.prompts import WITHHELD, withhold_instructions
+from serving.answer.injection import THRESHOLD, flagged_sentences, fold, is_addressed_to_ai
+from serving.answer.prompts import WITHHELD, withhold_instructions
 
 # Measured on the validation half (`python -m eval injection`, see BENCHMARKS.md), less a small margin: a change
 # that makes the detector worse on text it was not tuned on fails here.

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import pytest
 
 from configs.settings import PrivacySettings
-from serving.llm import Message, ScriptedChatModel
-from serving.pii import RedactingChatModel, RedactingFilter, Redactor
+from serving.access.pii import RedactingChatModel, RedactingFilter, Redactor
+from serving.llm.protocol import Message, ScriptedChatModel
 
 QUESTION = (
     "Hi, I'm Priya Raman (priya.raman@northwind.example, +44 20 7946 0958). My card 4111 1111 1111 1111 was "

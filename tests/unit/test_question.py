@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serving.question import Part, kind_of, parts
+from serving.answer.question import Part, kind_of, parts
 
 
 def _texts(question: str) -> list[str]:

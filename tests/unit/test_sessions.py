@@ -10,10 +10,10 @@ import pytest
 
 from configs.errors import ConfigError
 from configs.settings import AuthSettings
-from serving.auth import Authenticator
-from serving.identity import Identity
-from serving.keys import KeyStore
-from serving.oidc import OidcProvider, TokenError
+from serving.access.auth import Authenticator
+from serving.access.identity import Identity
+from serving.access.keys import KeyStore
+from serving.access.oidc import OidcProvider, TokenError
 
 ISSUER = "https://id.example.com/realms/team"
 HOUR = 3600.0

@@ -11,9 +11,9 @@ import pytest
 from configs.audit import AuditLog
 from configs.settings import AccessSettings, LimitsSettings
 from retrieval.filters import EVERYTHING, Filter, Scope
-from serving.identity import LOCAL, Access, Identity, parse_groups
-from serving.keys import KeyStore
-from serving.quotas import OverLimit, Quotas
+from serving.access.identity import LOCAL, Access, Identity, parse_groups
+from serving.access.keys import KeyStore
+from serving.access.quotas import OverLimit, Quotas
 
 # --- scopes and access --------------------------------------------------------------------------------------
 

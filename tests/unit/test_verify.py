@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.evidence import clauses
-from serving.verify import FeatureVerifier, verify_answer
+from serving.answer.verify.evidence import clauses
+from serving.answer.verify.verifier import FeatureVerifier, verify_answer
 
 HOTEL = "Travel Policy > Hotels\nThe hotel limit is 150 euros per night in most cities and 220 euros per night in \
 London, Paris and Zurich. Breakfast is included in the limit."

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.verify import FeatureVerifier, verify_answer
+from serving.answer.verify.verifier import FeatureVerifier, verify_answer
 
 MEMORY = """Resource Consumption > Memory
 work_mem (integer)

@@ -1,7 +1,7 @@
 """The answer chain: question (+ history) -> standalone question -> retrieval -> a verified, cited answer.
 
 A generated answer reaches the reader one verified sentence at a time: each sentence is checked against the
-sources it cites as soon as it is complete (serving/grounding.py); a sentence the sources do not support is left
+sources it cites as soon as it is complete (serving/answer/grounding.py); a sentence the sources do not support is left
 out of the answer and kept aside. When nothing supported remains, the extractive answer takes over.
 """
 
@@ -23,15 +23,15 @@ from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import EVERYTHING, Filter, Scope
 from retrieval.retriever import Retrieval, Retriever
 from retrieval.text import content_stems, marker_numbers
-from serving.citations import CitationFilter
-from serving.extractive import ExtractiveAnswerer
-from serving.grounding import Grounder, Removed, SentenceBuffer
-from serving.llm import ChatModel, Message, Usage, complete
-from serving.passages import run_on
-from serving.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
-from serving.question import Part, parts
-from serving.sources import Citation, number_hits
-from serving.verify import Verifier
+from serving.answer.citations import CitationFilter
+from serving.answer.extractive import ExtractiveAnswerer
+from serving.answer.grounding import Grounder, Removed, SentenceBuffer
+from serving.answer.passages import run_on
+from serving.answer.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
+from serving.answer.question import Part, parts
+from serving.answer.sources import Citation, number_hits
+from serving.answer.verify.verifier import Verifier
+from serving.llm.protocol import ChatModel, Message, Usage, complete
 
 logger = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("kb.serving")
@@ -327,7 +327,7 @@ class AnswerChain:
             if covering:
                 results.append(PartResult(part.text, part.kind, True, _numbers(" ".join(covering))))
             elif extract:
-                fills.append(f"From the sources, on \"{part.text.rstrip('?.! ')}\": {extract}")
+                fills.append(f'From the sources, on "{part.text.rstrip("?.! ")}": {extract}')
                 results.append(PartResult(part.text, part.kind, True, _numbers(extract), True, extract))
             else:
                 fills.append(not_found(part))

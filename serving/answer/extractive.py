@@ -8,10 +8,10 @@ sentences, with a bonus for a number when the question asks for an amount or a t
 question that asks what the reader asks (close in meaning, or sharing most words), for a sentence under a heading
 that names the setting asked about, and for the case of a rule whose condition the asked amount meets.
 
-Each part of a question is answered in the shape it asks for (serving/question.py): a fact, yes/no or definition
+Each part of a question is answered in the shape it asks for (serving/answer/question.py): a fact, yes/no or definition
 by its best one to three sentences; a procedure by its steps in source order (a list stays whole); a summary by one
 key statement per section of the document; a comparison by the best sentence for each side. A sentence is quoted
-with what it needs to be understood (serving/passages.py); a part whose key terms no source mentions gets "".
+with what it needs to be understood (serving/answer/passages.py); a part whose key terms no source mentions gets "".
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems, numbers, stem
-from serving.citations import with_markers
-from serving.cues import applies, asked_values, conditions, key_terms, uncovered
-from serving.passages import Sentence, is_signature, read, signature_name
-from serving.prompts import withhold_instructions
-from serving.question import Part, kind_of
-from serving.sources import Citation
-from serving.steps import StepReader
+from serving.answer.citations import with_markers
+from serving.answer.cues import applies, asked_values, conditions, key_terms, uncovered
+from serving.answer.passages import Sentence, is_signature, read, signature_name
+from serving.answer.prompts import withhold_instructions
+from serving.answer.question import Part, kind_of
+from serving.answer.sources import Citation
+from serving.answer.steps import StepReader
 
 logger = logging.getLogger(__name__)
 

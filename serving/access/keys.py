@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from configs.errors import ConfigError
-from serving.identity import OIDC_PREFIX, Identity
+from serving.access.identity import OIDC_PREFIX, Identity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (

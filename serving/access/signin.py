@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from configs.errors import ConfigError, ModelUnavailable
-from serving.auth import LOGIN_COOKIE, SESSION_COOKIE, Authenticator
-from serving.identity import Identity
-from serving.oidc import TokenError
+from serving.access.auth import LOGIN_COOKIE, SESSION_COOKIE, Authenticator
+from serving.access.identity import Identity
+from serving.access.oidc import TokenError
 
 logger = logging.getLogger(__name__)
 Record = Callable[[str, Identity, dict[str, object]], None]

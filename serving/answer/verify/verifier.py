@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from retrieval.text import STOPWORDS, content_stems, sentences, stem, strip_markers, tokens
-from serving.evidence import clauses, explain, features
-from serving.polar import Statement, polar_answer, statement
+from serving.answer.verify.evidence import clauses, explain, features
+from serving.answer.verify.polar import Statement, polar_answer, statement
 
 WEIGHTS = Path(__file__).with_name("verifier.json")
 HARD_FAIL_SCORE = 0.01  # score of a claim with a number or name that no source contains
@@ -203,7 +203,7 @@ def check_sentence(
 def verify_answer(verifier: Verifier, question: str, answer: str, sources: Sequence[str]) -> Verdict:
     """An answer of one or more sentences, each checked by check_sentence (exactly as the answer chain checks
     them); the answer is supported when every sentence is, and scored by its weakest sentence."""
-    from serving.citations import claims
+    from serving.answer.citations import claims
 
     parts = [s for s, _ in claims(answer)] if answer.strip() else []
     if not parts or not sources:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.types import Hit
-from serving.prompts import PromptSource, withhold_instructions
+from serving.answer.prompts import PromptSource, withhold_instructions
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrieval.text import STOPWORDS, Token, is_content, stem
-from serving.paraphrase import quantities
+from serving.answer.verify.paraphrase import quantities
 
 _START, _END = "^", "$"  # the neighbours of a word at either end of its sentence
 
@@ -86,8 +86,9 @@ def _meet(claim: set[tuple[str, str, bool]], source: set[tuple[str, str, bool]])
 def out_of_place(claim: Sequence[Token], claim_text: str, sources: Sequence[tuple[Sequence[Token], str]]) -> list[str]:
     """The claim's values and names that sit in the place a source sentence gives another of the claim's values
     or names of the same kind (a number for a number, a name for a name), and nowhere in their own. `claim` holds
-    the claim's tokens aligned to the sources' wording (serving/paraphrase.py); `sources` each sentence's tokens and
-    text. Empty when the claim has fewer than two values and names, or when every one keeps a neighbour."""
+    the claim's tokens aligned to the sources' wording (serving/answer/verify/paraphrase.py); `sources` each
+    sentence's tokens and text. Empty when the claim has fewer than two values and names, or when every one keeps
+    a neighbour."""
     mine = _Sequence.of(claim, claim_text)
     slots = {k for k, s in zip(mine.keys, mine.slot, strict=True) if s}
     if len(slots) < 2:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from serving.injection import flagged_sentences
-from serving.llm import Message
+from serving.answer.injection import flagged_sentences
+from serving.llm.protocol import Message
 
 SYSTEM = """{persona}
 Answer the question using ONLY the numbered sources in the user's message.
@@ -34,7 +34,7 @@ Conversation:
 Last question: {question}
 Standalone question:"""
 
-# Sentences addressed to an assistant rather than to a reader (serving/injection.py). Documents are data: such
+# Sentences addressed to an assistant rather than to a reader (serving/answer/injection.py). Documents are data: such
 # sentences are withheld from the model (and shown to the user as quoted, flagged text) instead of being given to it.
 WITHHELD = "[text addressed to the assistant withheld]"
 

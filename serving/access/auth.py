@@ -22,9 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from configs.errors import ConfigError, ModelUnavailable
 from configs.settings import AuthSettings, Settings
-from serving.identity import LOCAL, Identity
-from serving.keys import KeyStore
-from serving.oidc import OidcProvider, TokenError
+from serving.access.identity import LOCAL, Identity
+from serving.access.keys import KeyStore
+from serving.access.oidc import OidcProvider, TokenError
 
 logger = logging.getLogger(__name__)
 

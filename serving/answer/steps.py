@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from serving.passages import Sentence
+from serving.answer.passages import Sentence
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from joserfc.jws import extract_compact
 
 from configs.errors import ConfigError, ModelUnavailable
 from configs.settings import AuthSettings
-from serving.identity import OIDC_PREFIX, Identity, parse_groups
+from serving.access.identity import OIDC_PREFIX, Identity, parse_groups
 
 logger = logging.getLogger(__name__)
 

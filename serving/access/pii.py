@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from configs.errors import ModelUnavailable
 from configs.settings import PrivacySettings
-from serving.llm import ChatModel, Message, Usage
+from serving.llm.protocol import ChatModel, Message, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +76,29 @@ class Redactor:
             # a warning per text).
             "ner_model_configuration": {
                 "model_to_presidio_entity_mapping": {
-                    "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION", "LOC": "LOCATION",
-                    "GPE": "LOCATION", "ORG": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+                    "PER": "PERSON",
+                    "PERSON": "PERSON",
+                    "NORP": "NRP",
+                    "FAC": "LOCATION",
+                    "LOC": "LOCATION",
+                    "GPE": "LOCATION",
+                    "ORG": "ORGANIZATION",
+                    "DATE": "DATE_TIME",
+                    "TIME": "DATE_TIME",
                 },
                 "low_confidence_score_multiplier": 0.4,
                 "labels_to_ignore": [
-                    "ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT",
-                    "PRODUCT", "QUANTITY", "WORK_OF_ART",
+                    "ORGANIZATION",
+                    "CARDINAL",
+                    "EVENT",
+                    "LANGUAGE",
+                    "LAW",
+                    "MONEY",
+                    "ORDINAL",
+                    "PERCENT",
+                    "PRODUCT",
+                    "QUANTITY",
+                    "WORK_OF_ART",
                 ],
             },
         }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from configs.settings import LLMSettings
-from serving.llm import ChatModel, LlamaCppChatModel, OpenAIChatModel
+from serving.llm.protocol import ChatModel, LlamaCppChatModel, OpenAIChatModel
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from typing import Any
 from opentelemetry import trace
 
 from configs.audit import AuditLog
-from serving.chain import Answer
-from serving.feedback import FeedbackStore
-from serving.identity import Identity
-from serving.llm import Message
-from serving.metrics import Metrics
-from serving.pii import Redactor
+from serving.access.identity import Identity
+from serving.access.pii import Redactor
+from serving.answer.chain import Answer
+from serving.llm.protocol import Message
+from serving.observability.metrics import Metrics
+from serving.store.feedback import FeedbackStore
 
 logger = logging.getLogger(__name__)
 

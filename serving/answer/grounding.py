@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from retrieval.text import content_stems, is_content, marker_numbers, sentence_spans, stem, strip_markers, tokens
-from serving.citations import with_markers
-from serving.prompts import REFUSAL
-from serving.sources import Citation
-from serving.verify import Verifier, check_sentence
+from serving.answer.citations import with_markers
+from serving.answer.prompts import REFUSAL
+from serving.answer.sources import Citation
+from serving.answer.verify.verifier import Verifier, check_sentence
 
 _ONLY_MARKERS = re.compile(r"^(?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+$")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+)")

@@ -16,7 +16,7 @@ from typing import Literal
 
 from retrieval.text import content_stems, sentence_spans
 from retrieval.types import Chunk, Hit
-from serving.sources import Citation
+from serving.answer.sources import Citation
 
 Role = Literal["prose", "heading", "item", "row", "code"]
 

@@ -3,7 +3,7 @@
 A claim is compared with its sources on what a wrong answer gets wrong: numbers and their units, names,
 negation, polar words (more/less, paid/unpaid) and content that appears nowhere in the sources, both against
 all the cited text and against the source sentence that matches it best (a right number taken from the wrong
-sentence is still wrong). serving/verify.py weighs the features; the findings decide on their own.
+sentence is still wrong). serving/answer/verify/verifier.py weighs the features; the findings decide on their own.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from retrieval.text import (
     strip_markers,
     tokens,
 )
-from serving.paraphrase import StemIndex, align_numbers, align_words
-from serving.slots import out_of_place
+from serving.answer.verify.paraphrase import StemIndex, align_numbers, align_words
+from serving.answer.verify.slots import out_of_place
 
 NUMBER_CONTEXT_FLOOR = 0.3
 

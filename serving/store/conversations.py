@@ -369,7 +369,8 @@ class ConversationStore:
             try:
                 lock = " FOR UPDATE" if db.postgres else ""  # SQLite's IMMEDIATE transaction holds the file
                 row = db.execute(
-                    f"SELECT held, body FROM responses WHERE id = ? AND owner = ?{lock}", (response_id, user)  # nosec B608  # a constant lock clause; values are bound
+                    f"SELECT held, body FROM responses WHERE id = ? AND owner = ?{lock}",
+                    (response_id, user),  # nosec B608  # a constant lock clause; values are bound
                 ).fetchone()
                 if row is None:
                     raise NotFound(f"no stored response {response_id!r}")

@@ -1,0 +1,1 @@
+"""Metrics, traces and the answer recorder (audit trail, feedback capture)."""
