@@ -368,10 +368,8 @@ class ConversationStore:
             db.begin()
             try:
                 lock = " FOR UPDATE" if db.postgres else ""  # SQLite's IMMEDIATE transaction holds the file
-                row = db.execute(
-                    f"SELECT held, body FROM responses WHERE id = ? AND owner = ?{lock}",
-                    (response_id, user),  # nosec B608  # a constant lock clause; values are bound
-                ).fetchone()
+                query = f"SELECT held, body FROM responses WHERE id = ? AND owner = ?{lock}"  # nosec B608  # a constant clause
+                row = db.execute(query, (response_id, user)).fetchone()  # values are bound
                 if row is None:
                     raise NotFound(f"no stored response {response_id!r}")
                 if row[0] is None:  # stored before arguments were held apart: its body has them as they were given
