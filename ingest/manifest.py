@@ -111,9 +111,6 @@ class Manifest:
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
 
-    def count_chunks(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-
     def generation(self) -> int:
         """Bumped by every committed change; derived indexes (BM25) record the generation they were built at."""
         row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Function words, question words and fillers: never evidence that a claim is (or is not) in a source.
@@ -195,18 +194,6 @@ def content_stems(text: str) -> set[str]:
 def numbers(text: str) -> set[float]:
     """Every number a text states (digits, number words, ordinals)."""
     return {t.number for t in tokens(text) if t.number is not None}
-
-
-def has_negation(text: str) -> bool:
-    return any(t.lower in NEGATIONS or t.lower.endswith("n't") for t in tokens(text))
-
-
-def iter_windows(items: list[str], width: int) -> Iterator[str]:
-    """Each run of up to `width` consecutive items, joined by a space."""
-    for i in range(len(items)):
-        for w in range(1, width + 1):
-            if i + w <= len(items):
-                yield " ".join(items[i : i + w])
 
 
 # Words whose swap turns a claim into its opposite while keeping every other word in the source.

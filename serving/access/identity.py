@@ -67,9 +67,6 @@ class Access:
         """The collections the identity may add files to from the page."""
         return self._scope(self._upload, identity)
 
-    def known_groups(self) -> set[str]:
-        return set(self._read) | set(self._upload)
-
 
 def parse_groups(text: str | Iterable[str]) -> frozenset[str]:
     """ "g1,g2" or ["g1", "g2"] -> a set of non-empty group names."""

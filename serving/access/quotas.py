@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerDay, RateLimitItemPerMinute
@@ -86,11 +85,3 @@ class Quotas:
                 self._window(self._per_day, "answers", key),
             )
         return release
-
-    @contextmanager
-    def answer(self, key: str) -> Iterator[None]:
-        release = self.start_answer(key)
-        try:
-            yield
-        finally:
-            release()

@@ -46,14 +46,6 @@ class CitationFilter:
         return self._clean(text)
 
 
-def clean(text: str, n_sources: int) -> tuple[str, list[int]]:
-    """Non-streaming form: (text with invalid markers removed, cited source numbers in order)."""
-    f = CitationFilter(n_sources)
-    out = f.feed(text) + f.flush()
-    out = re.sub(r"[ \t]+([.,;:])", r"\1", out)
-    return re.sub(r"[ \t]{2,}", " ", out).strip(), f.cited
-
-
 def claims(text: str) -> list[tuple[str, list[int]]]:
     """(sentence with its markers, source numbers it cites) per sentence; a marker written after the full stop
     ("... a receipt. [1]") belongs to the sentence before it."""

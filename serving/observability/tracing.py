@@ -55,11 +55,6 @@ def instrument(app: Any, settings: ObservabilitySettings) -> None:
     )
 
 
-def flush() -> None:
-    if _PROVIDER is not None:
-        _PROVIDER.force_flush(5000)
-
-
 def current_ids() -> tuple[str, str] | None:
     """(trace id, span id) of the current span, hex, or None outside one."""
     context = trace.get_current_span().get_span_context()

@@ -220,9 +220,10 @@ class _Collector(BaseHTTPRequestHandler):
 def test_traces_go_to_the_configured_collector_and_logs_carry_request_and_trace_ids(
     kb_index: Path, tmp_path: Path
 ) -> None:
+    from opentelemetry import trace
+
     from configs.logs import JsonFormatter
     from serving.llm.protocol import ScriptedChatModel
-    from serving.observability.tracing import flush
 
     collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
     threading.Thread(target=collector.serve_forever, daemon=True).start()
@@ -243,7 +244,7 @@ def test_traces_go_to_the_configured_collector_and_logs_carry_request_and_trace_
             assert _ask(app.url).status_code == 200
         with start_app(kb_index, tmp_path / "down", chat_model=Down("x"), **obs) as app:
             fallback = _ask(app.url)
-        flush()
+        trace.get_tracer_provider().force_flush(5000)  # the SDK provider serving set up: export now
     finally:
         logging.getLogger().removeHandler(handler)
         collector.shutdown()

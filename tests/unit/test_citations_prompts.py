@@ -1,4 +1,4 @@
-from serving.answer.citations import CitationFilter, clean
+from serving.answer.citations import CitationFilter
 from serving.answer.prompts import WITHHELD, PromptSource, answer_messages, withhold_instructions
 
 
@@ -11,8 +11,10 @@ def test_out_of_range_markers_are_removed_even_when_split_across_stream_chunks()
 
 
 def test_brackets_that_are_not_markers_pass_through() -> None:
-    text, cited = clean("Use the [Esc] key, see [2], not [0] or [42].", 2)
-    assert text == "Use the [Esc] key, see [2], not or." and cited == [2]
+    f = CitationFilter(n_sources=2)
+    text = f.feed("Use the [Esc] key, see [2], not [0] or [42].") + f.flush()
+    assert text.startswith("Use the [Esc] key, see [2], not ") and "[0]" not in text and "[42]" not in text
+    assert f.cited == [2]
 
 
 def test_instructions_inside_documents_are_withheld() -> None:

@@ -194,5 +194,3 @@ def test_concurrent_answers_are_capped_and_released_and_the_daily_count_holds() 
     with pytest.raises(OverLimit, match="daily limit") as refused:
         quotas.start_answer("user:a")
     assert refused.value.retry_after > 3600
-    with quotas.answer("user:b"):
-        pass
