@@ -17,8 +17,18 @@ class IndexBusy(IngestError):
     """Another process is writing the same index."""
 
 
-class RetrievalError(KBError):
-    """A query or filter is invalid, or the index cannot be read."""
+class InvalidRequest(KBError):
+    """What was asked cannot be done as asked (an empty or over-long question, a filter value that is not a date,
+    a reranker asked for where none is configured): change the request and send it again."""
+
+
+class NotFound(KBError):
+    """No such thing for this user: a conversation, item or stored response, a feedback entry."""
+
+
+class StoreUnavailable(KBError):
+    """A store the server keeps its state in (conversations, keys, feedback; SQLite or PostgreSQL) cannot be
+    opened or reached."""
 
 
 class ModelUnavailable(KBError):

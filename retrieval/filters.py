@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from configs.errors import RetrievalError
+from configs.errors import InvalidRequest
 from retrieval.types import TAG_PREFIX
 
 FILTER_KEYS = ("collections", "file_types", "tags", "sources", "modified_after", "modified_before")
@@ -24,11 +24,11 @@ def _epoch(value: Any, key: str, end_of_day: bool) -> int:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError as exc:
-            raise RetrievalError(f"filter {key}={value!r} is not a date; use YYYY-MM-DD") from exc
+            raise InvalidRequest(f"filter {key}={value!r} is not a date; use YYYY-MM-DD") from exc
         if len(value) == 10 and end_of_day:
             moment = datetime.combine(moment.date(), time.max)
     else:
-        raise RetrievalError(f"filter {key}={value!r} is not a date; use YYYY-MM-DD")
+        raise InvalidRequest(f"filter {key}={value!r} is not a date; use YYYY-MM-DD")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
@@ -40,7 +40,7 @@ def _strings(value: Any, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, Sequence) or not all(isinstance(v, str) and v for v in value):
-        raise RetrievalError(f"filter {key} must be a list of non-empty strings, got {value!r}")
+        raise InvalidRequest(f"filter {key} must be a list of non-empty strings, got {value!r}")
     return tuple(value)
 
 
@@ -57,14 +57,14 @@ class Filter:
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None) -> Filter:
-        """Validate a filter from user input (API body, UI); an unknown key or bad value is a RetrievalError."""
+        """Validate a filter from user input (API body, UI); an unknown key or bad value is an InvalidRequest."""
         if not data:
             return cls()
         if not isinstance(data, Mapping):
-            raise RetrievalError(f"filters must be an object with keys {', '.join(FILTER_KEYS)}")
+            raise InvalidRequest(f"filters must be an object with keys {', '.join(FILTER_KEYS)}")
         unknown = sorted(set(data) - set(FILTER_KEYS))
         if unknown:
-            raise RetrievalError(f"unknown filter key(s) {', '.join(unknown)}; use {', '.join(FILTER_KEYS)}")
+            raise InvalidRequest(f"unknown filter key(s) {', '.join(unknown)}; use {', '.join(FILTER_KEYS)}")
         after = data.get("modified_after")
         before = data.get("modified_before")
         flt = cls(
@@ -80,7 +80,7 @@ class Filter:
             and flt.modified_before is not None
             and flt.modified_after > flt.modified_before
         ):
-            raise RetrievalError("filter modified_after is later than modified_before; swap them")
+            raise InvalidRequest("filter modified_after is later than modified_before; swap them")
         return flt
 
     def is_empty(self) -> bool:
@@ -147,4 +147,4 @@ def check_known(flt: Filter, facets: Mapping[str, Sequence[str]]) -> None:
         unknown = [v for v in getattr(flt, name) if v not in facets.get(key, [])]
         if unknown:
             known = ", ".join(facets.get(key, [])) or "none"
-            raise RetrievalError(f"unknown {key} {', '.join(map(repr, unknown))} in filters (known: {known})")
+            raise InvalidRequest(f"unknown {key} {', '.join(map(repr, unknown))} in filters (known: {known})")

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from opentelemetry import trace
 
-from configs.errors import ModelUnavailable, RetrievalError
+from configs.errors import ConfigError, InvalidRequest, ModelUnavailable
 from configs.settings import RetrievalSettings, Settings
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.filters import EVERYTHING, Filter, Scope
@@ -96,9 +96,9 @@ class Retriever:
         cfg = self.settings
         query = " ".join(query.split())
         if not query:
-            raise RetrievalError("the question is empty; type a question")
+            raise InvalidRequest("the question is empty; type a question")
         if len(query) > MAX_QUERY_CHARS:
-            raise RetrievalError(f"the question is {len(query)} characters; keep it under {MAX_QUERY_CHARS}")
+            raise InvalidRequest(f"the question is {len(query)} characters; keep it under {MAX_QUERY_CHARS}")
         scoped = scope.restrict(filters or Filter())
         if scoped is None:  # the reader may see none of the collections asked for: nothing is searched
             return Retrieval([], False, {"total": 0.0})
@@ -106,7 +106,7 @@ class Retriever:
         fusion = fusion or cfg.fusion
         use_rerank = (self.reranker is not None) if rerank is None else (rerank and self.reranker is not None)
         if rerank and self.reranker is None:
-            raise RetrievalError("reranking was requested but no reranker is configured (retrieval.rerank)")
+            raise InvalidRequest("reranking was requested but no reranker is configured (retrieval.rerank)")
         k = top_k or cfg.top_k
         timings: dict[str, float] = {}
         lists = {}
@@ -232,7 +232,7 @@ def build_reranker(settings: Settings) -> Reranker | None:
         return CrossEncoderReranker(settings.resolve(cfg.rerank_model))
     if cfg.rerank == "http":
         if not cfg.rerank_url:
-            raise RetrievalError("retrieval.rerank is 'http' but retrieval.rerank_url is not set")
+            raise ConfigError("retrieval.rerank is 'http' but retrieval.rerank_url is not set")
         key = cfg.rerank_api_key.get_secret_value() if cfg.rerank_api_key else None
         return HttpReranker(cfg.rerank_url, api_key=key)
     return None

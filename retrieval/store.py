@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from configs.errors import RetrievalError
+from configs.errors import ConfigError
 from configs.settings import IndexSettings
 from retrieval.filters import Filter
 from retrieval.types import Chunk
@@ -87,7 +87,7 @@ class ChromaStore:
 
             parsed = urlparse(url)
             if not parsed.hostname:
-                raise RetrievalError(f"index.chroma_url {url!r} is not a URL like http://127.0.0.1:8000")
+                raise ConfigError(f"index.chroma_url {url!r} is not a URL like http://127.0.0.1:8000")
             try:
                 client = chromadb.HttpClient(
                     host=parsed.hostname,
@@ -97,7 +97,7 @@ class ChromaStore:
                 )
                 client.heartbeat()
             except Exception as exc:
-                raise RetrievalError(
+                raise ConfigError(
                     f"cannot reach the Chroma server at {url} ({type(exc).__name__}); start it with "
                     f"`chroma run --path DIR --host 127.0.0.1 --port N` or unset index.chroma_url"
                 ) from exc

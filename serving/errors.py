@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from configs.errors import AccessDenied, KBError, ModelUnavailable, RetrievalError
+from configs.errors import AccessDenied, InvalidRequest, KBError, ModelUnavailable, NotFound, StoreUnavailable
 from retrieval.filters import FILTER_KEYS
 from serving.schemas import ErrorResponse
 
@@ -43,15 +43,21 @@ def error_body(message: str, kind: str, code: str | None = None) -> dict[str, An
     return {"error": {"message": message, "type": kind, "code": code}}
 
 
+# The one table from an error family to its HTTP status and OpenAI error type; the first family the error belongs
+# to answers. Any other KBError (ConfigError: the server is set up wrong) is a 500 with its message.
+ERRORS: tuple[tuple[type[KBError], int, str], ...] = (
+    (InvalidRequest, 400, "invalid_request_error"),
+    (AccessDenied, 403, "permission_error"),
+    (NotFound, 404, "not_found"),
+    (ModelUnavailable, 503, "model_unavailable"),
+    (StoreUnavailable, 503, "store_unavailable"),
+)
+
+
 def kb_error(exc: KBError) -> tuple[int, dict[str, Any]]:
     """A KBError's status and body (also used inside event streams, where no handler runs)."""
-    if isinstance(exc, ModelUnavailable):
-        return 503, error_body(str(exc), "model_unavailable")
-    if isinstance(exc, AccessDenied):
-        return 403, error_body(str(exc), "permission_error")
-    if isinstance(exc, RetrievalError):
-        return 400, error_body(str(exc), "invalid_request_error")
-    return 500, error_body(str(exc), "server_error")
+    status, kind = next(((s, k) for family, s, k in ERRORS if isinstance(exc, family)), (500, "server_error"))
+    return status, error_body(str(exc), kind)
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -63,7 +69,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "not found (also a file outside the caller's collections)",
         413: "request body over serving.max_request_kb",
         429: "over a rate limit (limits.*); see the Retry-After header",
-        503: "a model (LLM, reranker) or the sign-in provider is unavailable",
+        503: "a model (LLM, reranker), a store (conversations, keys, feedback) or the sign-in provider is unavailable",
     }
     return {s: {"model": ErrorResponse, "description": meaning[s]} for s in statuses}
 

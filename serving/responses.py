@@ -29,7 +29,7 @@ from serving.errors import ApiError, documented, kb_error
 from serving.hardening import AnswerStream
 from serving.llm.protocol import ToolCall, Usage
 from serving.schemas import TEXT, Filters, citations_out, kb_out
-from serving.store.conversations import ConversationStore, NotFound, new_id
+from serving.store.conversations import ConversationStore, new_id
 from serving.tools import Outcome
 
 if TYPE_CHECKING:
@@ -201,10 +201,6 @@ class ResponsesApi:
     def _user(self, request: Request) -> str:
         return self.api.identity(request).user
 
-    @staticmethod
-    def _not_found(exc: NotFound) -> ApiError:
-        return ApiError(404, str(exc), "not_found")
-
     # --- conversations -------------------------------------------------------------------------------
     def create_conversation(self, request: Request, body: ConversationCreate | None = None) -> dict[str, Any]:
         user = self._user(request)
@@ -212,22 +208,13 @@ class ResponsesApi:
         return self.store.create(user, body.metadata if body else None, items)
 
     def get_conversation(self, conversation_id: str, request: Request) -> dict[str, Any]:
-        try:
-            return self.store.get(self._user(request), conversation_id)
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        return self.store.get(self._user(request), conversation_id)
 
     def update_conversation(self, conversation_id: str, body: ConversationUpdate, request: Request) -> dict:
-        try:
-            return self.store.update(self._user(request), conversation_id, body.metadata)
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        return self.store.update(self._user(request), conversation_id, body.metadata)
 
     def delete_conversation(self, conversation_id: str, request: Request) -> dict[str, Any]:
-        try:
-            self.store.delete(self._user(request), conversation_id)
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        self.store.delete(self._user(request), conversation_id)
         return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
     def list_items(
@@ -238,10 +225,7 @@ class ResponsesApi:
         order: Literal["asc", "desc"] = "asc",
         after: str | None = None,
     ) -> dict[str, Any]:
-        try:
-            data, more = self.store.items(self._user(request), conversation_id, order, limit, after)
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        data, more = self.store.items(self._user(request), conversation_id, order, limit, after)
         return {
             "object": "list",
             "data": data,
@@ -251,26 +235,17 @@ class ResponsesApi:
         }
 
     def add_items(self, conversation_id: str, body: ItemsCreate, request: Request) -> dict[str, Any]:
-        try:
-            data = self.store.add_items(
-                self._user(request), conversation_id, [message_item(i.role, i.text()) for i in body.items]
-            )
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        data = self.store.add_items(
+            self._user(request), conversation_id, [message_item(i.role, i.text()) for i in body.items]
+        )
         return {"object": "list", "data": data, "first_id": data[0]["id"], "last_id": data[-1]["id"],
                 "has_more": False}  # fmt: skip
 
     def get_item(self, conversation_id: str, item_id: str, request: Request) -> dict[str, Any]:
-        try:
-            return self.store.item(self._user(request), conversation_id, item_id)
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        return self.store.item(self._user(request), conversation_id, item_id)
 
     def get_response(self, response_id: str, request: Request) -> dict[str, Any]:
-        try:
-            return self.store.response(self._user(request), response_id)
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        return self.store.response(self._user(request), response_id)
 
     # --- responses -------------------------------------------------------------------------------------
     async def create_response(self, body: ResponsesRequest, request: Request) -> Any:
@@ -298,15 +273,12 @@ class ResponsesApi:
         if not users:
             raise ApiError(400, "input must contain a user message with the question")
         question = api.chain.validate(inputs[users[-1]].text())
-        try:
-            if conversation_id:
-                earlier, _ = self.store.items(identity.user, conversation_id, "asc", 10_000)
-            elif body.previous_response_id:
-                earlier = self.store.thread(identity.user, body.previous_response_id)
-            else:
-                earlier = []
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        if conversation_id:
+            earlier, _ = self.store.items(identity.user, conversation_id, "asc", 10_000)
+        elif body.previous_response_id:
+            earlier = self.store.thread(identity.user, body.previous_response_id)
+        else:
+            earlier = []
         history = [
             {"role": str(i["role"]), "content": item_text(i)}
             for i in earlier
@@ -408,10 +380,7 @@ class ResponsesApi:
         self, identity: Any, previous_id: str, approval: ApprovalResponse, shell: dict[str, Any]
     ) -> dict[str, Any]:
         """Runs (or, declined, records the refusal of) the action a stored response asked to confirm."""
-        try:
-            stored = self.store.response(identity.user, previous_id)
-        except NotFound as exc:
-            raise self._not_found(exc) from exc
+        stored = self.store.response(identity.user, previous_id)
         pending = next(
             (i for i in stored.get("output", []) if i.get("type") == "mcp_approval_request"
              and i.get("id") == approval.approval_request_id),

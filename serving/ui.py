@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from configs.errors import KBError
+from configs.errors import KBError, NotFound
 from retrieval.filters import Filter, check_known
 from retrieval.text import content_stems, sentence_spans
 from serving import actions
@@ -22,7 +22,6 @@ from serving.answer.sources import Citation
 from serving.llm.protocol import ToolCall, Usage
 from serving.paths import PathRefused, uploaded_file
 from serving.responses import file_citations, item_text, message_item
-from serving.store.conversations import NotFound
 
 if TYPE_CHECKING:
     from serving.assistant import Assistant

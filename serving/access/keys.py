@@ -21,7 +21,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from configs.errors import ConfigError
+from configs.errors import ConfigError, StoreUnavailable
 from serving.access.identity import OIDC_PREFIX, Identity
 
 SCHEMA = """
@@ -69,7 +69,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA busy_timeout=30000")
         db.executescript(SCHEMA)
     except (OSError, sqlite3.Error) as exc:
-        raise ConfigError(f"cannot open the key store {path} ({exc}); check auth.keys_db") from exc
+        raise StoreUnavailable(f"cannot open the key store {path} ({exc}); check auth.keys_db") from exc
     return db
 
 

@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from configs.errors import ModelUnavailable, RetrievalError
+from configs.errors import InvalidRequest, ModelUnavailable
 from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import EVERYTHING, Filter, Scope
 from retrieval.retriever import Retrieval, Retriever
@@ -153,9 +153,9 @@ class AnswerChain:
     def validate(self, question: str) -> str:
         question = question.strip()
         if not question:
-            raise RetrievalError("the question is empty; type a question")
+            raise InvalidRequest("the question is empty; type a question")
         if len(question) > self.settings.max_question_chars:
-            raise RetrievalError(
+            raise InvalidRequest(
                 f"the question is {len(question):,} characters; keep it under {self.settings.max_question_chars:,}"
             )
         return question

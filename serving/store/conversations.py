@@ -29,7 +29,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from configs.errors import ConfigError
+from configs.errors import ConfigError, NotFound, StoreUnavailable
 
 MIGRATIONS = (
     # 1: conversations, their items, stored responses
@@ -66,10 +66,6 @@ TEXT_KEYS = frozenset(
 )
 # The documents' own passages, as the index holds them (readable by the same user through /v1/files).
 DOCUMENT_KEYS = frozenset({"citations", "kb_sources_html"})
-
-
-class NotFound(LookupError):
-    """No such conversation, item or response for this user."""
 
 
 def new_id(prefix: str) -> str:
@@ -203,7 +199,7 @@ class ConversationStore:
         except Exception as exc:  # sqlite3 and psycopg raise their own kinds; all mean the same to the caller
             if isinstance(exc, ConfigError):
                 raise
-            raise ConfigError(
+            raise StoreUnavailable(
                 f"cannot open the conversation store {self.where} ({type(exc).__name__}: {exc}); check "
                 "storage.conversations_db or KB_STORAGE__URL"
             ) from exc

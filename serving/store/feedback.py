@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from configs.errors import ConfigError
+from configs.errors import InvalidRequest, NotFound, StoreUnavailable
 
 MIGRATIONS = (
     # 1: the original table
@@ -59,7 +59,7 @@ class FeedbackStore:
                 for n, migration in enumerate(MIGRATIONS[version:], start=version + 1):
                     db.executescript(f"BEGIN; {migration}; PRAGMA user_version = {n}; COMMIT;")
             except (OSError, sqlite3.Error) as exc:
-                raise ConfigError(
+                raise StoreUnavailable(
                     f"cannot open the feedback store {self.path} ({exc}); check serving.feedback_db"
                 ) from exc
             self._db = db
@@ -129,7 +129,7 @@ class FeedbackStore:
     def review(self, fid: int, reference: str, gold_sources: list[str], by: str) -> None:
         """Records the correct answer (and the files it comes from) for a flagged item."""
         if not reference.strip():
-            raise ConfigError("a review needs the correct answer: --reference 'TEXT'")
+            raise InvalidRequest("a review needs the correct answer: --reference 'TEXT'")
         self._set(fid, "reviewed", by, reference.strip(), json.dumps(gold_sources))
 
     def dismiss(self, fid: int, by: str) -> None:
@@ -144,4 +144,4 @@ class FeedbackStore:
                 (status, reference, gold, by, time.time(), fid),
             )
         if cur.rowcount != 1:
-            raise ConfigError(f"no flagged feedback #{fid}; `python -m eval feedback list` shows the queue")
+            raise NotFound(f"no flagged feedback #{fid}; `python -m eval feedback list` shows the queue")

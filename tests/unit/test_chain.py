@@ -114,12 +114,12 @@ def test_a_question_nothing_answers_gets_no_guess(retriever: Retriever) -> None:
 
 
 def test_empty_and_oversized_questions_are_refused_with_a_reason(retriever: Retriever) -> None:
-    from configs.errors import RetrievalError
+    from configs.errors import InvalidRequest
 
     chain = _chain(retriever, None)
-    with pytest.raises(RetrievalError, match="empty"):
+    with pytest.raises(InvalidRequest, match="empty"):
         chain.answer("   ")
-    with pytest.raises(RetrievalError, match="keep it under"):
+    with pytest.raises(InvalidRequest, match="keep it under"):
         chain.answer("why? " * 2000)
 
 

@@ -4,7 +4,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from configs.errors import RetrievalError
+from configs.errors import InvalidRequest
 from retrieval import lexical
 from retrieval.filters import Filter
 
@@ -97,7 +97,7 @@ def test_dates_are_inclusive_whole_days() -> None:
     ],
 )
 def test_invalid_filters_are_clear_errors(spec: dict[str, Any], message: str) -> None:
-    with pytest.raises(RetrievalError, match=message):
+    with pytest.raises(InvalidRequest, match=message):
         Filter.parse(spec)
 
 

@@ -1,0 +1,55 @@
+"""The one table from an error family to its HTTP status and body, driven through FastAPI in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from configs.errors import (
+    AccessDenied,
+    ConfigError,
+    InvalidRequest,
+    KBError,
+    ModelUnavailable,
+    NotFound,
+    StoreUnavailable,
+)
+from serving.errors import install_error_handlers
+from serving.store.conversations import ConversationStore
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind"),
+    [
+        (InvalidRequest("the question is empty; type a question"), 400, "invalid_request_error"),
+        (AccessDenied("you may not read collection 'hr'"), 403, "permission_error"),
+        (NotFound("no conversation 'conv_1'"), 404, "not_found"),
+        (ModelUnavailable("the LLM at http://127.0.0.1:1 is not answering"), 503, "model_unavailable"),
+        (StoreUnavailable("cannot open the conversation store"), 503, "store_unavailable"),
+        (ConfigError("retrieval.rerank_url is not set"), 500, "server_error"),
+    ],
+)
+def test_each_error_family_has_its_status_and_an_openai_shaped_body(error: KBError, status: int, kind: str) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/v1/boom")
+    def boom() -> None:
+        raise error
+
+    got = TestClient(app).get("/v1/boom")
+    assert got.status_code == status
+    assert got.json() == {"error": {"message": str(error), "type": kind, "code": None}}
+
+
+def test_a_store_that_cannot_be_reached_is_unavailable_not_a_configuration_error(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "unused.sqlite", url="postgresql://kb@127.0.0.1:1/kb?connect_timeout=2")
+    with pytest.raises(StoreUnavailable, match="cannot open the conversation store"):
+        store.create("alice", None, [])
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    with pytest.raises(StoreUnavailable, match="cannot open the conversation store"):
+        ConversationStore(blocked / "c.sqlite").create("alice", None, [])
