@@ -280,7 +280,8 @@ class ToolAction(Section):
 
 
 class ToolsSettings(Section):
-    """Actions through tool calls (serving/tools.py); `search_documents` is always offered to models with tools."""
+    """Actions through tool calls (serving/actions/tools.py); `search_documents` is always offered to models with
+    tools."""
 
     enabled: bool = True
     timeout_s: float = Field(default=10.0, gt=0)

@@ -30,13 +30,13 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
 
     from serving.access.auth import AuthGate
     from serving.access.signin import build_signin
-    from serving.api import Api, allowed_methods, build_router
-    from serving.errors import BodyLimit, MethodGuard, install_error_handlers
-    from serving.hardening import SecurityHeaders
     from serving.observability.metrics import HttpMetrics
     from serving.observability.tracing import RequestIds, instrument
-    from serving.responses import ResponsesApi, add_routes
-    from serving.ui import build_page
+    from serving.ui.page import build_page
+    from serving.web.api import Api, allowed_methods, build_router
+    from serving.web.errors import BodyLimit, MethodGuard, install_error_handlers
+    from serving.web.hardening import SecurityHeaders
+    from serving.web.responses import ResponsesApi, add_routes
 
     assistant = Assistant(settings, index_dir, chat_model)
     if settings.audit.enabled and assistant.recorder.audit is not None:
@@ -73,7 +73,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     )
     # Gradio checks that a file named in a page call was uploaded only once it thinks it "launched", which a
     # mounted app never does: without this, a client could name any server file as an upload (the page's own
-    # handler checks again, see serving/paths.py).
+    # handler checks again, see serving/access/paths.py).
     page.has_launched = True
     # Our own CORS policy (no cross-origin reads unless serving.cors_origins lists them) also stops Gradio from
     # adding its own, which reflects localhost origins with credentials.

@@ -21,6 +21,7 @@ from serving.access.keys import KeyStore
 from serving.access.oidc import OidcProvider
 from serving.access.pii import RedactingChatModel, Redactor
 from serving.access.quotas import Quotas
+from serving.actions.tools import Toolbox, search_results
 from serving.answer.chain import AnswerChain
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.verify.verifier import FeatureVerifier
@@ -30,7 +31,6 @@ from serving.observability.metrics import IndexCollector, Metrics
 from serving.observability.recorder import Recorder
 from serving.store.conversations import ConversationStore
 from serving.store.feedback import FeedbackStore
-from serving.tools import Toolbox, search_results
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class Assistant:
         from ingest.archives import ArchiveLimits
         from ingest.indexer import Indexer
         from ingest.sandbox import IsolatedLoader
-        from serving.uploads import copy_uploads, settle
+        from serving.store.uploads import copy_uploads, settle
 
         self.quotas.request(identity.limit_key)  # OverLimit, as on /v1
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", collection):  # a folder name below uploads_dir, nothing else

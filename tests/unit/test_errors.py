@@ -17,8 +17,8 @@ from configs.errors import (
     NotFound,
     StoreUnavailable,
 )
-from serving.errors import install_error_handlers
 from serving.store.conversations import ConversationStore
+from serving.web.errors import install_error_handlers
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from configs.errors import ConfigError
 from configs.settings import AuthSettings
 from serving.access.auth import Authenticator, auth_required, check_exposure
 from serving.access.keys import KeyStore
-from serving.hardening import DOCUMENT_POLICY, SecurityHeaders, document_type
-from serving.paths import PathRefused, served_file, uploaded_file
+from serving.access.paths import PathRefused, served_file, uploaded_file
+from serving.web.hardening import DOCUMENT_POLICY, SecurityHeaders, document_type
 from tests.conftest import make_settings
 
 # --- paths a client names -----------------------------------------------------------------------------------

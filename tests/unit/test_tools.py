@@ -10,7 +10,7 @@ import pytest
 
 from configs.errors import ConfigError
 from configs.settings import ToolAction, ToolsSettings
-from serving.tools import SEARCH, Toolbox, load_openapi
+from serving.actions.tools import SEARCH, Toolbox, load_openapi
 
 OPENAPI = """
 openapi: 3.0.3

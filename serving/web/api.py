@@ -1,5 +1,5 @@
 """The HTTP API under /v1: OpenAI-compatible chat completions over the knowledge base, retrieval, reranking,
-health, models and the indexed files. Bodies are declared in serving/schemas.py; errors in serving/errors.py."""
+health, models and the indexed files. Bodies are declared in serving/web/schemas.py; errors in serving/web/errors.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,12 +18,15 @@ from configs.errors import KBError
 from retrieval.filters import Filter, Scope, check_known
 from retrieval.types import Chunk, Hit
 from serving.access.identity import Identity
-from serving.access.quotas import OverLimit
+from serving.access.paths import served_file
+from serving.access.quotas import OverLimit, Quotas
+from serving.actions.flow import ActionServices
 from serving.answer.chain import Answer, Delta, Generation
-from serving.errors import ApiError, documented, kb_error
-from serving.hardening import DOCUMENT_POLICY, AnswerStream, document_type
-from serving.paths import served_file
-from serving.schemas import (
+from serving.observability.metrics import Metrics
+from serving.shapes import MODEL_ID, served
+from serving.web.errors import ApiError, documented, kb_error
+from serving.web.hardening import DOCUMENT_POLICY, AnswerStream, document_type
+from serving.web.schemas import (
     ChatCompletion,
     ChatRequest,
     Filters,
@@ -39,10 +42,19 @@ from serving.schemas import (
     usage_out,
 )
 
-if TYPE_CHECKING:
-    from serving.assistant import Assistant
 
-MODEL_ID = "kb-assistant"
+class ApiServices(ActionServices, Protocol):
+    """What the /v1 routes use of the object graph the composition root builds (serving.assistant): a route can
+    be built with only these."""
+
+    quotas: Quotas
+    metrics: Metrics
+
+    def facets(self, identity: Identity) -> dict[str, list[str]]: ...
+
+    def may_read_file(self, identity: Identity, source: str) -> bool: ...
+
+
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 
@@ -62,7 +74,7 @@ class Api:
     """The routes' shared state; each route is one method. Every route but /health acts for the identity the
     authentication gate found, within what access.groups lets that identity read."""
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: ApiServices) -> None:
         self.assistant = assistant
         self.chain = assistant.chain
         self.llm = assistant.settings.llm
@@ -172,7 +184,7 @@ class Api:
 
     async def chat(self, body: ChatRequest, request: Request) -> Any:
         identity = self.identity(request)
-        if body.model not in (None, MODEL_ID):
+        if not served(body.model):
             raise ApiError(
                 404,
                 f"model {body.model!r} is not served here; use {MODEL_ID!r} (GET /v1/models)",
@@ -234,7 +246,7 @@ class Api:
         )
 
     def elsewhere(self, path: str) -> None:
-        """Any other path under /v1 (a wrong method on a real one is the method guard's: serving/errors.py)."""
+        """Any other path under /v1 (a wrong method on a real one is the method guard's: serving/web/errors.py)."""
         raise ApiError(404, f"no route /v1/{path}; see /v1/docs", "not_found")
 
 
@@ -289,7 +301,7 @@ def _limit_key(identity: Identity, request: Request) -> str:
     return identity.limit_key
 
 
-def _sse(assistant: Assistant, turn: Turn, cid: str, created: int, release: Callable[[], None]) -> Iterator[str]:
+def _sse(assistant: ApiServices, turn: Turn, cid: str, created: int, release: Callable[[], None]) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         payload = {
             "id": cid,

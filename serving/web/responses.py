@@ -22,20 +22,18 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from configs.errors import KBError
-from retrieval.text import marker_numbers
-from serving import actions
+from serving.actions import flow as actions
+from serving.actions.tools import Outcome
 from serving.answer.chain import Answer, Delta
-from serving.errors import ApiError, documented, kb_error
-from serving.hardening import AnswerStream
 from serving.llm.protocol import ToolCall, Usage
-from serving.schemas import TEXT, Filters, citations_out, kb_out
+from serving.shapes import MODEL_ID, file_citations, item_text, message_item, served
 from serving.store.conversations import ConversationStore, new_id
-from serving.tools import Outcome
+from serving.web.errors import ApiError, documented, kb_error
+from serving.web.hardening import AnswerStream
+from serving.web.schemas import TEXT, Filters, citations_out, kb_out
 
 if TYPE_CHECKING:
-    from serving.api import Api
-
-MODEL_ID = "kb-assistant"
+    from serving.web.api import Api
 
 
 class ContentPart(BaseModel):
@@ -120,41 +118,6 @@ class ConversationUpdate(BaseModel):
 class ItemsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[InputItem] = Field(min_length=1, max_length=20)
-
-
-def message_item(role: str, text: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A stored or returned message item in OpenAI's shape."""
-    if role == "assistant":
-        content = [{"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}]
-    else:
-        content = [{"type": "input_text", "text": text}]
-    return {"type": "message", "id": new_id("msg"), "status": "completed", "role": role, "content": content}
-
-
-def item_text(item: dict[str, Any]) -> str:
-    content = item.get("content", "")
-    if isinstance(content, str):
-        return content
-    return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-
-
-def file_citations(answer: Answer) -> list[dict[str, Any]]:
-    """A file_citation for each [n] marker, at the marker's position in the text; `withheld` says the source
-    contains text addressed to the assistant that the model was not given."""
-    out: list[dict[str, Any]] = []
-    text = answer.text
-    for n in marker_numbers(text):
-        if not 1 <= n <= len(answer.citations):
-            continue
-        c = answer.citations[n - 1]
-        marker = f"[{n}]"
-        start = 0
-        while (pos := text.find(marker, start)) != -1:
-            out.append({"type": "file_citation", "file_id": c.source, "filename": c.relpath, "index": pos,
-                        "page": c.page, "source_index": n, "withheld": c.withheld})  # fmt: skip
-            start = pos + len(marker)
-        text = text.replace(marker, " " * len(marker))  # each marker once
-    return sorted(out, key=lambda a: a["index"])
 
 
 def _event(kind: str, sequence_number: int, data: dict[str, Any]) -> str:
@@ -251,7 +214,7 @@ class ResponsesApi:
     async def create_response(self, body: ResponsesRequest, request: Request) -> Any:
         api = self.api
         identity = api.identity(request)
-        if body.model not in (None, MODEL_ID):
+        if not served(body.model):
             raise ApiError(404, f"model {body.model!r} is not served here; use {MODEL_ID!r}", "invalid_request_error",
                            "model_not_found")  # fmt: skip
         if body.conversation is not None and body.previous_response_id:
@@ -353,7 +316,7 @@ class ResponsesApi:
         input_items: list[dict[str, Any]],
         conversation_id: str | None,
     ) -> dict[str, Any] | None:
-        """An action the model chose (serving/actions.py): run, or waiting for the user's confirmation; None when
+        """An action the model chose (serving/actions/flow.py): run, or waiting for the user's confirmation; None when
         the question goes on to the verified answer."""
         assistant = self.api.assistant
         try:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from configs.errors import AccessDenied, InvalidRequest, KBError, ModelUnavailable, NotFound, StoreUnavailable
 from retrieval.filters import FILTER_KEYS
-from serving.schemas import ErrorResponse
+from serving.web.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
 

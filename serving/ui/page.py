@@ -6,25 +6,40 @@ import html
 import logging
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from configs.errors import KBError, NotFound
 from retrieval.filters import Filter, check_known
 from retrieval.text import content_stems, sentence_spans
-from serving import actions
-from serving.access.auth import AuthError
+from serving.access.auth import Authenticator, AuthError
 from serving.access.identity import Identity
-from serving.access.quotas import OverLimit
+from serving.access.paths import PathRefused, uploaded_file
+from serving.access.quotas import OverLimit, Quotas
+from serving.actions import flow as actions
+from serving.actions.flow import ActionServices
 from serving.answer.chain import Answer, Delta
 from serving.answer.citations import claims
 from serving.answer.sources import Citation
 from serving.llm.protocol import ToolCall, Usage
-from serving.paths import PathRefused, uploaded_file
-from serving.responses import file_citations, item_text, message_item
+from serving.shapes import file_citations, item_text, message_item
+from serving.store.conversations import ConversationStore
 
-if TYPE_CHECKING:
-    from serving.assistant import Assistant
+
+class PageServices(ActionServices, Protocol):
+    """What the page uses of the object graph the composition root builds (serving.assistant)."""
+
+    authenticator: Authenticator
+    quotas: Quotas
+    conversations: ConversationStore
+
+    def facets(self, identity: Identity) -> dict[str, list[str]]: ...
+
+    def status(self, identity: Identity) -> str: ...
+
+    def ingest_upload(self, paths: list[Path], collection: str, identity: Identity) -> str: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +111,7 @@ def answer_markdown(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def build_page(assistant: "Assistant") -> Any:
+def build_page(assistant: PageServices) -> Any:
     """The gr.Blocks page. Each event acts for the signed-in identity (from the request's sign-in cookie), within
     the collections it may read; filter choices and the status line are loaded per visitor."""
     import gradio as gr

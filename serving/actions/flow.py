@@ -9,14 +9,26 @@ the verifier finds it supported by that result; otherwise the result is reported
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from configs.errors import ModelUnavailable
+from configs.settings import Settings
+from serving.access.identity import Access
+from serving.actions.tools import SEARCH, Outcome, Toolbox
+from serving.answer.chain import AnswerChain
 from serving.llm.protocol import ToolCall, Usage, complete, tool_round
-from serving.tools import SEARCH, Outcome
+from serving.observability.recorder import Recorder
 
-if TYPE_CHECKING:
-    from serving.assistant import Assistant
+
+class ActionServices(Protocol):
+    """What the action flow uses of the object graph the composition root builds (serving.assistant)."""
+
+    settings: Settings
+    chain: AnswerChain
+    access: Access
+    recorder: Recorder
+    toolbox: Toolbox
+
 
 PROMPT = (
     "You are the team's assistant. When the user asks you to do something one of the tools does (open a ticket, "
@@ -38,7 +50,7 @@ class Decision:
     usage: Usage
 
 
-def available(assistant: Assistant) -> bool:
+def available(assistant: ActionServices) -> bool:
     """Actions are configured and enabled, and the model can be offered tools."""
     toolbox, model = assistant.toolbox, assistant.chain.chat_model
     actions = [t for t in toolbox.tools.values() if t.name != SEARCH]
@@ -46,7 +58,7 @@ def available(assistant: Assistant) -> bool:
 
 
 def decide(
-    assistant: Assistant,
+    assistant: ActionServices,
     question: str,
     history: list[dict[str, str]],
     identity: Any,
@@ -79,7 +91,7 @@ def decide(
     return Decision(call, toolbox.call(call.name, call.arguments, identity, scope, confirmed=False), messages, usage)
 
 
-def confirm(assistant: Assistant, call: ToolCall, identity: Any, approve: bool) -> Outcome:
+def confirm(assistant: ActionServices, call: ToolCall, identity: Any, approve: bool) -> Outcome:
     """Runs a confirmed action, or records that the user declined it."""
     if approve:
         scope = assistant.access.read_scope(identity)
@@ -97,7 +109,12 @@ def plain(name: str, outcome: Outcome) -> str:
 
 
 def report(
-    assistant: Assistant, question: str, call: ToolCall, outcome: Outcome, messages: list[dict[str, Any]], usage: Usage
+    assistant: ActionServices,
+    question: str,
+    call: ToolCall,
+    outcome: Outcome,
+    messages: list[dict[str, Any]],
+    usage: Usage,
 ) -> str:
     """What the reader is told about an action that ran, failed or was declined."""
     from serving.answer.verify.verifier import verify_answer

@@ -1,0 +1,1 @@
+"""The Gradio page: its layout and the handlers behind it."""
