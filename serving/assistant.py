@@ -19,14 +19,14 @@ from serving.access.auth import Authenticator
 from serving.access.identity import Access, Identity
 from serving.access.keys import KeyStore
 from serving.access.oidc import OidcProvider
-from serving.access.pii import RedactingChatModel, Redactor
+from serving.access.pii import Redactor, redacting
 from serving.access.quotas import Quotas
-from serving.actions.tools import Toolbox, search_results
+from serving.actions.tools import SEARCH, Toolbox, search_results
 from serving.answer.chain import AnswerChain
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.verify.verifier import FeatureVerifier
 from serving.llm.backends import Backend, choose_backend
-from serving.llm.protocol import ChatModel
+from serving.llm.protocol import ChatModel, supports_tools
 from serving.observability.metrics import IndexCollector, Metrics
 from serving.observability.recorder import Recorder
 from serving.store.conversations import ConversationStore
@@ -51,7 +51,7 @@ class Assistant:
         self.redactor = Redactor(settings.privacy)
         model = self.backend.model
         if model is not None and settings.llm.redact_pii and self.backend.kind == "openai":
-            model = RedactingChatModel(model, self.redactor)
+            model = redacting(model, self.redactor)
         self.chain = AnswerChain(
             self.retriever,
             model,
@@ -76,6 +76,13 @@ class Assistant:
             self.redactor.redact if settings.privacy.redact else None,  # the same privacy setting as audit, feedback
         )
         self.toolbox = Toolbox(settings.tools, self._search_tool, self._record_tool, settings.resolve(Path(".")))
+        actions = settings.tools.enabled and any(name != SEARCH for name in self.toolbox.tools)
+        if actions and not supports_tools(model):  # configured, but this model cannot be offered them: say so now
+            logger.warning(
+                "tools.enabled is on but the model %s cannot be offered tools: actions are off; use an "
+                "OpenAI-compatible server with tool calling or a local GGUF (llm.backend)",
+                model.name if model is not None else "(none: extractive answers)",
+            )
         self.metrics = Metrics()
         self.metrics.register_index(IndexCollector(self.index_dir, self._index_size))
         self.recorder = Recorder(

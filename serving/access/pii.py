@@ -17,12 +17,13 @@ import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
 from configs.errors import ModelUnavailable
 from configs.settings import PrivacySettings
-from serving.llm.protocol import ChatModel, Message, Usage
+from serving.llm.protocol import ChatModel, Message, ToolChatModel, ToolReply, Usage, supports_tools
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,37 @@ class RedactingChatModel:
                 held = held[cut:]
         if held:
             yield self.redactor.restore(held, mapping)
+
+
+class RedactingToolChatModel(RedactingChatModel):
+    """RedactingChatModel over a model that can be offered tools: a tool turn sends placeholders too, and the
+    reply's text and each call's arguments get the real values back (the action runs with what the user gave)."""
+
+    inner: ToolChatModel
+
+    def __init__(self, inner: ToolChatModel, redactor: Redactor) -> None:
+        super().__init__(inner, redactor)
+
+    def tool_round(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        tool_choice: str | dict[str, Any],
+        max_tokens: int,
+        usage: Usage | None = None,
+    ) -> ToolReply:
+        texts, mapping = self.redactor.pseudonymize([m.get("content") or "" for m in messages])
+        sent = [{**m, "content": t} for m, t in zip(messages, texts, strict=True)]
+        reply = self.inner.tool_round(sent, tools, tool_choice, max_tokens, usage)
+        calls = tuple(replace(c, arguments=self.redactor.restore(c.arguments, mapping)) for c in reply.calls)
+        return ToolReply(self.redactor.restore(reply.content, mapping), calls)
+
+
+def redacting(inner: ChatModel, redactor: Redactor) -> RedactingChatModel:
+    """The model behind placeholders; one that can be offered tools still can (actions stay on)."""
+    if supports_tools(inner):
+        return RedactingToolChatModel(inner, redactor)
+    return RedactingChatModel(inner, redactor)
 
 
 class RedactingFilter(logging.Filter):

@@ -16,7 +16,7 @@ from configs.settings import Settings
 from serving.access.identity import Access
 from serving.actions.tools import SEARCH, Outcome, Toolbox
 from serving.answer.chain import AnswerChain
-from serving.llm.protocol import ToolCall, Usage, complete, tool_round
+from serving.llm.protocol import ToolCall, Usage, complete, supports_tools, tool_round
 from serving.observability.recorder import Recorder
 
 
@@ -48,13 +48,14 @@ class Decision:
     outcome: Outcome
     messages: list[dict[str, Any]]
     usage: Usage
+    text: str = ""  # what the reader is told (report); "" while the call waits for the user's confirmation
 
 
 def available(assistant: ActionServices) -> bool:
     """Actions are configured and enabled, and the model can be offered tools."""
     toolbox, model = assistant.toolbox, assistant.chain.chat_model
     actions = [t for t in toolbox.tools.values() if t.name != SEARCH]
-    return bool(assistant.settings.tools.enabled and actions and getattr(model, "tool_round", None) is not None)
+    return bool(assistant.settings.tools.enabled and actions and supports_tools(model))
 
 
 def decide(
@@ -88,7 +89,11 @@ def decide(
     if not calls:
         return None
     call = calls[0]  # one action a turn: each may need its own confirmation
-    return Decision(call, toolbox.call(call.name, call.arguments, identity, scope, confirmed=False), messages, usage)
+    outcome = toolbox.call(call.name, call.arguments, identity, scope, confirmed=False)
+    decision = Decision(call, outcome, messages, usage)
+    if decision.outcome.status != "needs_confirmation":
+        decision.text = report(assistant, question, call, decision.outcome, messages, usage)
+    return decision
 
 
 def confirm(assistant: ActionServices, call: ToolCall, identity: Any, approve: bool) -> Outcome:
@@ -100,6 +105,15 @@ def confirm(assistant: ActionServices, call: ToolCall, identity: Any, approve: b
         "tool.call", identity, {"tool": call.name, "status": "declined", "arguments": call.arguments[:2000]}
     )
     return Outcome("refused", f"The user declined {call.name}; nothing was done.")
+
+
+def confirmed(
+    assistant: ActionServices, question: str, call: ToolCall, identity: Any, approve: bool, usage: Usage
+) -> tuple[Outcome, str]:
+    """A held action the user confirmed (it runs) or declined (recorded), and what the reader is told of it."""
+    outcome = confirm(assistant, call, identity, approve)
+    messages = [{"role": "system", "content": PROMPT}, {"role": "user", "content": question}]
+    return outcome, report(assistant, question, call, outcome, messages, usage)
 
 
 def plain(name: str, outcome: Outcome) -> str:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from configs.errors import ModelUnavailable
 from configs.settings import LLMSettings
@@ -42,6 +42,25 @@ class ChatModel(Protocol):
     def stream(
         self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
     ) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class ToolChatModel(ChatModel, Protocol):
+    """A chat model that can also be offered tools for one turn (actions need one)."""
+
+    def tool_round(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        tool_choice: str | dict[str, Any],
+        max_tokens: int,
+        usage: Usage | None = None,
+    ) -> ToolReply: ...
+
+
+def supports_tools(model: ChatModel | None) -> TypeGuard[ToolChatModel]:
+    """Whether the model can be offered tools (a ToolChatModel)."""
+    return isinstance(model, ToolChatModel)
 
 
 def complete(
@@ -193,7 +212,7 @@ class ToolReply:
 
 
 def tool_round(
-    model: Any,
+    model: ChatModel | None,
     messages: Sequence[Message],
     tools: Sequence[dict[str, Any]],
     tool_choice: str | dict[str, Any],
@@ -201,8 +220,9 @@ def tool_round(
     usage: Usage | None = None,
 ) -> ToolReply | None:
     """A model turn with tools, for models that support them (None otherwise)."""
-    call = getattr(model, "tool_round", None)
-    return call(messages, tools, tool_choice, max_tokens, usage) if call is not None and tools else None
+    if not supports_tools(model) or not tools:
+        return None
+    return model.tool_round(messages, tools, tool_choice, max_tokens, usage)
 
 
 class ScriptedChatModel:

@@ -332,7 +332,7 @@ def build_page(assistant: PageServices) -> Any:
                     waiting = (call.name, call.arguments, message)
                     yield history, kept, gr.update(), "", conv_id, gr.update(), waiting, gr.update(visible=True), note
                     return
-                text = actions.report(assistant, message, call, outcome, decision.messages, decision.usage)
+                text = decision.text
                 history[-1] = {"role": "assistant", "content": text}
                 conv_id, listed = remember(identity, conv_id, message, text, text, sources_html(None))
                 yield history, [*kept, None], gr.update(), "", conv_id, listed, None, gr.update(visible=False), ""
@@ -368,9 +368,7 @@ def build_page(assistant: PageServices) -> Any:
                     raise gr.Error("no action is waiting for confirmation")
                 name, arguments, asked = waiting
                 call = ToolCall(f"call_{len(history)}", name, arguments)
-                outcome = actions.confirm(assistant, call, identity, approve)
-                messages = [{"role": "system", "content": actions.PROMPT}, {"role": "user", "content": asked}]
-                text = actions.report(assistant, asked, call, outcome, messages, Usage())
+                _, text = actions.confirmed(assistant, asked, call, identity, approve, Usage())
                 history = [*history[:-1], {"role": "assistant", "content": text}]  # the confirmation turn
                 conv_id, listed = remember(identity, conv_id, asked, text, text, sources_html(None))
                 return history, [*kept, None], None, gr.update(visible=False), conv_id, listed

@@ -334,8 +334,7 @@ class ResponsesApi:
                         "kb": {"mode": "action", "tool": call.name, "status": outcome.status,
                                "notice": outcome.output}}  # fmt: skip
         else:
-            text = actions.report(assistant, turn.question, call, outcome, decision.messages, decision.usage)
-            response = self._reported(call, outcome, text, shell, decision.usage)
+            response = self._reported(call, outcome, decision.text, shell, decision.usage)
         self._keep(turn.identity.user, response, input_items, conversation_id)
         return response
 
@@ -359,11 +358,8 @@ class ResponsesApi:
             raise ApiError(400, "that action was already confirmed or declined")
         call = ToolCall(new_id("call"), str(pending["name"]), held["arguments"])
         question = held["kb_question"]
-        assistant = self.api.assistant
-        outcome = actions.confirm(assistant, call, identity, approval.approve)
         usage = Usage()
-        messages = [{"role": "system", "content": actions.PROMPT}, {"role": "user", "content": question}]
-        text = actions.report(assistant, question, call, outcome, messages, usage)
+        outcome, text = actions.confirmed(self.api.assistant, question, call, identity, approval.approve, usage)
         response = self._reported(call, outcome, text, {**shell, "previous_response_id": previous_id}, usage)
         approval_item = {"type": "mcp_approval_response", "approval_request_id": approval.approval_request_id,
                          "approve": approval.approve}  # fmt: skip

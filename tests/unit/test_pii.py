@@ -3,15 +3,17 @@ wrapper that sends placeholders and restores the real values in the answer."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from configs.settings import PrivacySettings
-from serving.access.pii import RedactingChatModel, RedactingFilter, Redactor
-from serving.llm.protocol import Message, ScriptedChatModel
+from serving.access.pii import RedactingChatModel, RedactingFilter, Redactor, redacting
+from serving.llm.protocol import Message, ScriptedChatModel, ToolCall, ToolReply, Usage, supports_tools
 
 QUESTION = (
     "Hi, I'm Priya Raman (priya.raman@northwind.example, +44 20 7946 0958). My card 4111 1111 1111 1111 was "
@@ -54,6 +56,36 @@ def test_a_remote_model_sees_placeholders_and_the_reader_sees_the_real_values(re
     sent = inner.calls[0][-1]["content"]
     assert "Priya" not in sent and "4111" not in sent and "<PERSON_1>" in sent
     assert answer == "Dear Priya Raman, the refund goes to GB82 WEST 1234 5698 7654 32 within 5 days."
+
+
+class ToolScripted(ScriptedChatModel):
+    """The scripted model that can also be offered tools: it calls open_ticket for the first person it is told of."""
+
+    def tool_round(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        tool_choice: str | dict[str, Any],
+        max_tokens: int,
+        usage: Usage | None = None,
+    ) -> ToolReply:
+        self.calls.append(list(messages))
+        person = re.findall(r"<PERSON_\d+>", messages[-1]["content"])[0]
+        call = ToolCall("c1", "open_ticket", json.dumps({"for": person}))
+        return ToolReply(f"Opening a ticket for {person}.", (call,))
+
+
+def test_a_model_offered_tools_behind_placeholders_can_still_act_with_the_real_values(redactor: Redactor) -> None:
+    inner = ToolScripted("unused")
+    model = redacting(inner, redactor)
+    assert supports_tools(model)  # actions stay on when llm.redact_pii wraps a model that can call tools
+    assert not supports_tools(redacting(ScriptedChatModel("text only"), redactor))
+    tools = [{"type": "function", "function": {"name": "open_ticket", "parameters": {"type": "object"}}}]
+    reply = model.tool_round([{"role": "user", "content": QUESTION}], tools, "auto", 64)  # type: ignore[attr-defined]
+    sent = inner.calls[0][-1]["content"]
+    assert "Priya" not in sent and "<PERSON_1>" in sent
+    assert json.loads(reply.calls[0].arguments) == {"for": "Priya Raman"}
+    assert reply.content == "Opening a ticket for Priya Raman."
 
 
 def test_log_lines_are_redacted_and_a_failure_withholds_the_line(redactor: Redactor) -> None:
