@@ -343,9 +343,9 @@ def test_a_statement_before_the_question_is_context_and_a_purpose_clause_is_a_st
 
 
 def test_an_faq_statement_belongs_to_its_question_not_to_the_answers() -> None:
-    from serving.answer.extractive import _candidates
+    from serving.answer.candidates import candidates_of
 
-    candidates = _candidates([cite(1, FAQ, "gitfaq.html")])
+    candidates = candidates_of([cite(1, FAQ, "gitfaq.html")])
     texts = [c.text for c in candidates]
     assert "I’ve made a mistake in the last commit." not in texts
     answer = next(c for c in candidates if c.text.startswith("You can make"))
@@ -447,10 +447,11 @@ def test_a_list_line_of_several_sentences_is_quoted_once(answerer: ExtractiveAns
     ],
 )
 def test_a_question_about_nothing_being_set_asks_for_the_default(question: str, asks_default: bool) -> None:
-    from serving.answer.extractive import _DEFAULT_STATEMENT, _UNSET
+    from serving.answer.quoting import DEFAULT_STATEMENT
+    from serving.answer.scoring import UNSET
 
-    assert bool(_UNSET.search(question)) == asks_default
-    assert _DEFAULT_STATEMENT.search("If not specified, fall back to the default name (currently master).")
+    assert bool(UNSET.search(question)) == asks_default
+    assert DEFAULT_STATEMENT.search("If not specified, fall back to the default name (currently master).")
 
 
 RESET = page(
