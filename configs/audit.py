@@ -18,7 +18,6 @@ import getpass
 import hashlib
 import json
 import secrets
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
@@ -27,9 +26,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from configs.errors import ConfigError
+from configs.sqlstore import Db, Store
 
-SCHEMA = """
+MIGRATIONS = (
+    # 1: the chain and its anchor (IF NOT EXISTS: a file written before versioning has them already)
+    """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
     ts TEXT NOT NULL,
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_user ON records(user);
 CREATE INDEX IF NOT EXISTS records_ts ON records(ts);
 CREATE TABLE IF NOT EXISTS anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
-"""
+""",
+)
 
 
 def cli_operator() -> str:
@@ -80,20 +82,10 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._ready = False
+        self._store = Store("audit trail", "audit.path", path, MIGRATIONS, wal=True)
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the audit trail {self.path} ({exc}); check audit.path") from exc
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        if not self._ready:
-            db.executescript(SCHEMA)
-            self._ready = True
-        return db
+    def _connect(self) -> Db:
+        return self._store.connect()
 
     def append(self, kind: str, user: str, body: dict[str, Any]) -> int:
         """Adds a record after the newest one; returns its sequence number."""
@@ -101,24 +93,18 @@ class AuditLog:
         salt = secrets.token_hex(16)
         ts = datetime.now(UTC).isoformat(timespec="milliseconds")
         digest = _digest(salt, user, text)
-        with self._lock, closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                seq, prev = self._head(db)
-                seq += 1
-                db.execute(
-                    "INSERT INTO records (seq, ts, kind, user, body, salt, digest, prev, hash) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seq, ts, kind, user, text, salt, digest, prev, _chain(seq, ts, kind, digest, prev)),
-                )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._lock, closing(self._connect()) as db, db.transaction():
+            seq, prev = self._head(db)
+            seq += 1
+            db.execute(
+                "INSERT INTO records (seq, ts, kind, user, body, salt, digest, prev, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, ts, kind, user, text, salt, digest, prev, _chain(seq, ts, kind, digest, prev)),
+            )
         return seq
 
     @staticmethod
-    def _head(db: sqlite3.Connection) -> tuple[int, str]:
+    def _head(db: Db) -> tuple[int, str]:
         row = db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
             row = db.execute("SELECT seq, hash FROM anchor WHERE id = 1").fetchone()
@@ -182,17 +168,11 @@ class AuditLog:
 
     def erase_user(self, user: str, by: str) -> int:
         """Blanks every record of `user` (a data subject's request) and records that it did; returns how many."""
-        with self._lock, closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                # Their own records, and admin records about them (a key created for them).
-                where = "WHERE user = ? OR (body IS NOT NULL AND json_extract(body, '$.for') = ?)"
-                seqs = [int(r[0]) for r in db.execute(f"SELECT seq FROM records {where}", (user, user))]  # nosec B608  # a constant WHERE clause; values are bound
-                db.execute(f"UPDATE records SET user = NULL, body = NULL, salt = NULL {where}", (user, user))  # nosec B608  # a constant WHERE clause; values are bound
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._lock, closing(self._connect()) as db, db.transaction():
+            # Their own records, and admin records about them (a key created for them).
+            where = "WHERE user = ? OR (body IS NOT NULL AND json_extract(body, '$.for') = ?)"
+            seqs = [int(r[0]) for r in db.execute(f"SELECT seq FROM records {where}", (user, user))]  # nosec B608  # a constant WHERE clause; values are bound
+            db.execute(f"UPDATE records SET user = NULL, body = NULL, salt = NULL {where}", (user, user))  # nosec B608  # a constant WHERE clause; values are bound
         if seqs:
             self.append("erase", by, {"records": seqs})
         return len(seqs)
@@ -202,23 +182,17 @@ class AuditLog:
         if retention_days <= 0:
             return 0
         cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).isoformat(timespec="milliseconds")
-        with self._lock, closing(self._connect()) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                # Only a run of the oldest records: the chain must stay unbroken after the anchor.
-                newest = db.execute("SELECT seq FROM records WHERE ts >= ? ORDER BY seq LIMIT 1", (cutoff,)).fetchone()
-                limit_row = db.execute("SELECT MAX(seq) FROM records").fetchone()
-                last = (int(newest[0]) - 1) if newest else int(limit_row[0] or 0)
-                gone = db.execute("SELECT seq, hash FROM records WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (last,))
-                row = gone.fetchone()
-                removed = 0
-                if row is not None:
-                    removed = db.execute("DELETE FROM records WHERE seq <= ?", (last,)).rowcount
-                    db.execute("INSERT OR REPLACE INTO anchor (id, seq, hash) VALUES (1, ?, ?)", (row[0], row[1]))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._lock, closing(self._connect()) as db, db.transaction():
+            # Only a run of the oldest records: the chain must stay unbroken after the anchor.
+            newest = db.execute("SELECT seq FROM records WHERE ts >= ? ORDER BY seq LIMIT 1", (cutoff,)).fetchone()
+            limit_row = db.execute("SELECT MAX(seq) FROM records").fetchone()
+            last = (int(newest[0]) - 1) if newest else int(limit_row[0] or 0)
+            gone = db.execute("SELECT seq, hash FROM records WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (last,))
+            row = gone.fetchone()
+            removed = 0
+            if row is not None:
+                removed = db.execute("DELETE FROM records WHERE seq <= ?", (last,)).rowcount
+                db.execute("INSERT OR REPLACE INTO anchor (id, seq, hash) VALUES (1, ?, ?)", (row[0], row[1]))
         if removed:
             self.append("prune", by, {"removed": removed, "older_than": cutoff})
         return removed

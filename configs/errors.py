@@ -27,8 +27,8 @@ class NotFound(KBError):
 
 
 class StoreUnavailable(KBError):
-    """A store the server keeps its state in (conversations, keys, feedback; SQLite or PostgreSQL) cannot be
-    opened or reached."""
+    """A store the server keeps its state in (conversations, keys, feedback, the audit trail; SQLite or PostgreSQL)
+    cannot be opened or reached."""
 
 
 class ModelUnavailable(KBError):

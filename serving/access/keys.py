@@ -14,17 +14,19 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from configs.errors import ConfigError, StoreUnavailable
+from configs.errors import ConfigError
+from configs.sqlstore import Db, Store
 from serving.access.identity import OIDC_PREFIX, Identity
 
-SCHEMA = """
+MIGRATIONS = (
+    # 1: keys and sessions (IF NOT EXISTS: a file written before versioning has them already)
+    """
 CREATE TABLE IF NOT EXISTS keys (
     id TEXT PRIMARY KEY,
     user TEXT NOT NULL,
@@ -44,7 +46,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user);
-"""
+""",
+)
 
 
 @dataclass(frozen=True)
@@ -62,15 +65,8 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA busy_timeout=30000")
-        db.executescript(SCHEMA)
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreUnavailable(f"cannot open the key store {path} ({exc}); check auth.keys_db") from exc
-    return db
+def _store(path: Path) -> Store:
+    return Store("key store", "auth.keys_db", path, MIGRATIONS)
 
 
 class KeyStore:
@@ -80,10 +76,11 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._store = _store(path)
         self.sessions = SessionStore(path, self._lock)
 
-    def _connect(self) -> sqlite3.Connection:
-        return _connect(self.path)
+    def _connect(self) -> Db:
+        return self._store.connect()
 
     def create(self, user: str, groups: frozenset[str]) -> tuple[KeyRecord, str]:
         """A new key for the user; returns its record and the key itself (shown once, never stored)."""
@@ -180,12 +177,13 @@ class SessionStore:
     def __init__(self, path: Path, lock: threading.Lock) -> None:
         self.path = path
         self._lock = lock  # the key store's: one writer at a time in this process
+        self._store = _store(path)
 
     def open(self, identity: Identity, seconds: float) -> str:
         """A new session for the identity, valid for `seconds`; returns its id (for the signed cookie only)."""
         session_id, now = secrets.token_urlsafe(32), time.time()
         row = (_hash(session_id), identity.user, identity.name, json.dumps(sorted(identity.groups)), identity.via)
-        with self._lock, closing(_connect(self.path)) as db:
+        with self._lock, closing(self._store.connect()) as db:
             db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
             db.execute(
                 "INSERT INTO sessions (hash, user, name, groups, via, key_id, created, expires) "
@@ -198,7 +196,7 @@ class SessionStore:
         """The identity of an open, unexpired session; None once it was ended, expired, or its key revoked."""
         if not self.path.exists():
             return None
-        with closing(_connect(self.path)) as db:
+        with closing(self._store.connect()) as db:
             row = db.execute(
                 "SELECT s.user, s.groups, s.via, s.key_id, s.name FROM sessions s LEFT JOIN keys k ON k.id = s.key_id "
                 "WHERE s.hash = ? AND s.expires > ? AND (s.via != 'key' OR (k.id IS NOT NULL AND k.revoked IS NULL))",
@@ -210,13 +208,13 @@ class SessionStore:
 
     def end(self, session_id: str) -> None:
         """Ends one session (sign-out)."""
-        with self._lock, closing(_connect(self.path)) as db:
+        with self._lock, closing(self._store.connect()) as db:
             db.execute("DELETE FROM sessions WHERE hash = ?", (_hash(session_id),))
 
     def end_user(self, user: str) -> list[SessionRecord]:
         """Ends every session of the user (by user id, or by the name the page shows); returns what was ended."""
         ended = [r for r in self.records() if user in (r.user, r.name)]
-        with self._lock, closing(_connect(self.path)) as db:
+        with self._lock, closing(self._store.connect()) as db:
             db.execute("DELETE FROM sessions WHERE user = ? OR name = ?", (user, user))
         return ended
 
@@ -224,7 +222,7 @@ class SessionStore:
         """Open, unexpired sessions, oldest first."""
         if not self.path.exists():
             return []
-        with closing(_connect(self.path)) as db:
+        with closing(self._store.connect()) as db:
             rows = db.execute(
                 "SELECT user, name, via, key_id, created, expires FROM sessions WHERE expires > ? ORDER BY created",
                 (time.time(),),

@@ -4,8 +4,8 @@ storage.url is set (KB_STORAGE__URL=postgresql://user@host:5432/db; the password
 The shapes follow OpenAI's Conversations and Responses APIs: a conversation holds items (messages, each with
 `input_text` or `output_text` content); a stored response can be continued with `previous_response_id`. Every
 read and write names the user: another user's conversation is "not found", never "forbidden" (its existence is
-not confirmed). The schema is versioned (table schema_version); migrations run once, in order, on open, in
-one transaction each, on either database.
+not confirmed). The schema is versioned (configs.sqlstore: SQLite's user_version, PostgreSQL's table
+schema_version); migrations run once, in order, on open, on either database.
 
 Personal data: with privacy.redact on, the store is given the redactor (`clean`) and applies it to every text it
 keeps (titles and other metadata, messages, answers, tool arguments and results, rewritten questions), so no
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from configs.errors import ConfigError, NotFound, StoreUnavailable
+from configs.errors import NotFound
+from configs.sqlstore import Db, Store
 
 MIGRATIONS = (
     # 1: conversations, their items, stored responses
@@ -89,51 +89,11 @@ def _moved(annotations: list[Any], before: str, after: str) -> list[Any]:
     ]
 
 
-def _retry_locked(step: Callable[[], None], tries: int = 100) -> None:
-    """SQLite answers "database is locked" at once, without waiting, when several processes switch a new file to
-    WAL or create its tables together; the first open retries for up to about ten seconds."""
-    for attempt in range(tries):
-        try:
-            step()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.1)
-
-
-class _Db:
-    """One connection to SQLite or PostgreSQL behind the few calls the store makes (`?` placeholders)."""
-
-    def __init__(self, conn: Any, postgres: bool) -> None:
-        self.conn = conn
-        self.postgres = postgres
-
-    def execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
-        return self.conn.execute(sql.replace("?", "%s") if self.postgres else sql, tuple(args))
-
-    def begin(self) -> None:
-        """A write transaction (SQLite: IMMEDIATE, so that two writers never interleave)."""
-        self.conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
-
-    def lock_conversation(self, conversation_id: str) -> None:
-        if self.postgres:  # SQLite's IMMEDIATE transaction already holds the whole database
-            self.execute("SELECT id FROM conversations WHERE id = ? FOR UPDATE", (conversation_id,))
-
-    def commit(self) -> None:
-        self.conn.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self.conn.execute("ROLLBACK")
-
-    def flush(self) -> None:
-        """After removing personal data: SQLite's write-ahead log still holds the pages as they were until a
-        checkpoint; copy it into the (zeroed) file and empty it. Best effort: a reader still on them delays it."""
-        if not self.postgres:
-            self.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    def close(self) -> None:
-        self.conn.close()
+def _legacy_version(db: Db) -> int:
+    """A SQLite file written before the helper kept its version in user_version: its schema_version table."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone():
+        return 0
+    return int(db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
 
 
 class ConversationStore:
@@ -145,7 +105,11 @@ class ConversationStore:
         self.url = url
         self._clean = clean  # privacy.redact: the redactor, applied to every text stored
         self._lock = threading.Lock()
-        self._ready = False
+        self._store = Store(
+            "conversation store", "storage.conversations_db or KB_STORAGE__URL", path, MIGRATIONS, url=url, wal=True,
+            pragmas=("foreign_keys = ON", "secure_delete = ON"),  # secure_delete: what is deleted is zeroed
+            legacy=_legacy_version,
+        )  # fmt: skip
 
     def clean(self, text: str) -> str:
         """The text as the store would keep it (personal data redacted when the store was given a redactor)."""
@@ -172,61 +136,7 @@ class ConversationStore:
     @property
     def where(self) -> str:
         """Where conversations are kept, for messages (never the URL's password)."""
-        if not self.url:
-            return str(self.path)
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.url)
-        return f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
-
-    def _connect(self) -> _Db:
-        try:
-            if self.url:
-                import psycopg
-
-                db = _Db(psycopg.connect(self.url, autocommit=True, connect_timeout=10), True)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                conn.execute("PRAGMA foreign_keys = ON")
-                conn.execute("PRAGMA secure_delete = ON")  # what is deleted or replaced is zeroed, not left in the file
-                db = _Db(conn, False)
-            if not self._ready:
-                _retry_locked(lambda: self._first_open(db))
-                self._ready = True
-        except ImportError as exc:
-            raise ConfigError("storage.url needs psycopg: run `make setup`") from exc
-        except Exception as exc:  # sqlite3 and psycopg raise their own kinds; all mean the same to the caller
-            if isinstance(exc, ConfigError):
-                raise
-            raise StoreUnavailable(
-                f"cannot open the conversation store {self.where} ({type(exc).__name__}: {exc}); check "
-                "storage.conversations_db or KB_STORAGE__URL"
-            ) from exc
-        return db
-
-    def _first_open(self, db: _Db) -> None:
-        if not db.postgres:
-            db.execute("PRAGMA journal_mode = WAL")  # once per file; it persists
-        self._migrate(db)
-
-    @staticmethod
-    def _migrate(db: _Db) -> None:
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        db.begin()
-        try:
-            if db.postgres:  # two servers starting at once: one migrates, the other waits and finds it done
-                db.execute("SELECT pg_advisory_xact_lock(7301)")
-            version = int(db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
-            for n, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in (s.strip() for s in migration.split(";")):
-                    if statement:
-                        db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (n,))
-        except BaseException:
-            db.rollback()
-            raise
-        db.commit()
+        return self._store.where
 
     # --- conversations ---------------------------------------------------------------------------------
     def create(
@@ -237,7 +147,7 @@ class ConversationStore:
             "metadata": self._scrub(metadata or {}, "metadata"),
         }  # fmt: skip
         now = time.time()
-        with self._lock, closing(self._connect()) as db:
+        with self._lock, closing(self._store.connect()) as db:
             db.execute(
                 "INSERT INTO conversations (id, owner, created, metadata, updated) VALUES (?, ?, ?, ?, ?)",
                 (conv["id"], user, now, json.dumps(conv["metadata"]), now),
@@ -247,7 +157,7 @@ class ConversationStore:
         return conv
 
     def get(self, user: str, conversation_id: str) -> dict[str, Any]:
-        with closing(self._connect()) as db:
+        with closing(self._store.connect()) as db:
             row = db.execute(
                 "SELECT id, created, metadata FROM conversations WHERE id = ? AND owner = ?", (conversation_id, user)
             ).fetchone()
@@ -257,7 +167,7 @@ class ConversationStore:
 
     def update(self, user: str, conversation_id: str, metadata: dict[str, str]) -> dict[str, Any]:
         self.get(user, conversation_id)
-        with self._lock, closing(self._connect()) as db:
+        with self._lock, closing(self._store.connect()) as db:
             db.execute(
                 "UPDATE conversations SET metadata = ?, updated = ? WHERE id = ?",
                 (json.dumps(self._scrub(metadata, "metadata")), time.time(), conversation_id),
@@ -265,14 +175,14 @@ class ConversationStore:
         return self.get(user, conversation_id)
 
     def delete(self, user: str, conversation_id: str) -> None:
-        with self._lock, closing(self._connect()) as db:
+        with self._lock, closing(self._store.connect()) as db:
             gone = db.execute("DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, user)).rowcount
             db.flush()
         if not gone:
             raise NotFound(f"no conversation {conversation_id!r}")
 
     def recent(self, user: str, limit: int = 50) -> list[dict[str, Any]]:
-        with closing(self._connect()) as db:
+        with closing(self._store.connect()) as db:
             rows = db.execute(
                 "SELECT id FROM conversations WHERE owner = ? ORDER BY created DESC LIMIT ?", (user, limit)
             ).fetchall()
@@ -282,26 +192,21 @@ class ConversationStore:
     def add_items(self, user: str, conversation_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.get(user, conversation_id)
         stored = []
-        with self._lock, closing(self._connect()) as db:
-            db.begin()
-            try:
-                db.lock_conversation(conversation_id)
-                last = db.execute(
-                    "SELECT COALESCE(MAX(seq), 0) FROM items WHERE conversation_id = ?", (conversation_id,)
-                ).fetchone()[0]
-                now = time.time()
-                for n, item in enumerate(items, start=int(last) + 1):
-                    body = self._scrub({**item, "id": item.get("id") or new_id("msg")})
-                    db.execute(
-                        "INSERT INTO items (id, conversation_id, seq, body, created) VALUES (?, ?, ?, ?, ?)",
-                        (body["id"], conversation_id, n, json.dumps(body), now),
-                    )
-                    stored.append(body)
-                db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
+        with self._lock, closing(self._store.connect()) as db, db.transaction():
+            if db.postgres:  # SQLite's IMMEDIATE transaction already holds the whole database
+                db.execute("SELECT id FROM conversations WHERE id = ? FOR UPDATE", (conversation_id,))
+            last = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM items WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()[0]
+            now = time.time()
+            for n, item in enumerate(items, start=int(last) + 1):
+                body = self._scrub({**item, "id": item.get("id") or new_id("msg")})
+                db.execute(
+                    "INSERT INTO items (id, conversation_id, seq, body, created) VALUES (?, ?, ?, ?, ?)",
+                    (body["id"], conversation_id, n, json.dumps(body), now),
+                )
+                stored.append(body)
+            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
         return stored
 
     def items(
@@ -312,7 +217,7 @@ class ConversationStore:
         direction = "ASC" if order == "asc" else "DESC"
         query = "SELECT seq, body FROM items WHERE conversation_id = ?"
         args: list[Any] = [conversation_id]
-        with closing(self._connect()) as db:
+        with closing(self._store.connect()) as db:
             if after:
                 row = db.execute(
                     "SELECT seq FROM items WHERE id = ? AND conversation_id = ?", (after, conversation_id)
@@ -326,7 +231,7 @@ class ConversationStore:
 
     def item(self, user: str, conversation_id: str, item_id: str) -> dict[str, Any]:
         self.get(user, conversation_id)
-        with closing(self._connect()) as db:
+        with closing(self._store.connect()) as db:
             row = db.execute(
                 "SELECT body FROM items WHERE id = ? AND conversation_id = ?", (item_id, conversation_id)
             ).fetchone()
@@ -342,7 +247,7 @@ class ConversationStore:
             for i in response.get("output", [])
             if isinstance(i, dict) and i.get("type") == "mcp_approval_request" and i.get("id")
         }
-        with self._lock, closing(self._connect()) as db:
+        with self._lock, closing(self._store.connect()) as db:
             db.execute(
                 "INSERT INTO responses (id, owner, created, previous_id, input, body, held) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -360,9 +265,8 @@ class ConversationStore:
     def take_held(self, user: str, response_id: str, request_id: str) -> dict[str, str] | None:
         """The clear arguments and question of the action a stored response waits to have confirmed, handed out
         once (then dropped); None when it was already confirmed or declined."""
-        with self._lock, closing(self._connect()) as db:
-            db.begin()
-            try:
+        with self._lock, closing(self._store.connect()) as db:
+            with db.transaction():
                 lock = " FOR UPDATE" if db.postgres else ""  # SQLite's IMMEDIATE transaction holds the file
                 query = f"SELECT held, body FROM responses WHERE id = ? AND owner = ?{lock}"  # nosec B608  # a constant clause
                 row = db.execute(query, (response_id, user)).fetchone()  # values are bound
@@ -375,16 +279,12 @@ class ConversationStore:
                     found = json.loads(row[0]).get(request_id)
                 if found:
                     db.execute("UPDATE responses SET held = '{}' WHERE id = ?", (response_id,))
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
             if found:
                 db.flush()
         return dict(found) if found else None
 
     def response(self, user: str, response_id: str) -> dict[str, Any]:
-        with closing(self._connect()) as db:
+        with closing(self._store.connect()) as db:
             row = db.execute("SELECT body FROM responses WHERE id = ? AND owner = ?", (response_id, user)).fetchone()
         if row is None:
             raise NotFound(f"no stored response {response_id!r}")
@@ -392,7 +292,7 @@ class ConversationStore:
 
     def followed(self, user: str, response_id: str) -> bool:
         """Whether a stored response was already continued (an approval is answered once)."""
-        with closing(self._connect()) as db:
+        with closing(self._store.connect()) as db:
             row = db.execute(
                 "SELECT 1 FROM responses WHERE previous_id = ? AND owner = ? LIMIT 1", (response_id, user)
             ).fetchone()
@@ -403,7 +303,7 @@ class ConversationStore:
         where an earlier response was pruned (storage.retention_days)."""
         chain: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
         current: str | None = response_id
-        with closing(self._connect()) as db:
+        with closing(self._store.connect()) as db:
             while current and len(chain) < limit:
                 row = db.execute(
                     "SELECT previous_id, input, body FROM responses WHERE id = ? AND owner = ?", (current, user)
@@ -420,18 +320,13 @@ class ConversationStore:
     def erase_user(self, user: str) -> dict[str, int]:
         """Deletes every conversation (with its items) and stored response of `user`; returns how many of each."""
         theirs = "SELECT id FROM conversations WHERE owner = ?"
-        with self._lock, closing(self._connect()) as db:
-            db.begin()
-            try:
+        with self._lock, closing(self._store.connect()) as db:
+            with db.transaction():
                 items = db.execute(f"SELECT COUNT(*) FROM items WHERE conversation_id IN ({theirs})", (user,))  # nosec B608  # a constant subquery; values are bound
                 items = items.fetchone()[0]
                 db.execute(f"DELETE FROM items WHERE conversation_id IN ({theirs})", (user,))  # nosec B608  # a constant subquery; values are bound
                 conversations = db.execute("DELETE FROM conversations WHERE owner = ?", (user,)).rowcount
                 responses = db.execute("DELETE FROM responses WHERE owner = ?", (user,)).rowcount
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
             db.flush()
         return {"conversations": int(conversations), "items": int(items), "responses": int(responses)}
 
@@ -442,18 +337,13 @@ class ConversationStore:
             return {"conversations": 0, "items": 0, "responses": 0}
         cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).timestamp()
         old = "SELECT id FROM conversations WHERE updated < ?"
-        with self._lock, closing(self._connect()) as db:
-            db.begin()
-            try:
+        with self._lock, closing(self._store.connect()) as db:
+            with db.transaction():
                 items = db.execute(f"SELECT COUNT(*) FROM items WHERE conversation_id IN ({old})", (cutoff,))  # nosec B608  # a constant subquery; values are bound
                 items = items.fetchone()[0]
                 db.execute(f"DELETE FROM items WHERE conversation_id IN ({old})", (cutoff,))  # nosec B608  # a constant subquery; values are bound
                 conversations = db.execute("DELETE FROM conversations WHERE updated < ?", (cutoff,)).rowcount
                 responses = db.execute("DELETE FROM responses WHERE created < ?", (cutoff,)).rowcount
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
             if conversations or responses:
                 db.flush()
         return {"conversations": int(conversations), "items": int(items), "responses": int(responses)}

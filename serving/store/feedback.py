@@ -2,19 +2,20 @@
 queue: a thumbs-down flags the answer; a reviewer records the correct answer and its sources (`python -m eval
 feedback`), and reviewed items become a QA set the nightly evaluation answers (data/eval/feedback.jsonl).
 
-The schema is versioned (PRAGMA user_version); each migration runs once, in order, when the store is opened.
+The schema is versioned (PRAGMA user_version, configs.sqlstore); each migration runs once, in order, when the store
+is opened.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from configs.errors import InvalidRequest, NotFound, StoreUnavailable
+from configs.errors import InvalidRequest, NotFound
+from configs.sqlstore import Db, Store
 
 MIGRATIONS = (
     # 1: the original table
@@ -37,32 +38,26 @@ COLUMNS = (
 )  # fmt: skip
 
 
+def _legacy_version(db: Db) -> int:
+    """A store written before versioning: version 1, or 2 when it already has the user column."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
+        return 0
+    columns = {r[1] for r in db.execute("PRAGMA table_info(feedback)")}
+    return 2 if "user" in columns else 1
+
+
 class FeedbackStore:
     """Append-only feedback; only a review's own columns (status, reference, gold sources) are ever updated."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db: sqlite3.Connection | None = None
+        self._store = Store("feedback store", "serving.feedback_db", path, MIGRATIONS, legacy=_legacy_version)
+        self._db: Db | None = None
         self._lock = threading.Lock()
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Db:
         if self._db is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-                db.execute("PRAGMA busy_timeout=30000")
-                version = int(db.execute("PRAGMA user_version").fetchone()[0])
-                if version == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
-                    # a store written before versioning: version 1, or 2 when it already has the user column
-                    columns = {r[1] for r in db.execute("PRAGMA table_info(feedback)")}
-                    version = 2 if "user" in columns else 1
-                for n, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                    db.executescript(f"BEGIN; {migration}; PRAGMA user_version = {n}; COMMIT;")
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreUnavailable(
-                    f"cannot open the feedback store {self.path} ({exc}); check serving.feedback_db"
-                ) from exc
-            self._db = db
+            self._db = self._store.connect()
         return self._db
 
     def add(
