@@ -118,7 +118,7 @@ NO_LIMITS = {
 def main(settings: Settings, out: Path) -> dict[str, Any]:
     from eval.loopback import free_port, start_llama_server, stop, wait_for_port
     from ingest.indexer import build_indexer
-    from serving.llm.protocol import bundled_gguf
+    from serving.llm.llamacpp import bundled_gguf
 
     index = settings.resolve(settings.eval.cache_dir) / "bench" / "sample-index"
     build_indexer(settings, index_dir=index).run([PROJECT_ROOT / "data" / "sample"])

@@ -1,7 +1,7 @@
 """How well the document prompt-injection filter tells text addressed to an AI from ordinary documentation
 (`python -m eval injection`): precision and recall on a labelled set (data/injection/labelled.jsonl, built by
 scripts/build_injection_set.py: injections by intent, language and disguise, and hard negatives that use the same
-words), on its `tune` and `validation` halves, for the detector in serving/answer/injection.py and for the short
+words), on its `tune` and `validation` halves, for the detector in serving/answer/injection/ and for the short
 regex it replaced. A row counts as flagged when any of its sentences is withheld from the model.
 
 The threshold is chosen on the tune half only (the sweep is printed); the validation half was written separately
@@ -47,7 +47,7 @@ def load(path: Path, split: str) -> list[dict[str, Any]]:
 
 
 def detector(threshold: float) -> Callable[[str], bool]:
-    from serving.answer.injection import flagged_sentences
+    from serving.answer.injection.detector import flagged_sentences
 
     return lambda text: bool(flagged_sentences(text, threshold))
 
@@ -131,7 +131,7 @@ def sample_chunks(root: Path, size: int = 500) -> list[str]:
 
 def measure(rows: list[dict[str, Any]], split: str, sample: Path | None = None) -> dict[str, Any]:
     """The sweep on the tune half, then old regex and detector on each half present in `rows`."""
-    from serving.answer.injection import THRESHOLD
+    from serving.answer.injection.detector import THRESHOLD
 
     tune = [r for r in rows if r["split"] == "tune"]
     result: dict[str, Any] = {"threshold": THRESHOLD}

@@ -129,7 +129,7 @@ def _judge_llm(judge: EvalSettings, llm: LLMSettings) -> Any:
         )
     from langchain_community.chat_models import ChatLlamaCpp
 
-    from serving.llm.protocol import bundled_gguf
+    from serving.llm.llamacpp import bundled_gguf
 
     class SerialChatLlamaCpp(ChatLlamaCpp):
         """One generation at a time, each constrained to the prompt's JSON Schema. ragas abandons a job on

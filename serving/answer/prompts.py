@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from serving.answer.injection import flagged_sentences
+from serving.answer.injection.detector import flagged_sentences
 from serving.llm.protocol import Message
 
 SYSTEM = """{persona}
@@ -34,7 +34,7 @@ Conversation:
 Last question: {question}
 Standalone question:"""
 
-# Sentences addressed to an assistant rather than to a reader (serving/answer/injection.py). Documents are data: such
+# Sentences addressed to an assistant rather than to a reader (serving/answer/injection/). Documents are data: such
 # sentences are withheld from the model (and shown to the user as quoted, flagged text) instead of being given to it.
 WITHHELD = "[text addressed to the assistant withheld]"
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from configs.settings import LLMSettings
-from serving.llm.protocol import ChatModel, LlamaCppChatModel, OpenAIChatModel
+from serving.llm.llamacpp import LlamaCppChatModel
+from serving.llm.openai_compatible import OpenAIChatModel
+from serving.llm.protocol import ChatModel
 
 
 @dataclass(frozen=True)

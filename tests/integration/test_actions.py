@@ -61,7 +61,7 @@ class Tickets(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def tool_llama() -> Iterator[str]:
     from eval.loopback import start_llama_server, stop
-    from serving.llm.protocol import bundled_gguf
+    from serving.llm.llamacpp import bundled_gguf
 
     proc, url = start_llama_server(str(bundled_gguf()), PYTHON, alias="smollm2", chat_format="chatml-function-calling")
     try:
@@ -208,7 +208,8 @@ def test_the_page_asks_before_an_action_changes_something(kb_index: Path, tmp_pa
                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     from playwright.sync_api import expect, sync_playwright
 
-    from serving.llm.protocol import ScriptedChatModel, ToolCall, ToolReply
+    from serving.llm.fake import ScriptedChatModel
+    from serving.llm.protocol import ToolCall, ToolReply
     from tests.integration.test_browser import CHROMIUM, FLAGS
 
     class Deciding(ScriptedChatModel):

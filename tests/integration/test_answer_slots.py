@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.llm.protocol import ScriptedChatModel
+from serving.llm.fake import ScriptedChatModel
 from tests.integration.conftest import start_app
 
 pytestmark = pytest.mark.integration

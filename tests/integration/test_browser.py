@@ -52,7 +52,7 @@ def test_page_answers_a_question_with_sources(kb_index: Path, tmp_path: Path) ->
 def test_page_sets_unverified_statements_apart_from_the_answer(kb_index: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from serving.llm.protocol import ScriptedChatModel
+    from serving.llm.fake import ScriptedChatModel
 
     model = ScriptedChatModel(
         "The hotel limit in Paris is 25 euros per night [1]. Breakfast is included in the limit [1]."

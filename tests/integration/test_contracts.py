@@ -11,7 +11,8 @@ import pytest
 
 from configs.settings import IndexSettings, LLMSettings
 from retrieval.store import ChromaStore
-from serving.llm.protocol import LlamaCppChatModel, OpenAIChatModel
+from serving.llm.llamacpp import LlamaCppChatModel
+from serving.llm.openai_compatible import OpenAIChatModel
 from tests.contracts import ChatModelContract, EmbedderContract, StoreContract
 
 pytestmark = pytest.mark.integration

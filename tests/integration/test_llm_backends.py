@@ -6,7 +6,9 @@ import pytest
 
 from configs.errors import ModelUnavailable
 from configs.settings import LLMSettings
-from serving.llm.protocol import LlamaCppChatModel, OpenAIChatModel, complete
+from serving.llm.llamacpp import LlamaCppChatModel
+from serving.llm.openai_compatible import OpenAIChatModel
+from serving.llm.protocol import complete
 
 pytestmark = pytest.mark.integration
 ASK = [{"role": "user", "content": "Name one colour of the sky. Answer in one word."}]

@@ -223,7 +223,7 @@ def test_traces_go_to_the_configured_collector_and_logs_carry_request_and_trace_
     from opentelemetry import trace
 
     from configs.logs import JsonFormatter
-    from serving.llm.protocol import ScriptedChatModel
+    from serving.llm.fake import ScriptedChatModel
 
     collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
     threading.Thread(target=collector.serve_forever, daemon=True).start()

@@ -212,7 +212,7 @@ def test_llm_answers_through_the_openai_backend(kb_index: Path, tmp_path: Path, 
 def test_chat_honours_temperature_and_max_tokens_counts_usage_and_names_its_model(
     kb_index: Path, tmp_path: Path
 ) -> None:
-    from serving.llm.protocol import ScriptedChatModel
+    from serving.llm.fake import ScriptedChatModel
 
     model = ScriptedChatModel("Breakfast is included in the limit [1].")
     with start_app(kb_index, tmp_path, chat_model=model, llm={"max_tokens": 200}) as app:

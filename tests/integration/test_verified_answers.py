@@ -16,7 +16,7 @@ import pytest
 from retrieval.text import numbers, strip_markers
 from serving.answer.chain import Answer, Delta
 from serving.answer.citations import claims
-from serving.llm.protocol import ScriptedChatModel
+from serving.llm.fake import ScriptedChatModel
 from tests.conftest import make_settings
 from tests.integration.conftest import start_app
 
@@ -147,7 +147,7 @@ def test_auto_backend_picks_a_reachable_server_else_a_local_model_else_extractiv
 ) -> None:
     import shutil
 
-    from serving.llm.protocol import bundled_gguf
+    from serving.llm.llamacpp import bundled_gguf
 
     def health(**llm: Any) -> dict[str, Any]:
         with start_app(kb_index, tmp_path, llm={"backend": "auto", "probe_timeout_s": 2, **llm}) as app:

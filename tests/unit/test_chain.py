@@ -18,7 +18,8 @@ from retrieval.types import Chunk, ChunkMeta
 from serving.answer.chain import AnswerChain, Delta
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.verify.verifier import FeatureVerifier
-from serving.llm.protocol import Message, ScriptedChatModel, Usage
+from serving.llm.fake import ScriptedChatModel
+from serving.llm.protocol import Message, Usage
 
 DOCS = {
     "hotels": (

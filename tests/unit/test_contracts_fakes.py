@@ -10,7 +10,7 @@ import pytest
 from retrieval.embeddings import FakeEmbedder
 from retrieval.rerank import OverlapReranker
 from retrieval.store import InMemoryStore
-from serving.llm.protocol import ScriptedChatModel
+from serving.llm.fake import ScriptedChatModel
 from tests.contracts import ChatModelContract, EmbedderContract, RerankerContract, StoreContract
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from configs.settings import PROJECT_ROOT
 from eval.injection_eval import DATA, detector, load, metrics
-from serving.answer.injection import THRESHOLD, flagged_sentences, fold, is_addressed_to_ai
+from serving.answer.injection.detector import THRESHOLD, flagged_sentences, is_addressed_to_ai
+from serving.answer.injection.folding import fold
 from serving.answer.prompts import WITHHELD, withhold_instructions
 
 # Measured on the validation half (`python -m eval injection`, see BENCHMARKS.md), less a small margin: a change

@@ -13,7 +13,8 @@ import pytest
 
 from configs.settings import PrivacySettings
 from serving.access.pii import RedactingChatModel, RedactingFilter, Redactor, redacting
-from serving.llm.protocol import Message, ScriptedChatModel, ToolCall, ToolReply, Usage, supports_tools
+from serving.llm.fake import ScriptedChatModel
+from serving.llm.protocol import Message, ToolCall, ToolReply, Usage, supports_tools
 
 QUESTION = (
     "Hi, I'm Priya Raman (priya.raman@northwind.example, +44 20 7946 0958). My card 4111 1111 1111 1111 was "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.answer.verify.evidence import clauses
+from serving.answer.verify.analysis import clauses
 from serving.answer.verify.verifier import FeatureVerifier, verify_answer
 
 HOTEL = "Travel Policy > Hotels\nThe hotel limit is 150 euros per night in most cities and 220 euros per night in \

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from retrieval.text import STOPWORDS, content_stems, sentences, stem, strip_markers, tokens
-from serving.answer.verify.evidence import clauses, explain, features
+from serving.answer.verify.analysis import clauses
+from serving.answer.verify.evidence import explain, features
 from serving.answer.verify.polar import Statement, polar_answer, statement
 
 WEIGHTS = Path(__file__).with_name("verifier.json")

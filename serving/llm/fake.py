@@ -1,0 +1,35 @@
+"""The ChatModel fake: a fixed reply, for tests and demos of everything around the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from serving.llm.protocol import Message, Usage
+
+
+class ScriptedChatModel:
+    """A ChatModel that replies with a fixed text, streamed a few characters at a time: the fake for tests and
+    demos of everything around the model (verification, citations, streaming), where a real model's answer would
+    change from run to run."""
+
+    def __init__(self, reply: str | Callable[[Sequence[Message]], str], piece: int = 7, name: str = "scripted") -> None:
+        self._reply = reply
+        self._piece = piece
+        self._name = name
+        self.calls: list[list[Message]] = []
+        self.last_options: dict[str, float] = {}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def stream(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+    ) -> Iterator[str]:
+        self.calls.append(list(messages))
+        self.last_options = {"max_tokens": max_tokens, "temperature": temperature}
+        text = self._reply(messages) if callable(self._reply) else self._reply
+        if usage is not None:  # one word, one token
+            usage.add(Usage(sum(len((m.get("content") or "").split()) for m in messages), len(text.split())))
+        for i in range(0, len(text), self._piece):
+            yield text[i : i + self._piece]
