@@ -120,26 +120,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "retrieval":
             return _retrieval(settings, args)
         if args.command == "bench-serving":
-            from eval.bench_serving import main as bench_serving
+            from eval.bench.bench_serving import main as bench_serving
 
             bench_serving(settings, args.out)
             return 0
         if args.command == "bench-scale":
-            from eval.bench_scale import main as bench_scale
+            from eval.bench.bench_scale import main as bench_scale
 
             sizes = [int(s) for s in args.sizes.split(",")]
             bench_scale(settings, sizes, args.out, args.keep, say=lambda m: print(m, file=sys.stderr, flush=True))
             return 0
         if args.command == "train-reranker":
-            from eval.train_reranker import main as train_reranker
+            from eval.training.train_reranker import main as train_reranker
 
             return train_reranker(settings, args.epochs, args.lr)
         if args.command == "nightly":
-            from eval.nightly import main_nightly
+            from eval.nightly.run import main_nightly
 
             return main_nightly(settings, args.out, args.sample, args.index)
         if args.command == "train-verifier":
-            from eval.train_verifier import WEIGHTS, train
+            from eval.training.train_verifier import WEIGHTS, train
 
             data = settings.resolve(settings.eval.data_dir)
             scifact = _data_path(args.scifact) if args.scifact else data / "scifact"
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             train(scifact, pubmedqa, args.out or WEIGHTS)
             return 0
         if args.command == "verifier":
-            from eval.train_verifier import evaluate_file, overlap_baseline
+            from eval.training.train_verifier import evaluate_file, overlap_baseline
 
             for path in args.files:
                 print(json.dumps({"file": str(path), "verifier": evaluate_file(path)}))
@@ -157,40 +157,40 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "extractive":
             return _extractive(settings, args)
         if args.command == "answers":
-            from eval.answer_eval import main as answers
+            from eval.quality.answer_eval import main as answers
 
             sets = [_data_path(s) for s in args.set]
             return answers(settings, sets, args.split, args.backend, args.json, args.verbose)
         if args.command == "bench-observability":
-            from eval.bench_serving import observability_cost
+            from eval.bench.bench_serving import observability_cost
 
             observability_cost(settings, args.out, args.rounds)
             return 0
         if args.command == "feedback":
-            from eval.feedback import main as feedback_main
+            from serving.feedback_cli import main as feedback_main
 
             return feedback_main(settings, args.rest)
         if args.command == "pii":
             return _pii(settings, args)
         if args.command == "injection":
-            from eval.injection_eval import main as injection
+            from eval.quality.injection_eval import main as injection
 
             return injection(settings, args.data and _data_path(args.data), args.split, args.json, args.verbose)
         if args.command == "tune-fusion":
             return _tune(settings, args)
         if args.command == "bench-ray":
-            from eval.bench_ray import main as bench_ray
+            from eval.bench.bench_ray import main as bench_ray
 
             workers = [int(w) for w in args.workers.split(",")]
             bench_ray(settings, workers, args.docs, args.out, say=lambda m: print(m, file=sys.stderr, flush=True))
             return 0
         if args.command == "bench-pdf":
-            from eval.bench_pdf import main as bench_pdf
+            from eval.bench.bench_pdf import main as bench_pdf
 
             bench_pdf(_data_path(args.folder), args.out)
             return 0
         if args.command == "bench-ingest":
-            from eval.bench_ingest import main as bench_ingest
+            from eval.bench.bench_ingest import main as bench_ingest
 
             bench_ingest(settings, args.corpora.split(","), args.out, tutorial=not args.no_tutorial)
             return 0
@@ -248,7 +248,7 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
 
 def _extractive(settings: Any, args: argparse.Namespace) -> int:
     from eval.datasets import load_dataset
-    from eval.extractive_eval import measure
+    from eval.quality.extractive_eval import measure
 
     path = _data_path(args.dataset) if args.dataset else settings.resolve(settings.eval.data_dir) / "pubmedqa"
     dataset = load_dataset(path, args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
@@ -263,7 +263,7 @@ def _extractive(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _pii(settings: Any, args: argparse.Namespace) -> int:
-    from eval.pii_eval import DATA, answer_texts, load, measure, table
+    from eval.quality.pii_eval import DATA, answer_texts, load, measure, table
 
     privacy = settings.privacy
     if args.min_score is not None:
@@ -289,7 +289,7 @@ def _pii(settings: Any, args: argparse.Namespace) -> int:
 def _tune(settings: Any, args: argparse.Namespace) -> int:
     from eval.datasets import load_dataset
     from eval.retrieval_metrics import make_retriever
-    from eval.tuning import tune_fusion
+    from eval.training.tuning import tune_fusion
 
     dataset = load_dataset(_data_path(args.dataset), args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
     index_dir, embedder = _ingest_corpus(settings, dataset, args.index)

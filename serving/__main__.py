@@ -3,7 +3,8 @@
 `python -m serving verify FILE.jsonl [--json]`: check answers against their sources with the verifier the answer
 chain uses; `python -m serving model [--list] [--name NAME]`: download a local GGUF model (what `make model` runs);
 `python -m serving keys ...`, `python -m serving sessions ...` and `python -m serving audit ...`: API keys, the
-page's sign-in sessions and the audit trail (serving/admin.py).
+page's sign-in sessions and the audit trail (serving/admin.py); `python -m serving feedback ...`: the review queue of
+thumbs-down answers (serving/feedback_cli.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
 
         offline_environment()
         return {"keys": keys_main, "sessions": sessions_main, "audit": audit_main}[argv[0]](argv[1:])
+    if argv[:1] == ["feedback"]:
+        from serving.feedback_cli import cli as feedback_cli
+
+        offline_environment()
+        return feedback_cli(argv[1:])
     if argv[:1] == ["model"]:
         from serving.llm.download import main as model_main
 

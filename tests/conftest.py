@@ -16,7 +16,7 @@ import pytest
 
 from configs.loading import load_settings, offline_environment
 from configs.settings import PROJECT_ROOT, Settings
-from eval.loopback import free_port, stop, wait_for_port
+from eval.bench.loopback import free_port, stop, wait_for_port
 
 offline_environment()
 SAMPLE = PROJECT_ROOT / "data" / "sample"

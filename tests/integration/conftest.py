@@ -40,7 +40,7 @@ def kb_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the bundled SmolLM2 GGUF; yields its /v1 base URL."""
-    from eval.loopback import start_llama_server, stop
+    from eval.bench.loopback import start_llama_server, stop
     from serving.llm.llamacpp import bundled_gguf
 
     proc, url = start_llama_server(str(bundled_gguf()), PYTHON, alias="smollm2")

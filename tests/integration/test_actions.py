@@ -60,7 +60,7 @@ class Tickets(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def tool_llama() -> Iterator[str]:
-    from eval.loopback import start_llama_server, stop
+    from eval.bench.loopback import start_llama_server, stop
     from serving.llm.llamacpp import bundled_gguf
 
     proc, url = start_llama_server(str(bundled_gguf()), PYTHON, alias="smollm2", chat_format="chatml-function-calling")

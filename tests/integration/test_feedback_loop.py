@@ -20,8 +20,8 @@ LEAVE = "How many days of paid annual leave do full-time employees get?"
 
 def test_a_thumbs_down_becomes_a_reviewed_regression_question(kb_index: Path, tmp_path: Path) -> None:
     from eval.datasets import user_qa_items
-    from eval.feedback import live_kpis
     from serving.app import Assistant
+    from serving.feedback_cli import live_kpis
 
     state = {
         "audit": {"path": str(tmp_path / "audit.sqlite")},

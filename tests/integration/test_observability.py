@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from configs.errors import ModelUnavailable
-from eval.loopback import free_port, stop, wait_for_port
+from eval.bench.loopback import free_port, stop, wait_for_port
 from tests.integration.conftest import start_app
 
 pytestmark = pytest.mark.integration

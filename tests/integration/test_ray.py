@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from eval.loopback import free_port
+from eval.bench.loopback import free_port
 from retrieval.lexical import LexicalIndex
 from tests.conftest import PYTHON, SAMPLE
 

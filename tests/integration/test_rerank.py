@@ -1,7 +1,7 @@
 """Rerankers: one contract for the local CrossEncoder and the HTTP /rerank endpoint, and what the retriever does
 with them (filters kept, top-n only, an outage degrades to the fused order and says so).
 
-The cross-encoder is really trained here, through `eval.train_reranker.fit`, on a few pairs from the sample
+The cross-encoder is really trained here, through `eval.training.train_reranker.fit`, on a few pairs from the sample
 knowledge base (no trained cross-encoder ships in any package, and nothing may be downloaded).
 """
 
@@ -46,7 +46,7 @@ EXTRACTIVE = {"llm": {"backend": "extractive"}}
 
 @pytest.fixture(scope="module")
 def trained_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from eval.train_reranker import fit
+    from eval.training.train_reranker import fit
 
     pairs = [
         (q, text, 1.0 if key == gold else 0.0) for q, gold in TRAIN for key, text in PASSAGES.items()
@@ -205,7 +205,7 @@ def test_the_same_pairs_train_the_same_model(tmp_path: Path) -> None:
     """Seeded end to end (the classification head is initialised at random before training starts)."""
     from sentence_transformers import CrossEncoder
 
-    from eval.train_reranker import fit
+    from eval.training.train_reranker import fit
 
     pairs = [(q, text, 1.0 if key == gold else 0.0) for q, gold in TRAIN[:2] for key, text in PASSAGES.items()]
     scores = []

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from eval.loopback import free_port, stop, wait_for_port
+from eval.bench.loopback import free_port, stop, wait_for_port
 from tests.conftest import PYTHON, SAMPLE
 
 pytestmark = pytest.mark.integration

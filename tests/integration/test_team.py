@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from eval.loopback import free_port, stop, wait_for_port
+from eval.bench.loopback import free_port, stop, wait_for_port
 from tests.conftest import PYTHON
 from tests.integration.conftest import AppServer, start_app
 

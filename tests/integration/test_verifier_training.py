@@ -27,7 +27,7 @@ def _halueval() -> bool:
 @pytest.mark.skipif(not _halueval(), reason="needs HaluEval QA: make verifier-data")
 def test_the_committed_verifier_is_what_make_train_verifier_builds(tmp_path: Path) -> None:
     """`make train-verifier` on the shared data and HaluEval gives the committed file byte for byte."""
-    from eval.train_verifier import train
+    from eval.training.train_verifier import train
     from serving.answer.verify.verifier import WEIGHTS
 
     rebuilt = train(SHARED / "scifact", SHARED / "pubmedqa", tmp_path / "verifier.json", say=lambda _: None)

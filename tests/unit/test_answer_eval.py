@@ -1,4 +1,4 @@
-"""The answer harness's fact matching and scoring (eval/answer_eval.py), and the question sets it reads."""
+"""The answer harness's fact matching and scoring (eval/quality/answer_eval.py), and the question sets it reads."""
 
 import json
 from dataclasses import replace
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from configs.settings import PROJECT_ROOT
-from eval.answer_eval import PartSpec, QuestionRow, expected_splits, load_set, match_part, report, score
-from eval.answer_facts import find, normalise, unsupported_numbers
+from eval.quality.answer_eval import PartSpec, QuestionRow, expected_splits, load_set, match_part, report, score
+from eval.quality.answer_facts import find, normalise, unsupported_numbers
 from serving.answer.chain import Answer, PartResult
 from serving.answer.prompts import NO_CONTEXT
 from serving.answer.sources import Citation
@@ -214,7 +214,7 @@ def test_every_corpus_page_is_named_once() -> None:
 
 
 def test_a_number_in_the_heading_the_answer_quotes_is_supported() -> None:
-    from eval.answer_eval import cited_texts
+    from eval.quality.answer_eval import cited_texts
 
     source = Citation(
         1,

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 from eval.answer_metrics import citation_validity, generated_supported_share, verifier_faithfulness
-from eval.history import append_run, load_history, verdict
+from eval.nightly.history import append_run, load_history, verdict
 from eval.retrieval_metrics import documents_ranked, evaluate_run
 from retrieval.types import Chunk, ChunkMeta, Hit
 from serving.answer.chain import Answer
@@ -90,7 +90,7 @@ def test_history_survives_a_torn_last_line(tmp_path: Path) -> None:
 def test_judge_output_is_constrained_to_the_schema_the_ragas_prompt_asks_for() -> None:
     from types import SimpleNamespace
 
-    from eval.ragas_suite import _patch_ragas_import, output_schema
+    from eval.nightly.ragas_suite import _patch_ragas_import, output_schema
 
     _patch_ragas_import()
     from ragas.metrics._faithfulness import StatementGeneratorInput, StatementGeneratorPrompt

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from configs.settings import PROJECT_ROOT
-from eval.injection_eval import DATA, detector, load, metrics
+from eval.quality.injection_eval import DATA, detector, load, metrics
 from serving.answer.injection.detector import THRESHOLD, flagged_sentences, is_addressed_to_ai
 from serving.answer.injection.folding import fold
 from serving.answer.prompts import WITHHELD, withhold_instructions

@@ -35,7 +35,8 @@ from serving.actions.tools import Toolbox
 from serving.answer.chain import AnswerChain
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.verify.verifier import FeatureVerifier
-from serving.llm.protocol import Message, ScriptedChatModel, ToolCall, ToolReply, Usage
+from serving.llm.fake import ScriptedChatModel
+from serving.llm.protocol import Message, ToolCall, ToolReply, Usage
 from serving.observability.recorder import Recorder
 from serving.store.conversations import ConversationStore
 from serving.store.feedback import FeedbackStore

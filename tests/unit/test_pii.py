@@ -104,7 +104,7 @@ def test_log_lines_are_redacted_and_a_failure_withholds_the_line(redactor: Redac
 
 def test_the_labelled_set_is_measured_per_entity_type() -> None:
     from configs.loading import load_settings
-    from eval.pii_eval import DATA, load, measure
+    from eval.quality.pii_eval import DATA, load, measure
 
     settings = load_settings(environ={})
     rows = load(settings.resolve(DATA), "validation")

@@ -185,7 +185,7 @@ def test_a_clause_of_a_longer_answer_is_not_read_as_a_short_answer(verifier: Fea
 
 
 def test_halueval_parts_are_fixed_by_passage_and_add_the_opposite_bare_answer(tmp_path: Path) -> None:
-    from eval.verifier_data import halueval
+    from eval.training.verifier_data import halueval
 
     rows = [
         {

@@ -258,7 +258,7 @@ def _findings(
     if missing_names:
         findings.append("names not in the sources: " + ", ".join(missing_names))
     # A number the sources state, but of something else: below this share of shared neighbouring words, 0.6% of
-    # supported and 60% of number-swapped validation claims fall (eval/train_verifier.py reports it).
+    # supported and 60% of number-swapped validation claims fall (eval/training/train_verifier.py reports it).
     misplaced = sorted(n for n, share in contexts.items() if share < NUMBER_CONTEXT_FLOOR and n not in missing_numbers)
     if misplaced:
         findings.append(

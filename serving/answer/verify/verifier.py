@@ -7,7 +7,7 @@ and against the source sentence that matches the clause best (a right number tak
 still wrong). Three findings are decisive on their own: a number or a name that no source contains, and a
 number whose neighbouring words in the claim are not its neighbours anywhere in the sources. The rest
 is weighed by a logistic model whose weights are constrained to point the way evidence points (more coverage
-never lowers the score), trained by `make train-verifier` (eval/train_verifier.py) on claims generated from
+never lowers the score), trained by `make train-verifier` (eval/training/train_verifier.py) on claims generated from
 SciFact and PubMedQA. The weights and their provenance are committed beside this file (verifier.json), so the
 check is the same everywhere and costs about a millisecond per sentence.
 """
@@ -61,7 +61,7 @@ class FeatureVerifier:
     ) -> None:
         self._path = weights
         self._threshold = threshold
-        self._model: dict[str, Any] | None = model  # given: a model being fitted (eval/train_verifier.py)
+        self._model: dict[str, Any] | None = model  # given: a model being fitted (eval/training/train_verifier.py)
 
     @property
     def name(self) -> str:

@@ -1,10 +1,11 @@
 """`python -m eval train-verifier` (`make train-verifier`): fit the faithfulness verifier and record provenance.
 
-Features come from serving/answer/verify/verifier.py; examples from eval/verifier_data.py (generated, seeded, from
-SciFact and PubMedQA in ../shared/data). A standardised logistic regression is fitted on the training part; the decision
-threshold is chosen on the training part too (the lowest score that still accepts 95% of supported claims), so
-the validation numbers are honest. The result is written to serving/answer/verify/verifier.json (weights, threshold, the
-validation numbers and the data fingerprints): small enough to commit, rebuilt bit for bit by this command.
+Features come from serving/answer/verify/verifier.py; examples from eval/training/verifier_data.py (generated,
+seeded, from SciFact and PubMedQA in ../shared/data). A standardised logistic regression is fitted on the training
+part; the decision threshold is chosen on the training part too (the lowest score that still accepts 95% of
+supported claims), so the validation numbers are honest. The result is written to
+serving/answer/verify/verifier.json (weights, threshold, the validation numbers and the data fingerprints): small
+enough to commit, rebuilt bit for bit by this command.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.verifier_data import FALSIFIED, REWORDED, Example
+from eval.training.verifier_data import FALSIFIED, REWORDED, Example
 from serving.answer.verify.evidence import DIRECTION, FEATURES, features
 from serving.answer.verify.verifier import WEIGHTS, FeatureVerifier
 
@@ -188,7 +189,7 @@ def train(
 ) -> dict[str, Any]:
     """Generate the data, fit on the train split, choose the threshold on the tune split, report the validation
     split, write the model file; returns its contents."""
-    from eval.verifier_data import generate, halueval, halueval_path
+    from eval.training.verifier_data import generate, halueval, halueval_path
     from serving.answer.verify.polar import polar_answer
 
     halueval_file = halueval_file or halueval_path()

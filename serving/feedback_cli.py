@@ -1,4 +1,4 @@
-"""The feedback loop (`python -m eval feedback ...`) and the live-traffic KPIs of the nightly report.
+"""The feedback loop (`python -m serving feedback ...`, also `python -m eval feedback ...`) and the live-traffic KPIs.
 
 - `list` shows the review queue: answers a reader marked thumbs-down (with their reason), oldest first.
 - `review ID --reference TEXT [--gold FILE ...]` records the correct answer and the files it comes from;
@@ -6,7 +6,9 @@
 - `export` writes every reviewed item as a QA row {question, reference, gold_sources} to
   data/eval/feedback.jsonl, which the nightly evaluation answers with the rest of data/eval/*.jsonl: each
   reviewed failure becomes a regression test.
-- `kpis` prints the live-traffic numbers the nightly report carries.
+- `kpis` prints the live-traffic numbers the nightly report carries (eval/nightly/run.py reads them here).
+
+Both entry points run `main`; it lives in serving because it reads serving's stores only (serving never imports eval).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 from configs.audit import AuditLog, cli_operator
 from configs.errors import KBError
+from configs.loading import load_settings
+from configs.logs import configure_logging
 from configs.settings import Settings
 
 EXPORT = Path("data/eval/feedback.jsonl")
@@ -101,10 +105,25 @@ def export_reviewed(settings: Settings, out: Path) -> int:
     return len(rows)
 
 
-def main(settings: Settings, argv: list[str]) -> int:
+def cli(argv: list[str]) -> int:
+    """`python -m serving feedback [--profile P] [-v] list | review ID ... | dismiss ID | export | kpis`."""
+    p = argparse.ArgumentParser(prog="python -m serving feedback", description=__doc__.split("\n\n")[0])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
+    p.add_argument("--profile", help="config profile (default: default)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return main(load_settings(args.profile), args.rest, prog="python -m serving feedback")
+    except KBError as exc:  # a profile that does not load, a store that cannot be opened
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(settings: Settings, argv: list[str], prog: str = "python -m eval feedback") -> int:
     from serving.store.feedback import FeedbackStore
 
-    p = argparse.ArgumentParser(prog="python -m eval feedback", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command")
     ls = sub.add_parser("list", help="the review queue (the default)")
     ls.add_argument("--json", action="store_true")

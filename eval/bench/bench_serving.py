@@ -116,7 +116,7 @@ NO_LIMITS = {
 
 
 def main(settings: Settings, out: Path) -> dict[str, Any]:
-    from eval.loopback import free_port, start_llama_server, stop, wait_for_port
+    from eval.bench.loopback import free_port, start_llama_server, stop, wait_for_port
     from ingest.indexer import build_indexer
     from serving.llm.llamacpp import bundled_gguf
 
@@ -167,7 +167,7 @@ def main(settings: Settings, out: Path) -> dict[str, Any]:
 def observability_cost(settings: Settings, out: Path, rounds: int = 3) -> dict[str, Any]:
     """/v1/retrieve under the 8-client load with metrics and tracing off and on, alternating (off, on, off, on,
     ...) so that drift of the machine hits both alike; the medians of the rounds are compared."""
-    from eval.loopback import free_port, stop, wait_for_port
+    from eval.bench.loopback import free_port, stop, wait_for_port
     from ingest.indexer import build_indexer
 
     index = settings.resolve(settings.eval.cache_dir) / "bench" / "sample-index"

@@ -30,8 +30,15 @@ from eval.answer_metrics import (
     verifier_faithfulness,
 )
 from eval.datasets import Dataset, QAItem, dataset_spec, holdout, load_dataset, sample, user_qa_items
-from eval.history import append_run, load_history, verdict
-from eval.ragas_suite import METRICS_ALWAYS, METRICS_WITH_REFERENCE, QARow, RagasJudge, RagasSuite, choose_ragas_judge
+from eval.nightly.history import append_run, load_history, verdict
+from eval.nightly.ragas_suite import (
+    METRICS_ALWAYS,
+    METRICS_WITH_REFERENCE,
+    QARow,
+    RagasJudge,
+    RagasSuite,
+    choose_ragas_judge,
+)
 
 logger = logging.getLogger(__name__)
 Say = Callable[[str], None]
@@ -218,7 +225,7 @@ def run_nightly(
     if results:
         metrics["abstention_rate"] = round(statistics.fmean(r.metrics["abstained"] or 0.0 for r in results), 4)
     # --- live traffic: what readers asked and thought of the answers (audit trail + feedback store) ------------
-    from eval.feedback import live_kpis
+    from serving.feedback_cli import live_kpis
 
     live = live_kpis(settings, cfg.live_days, cfg.css_max_turns)
     for key in ("answers", "thumbs_up_rate", "flagged", "abstention_rate", "turns_per_conversation",
@@ -277,7 +284,7 @@ def _config(settings: Settings, plan: Plan, backend: str, reason: str, sample_si
 
 
 def _write(report: dict[str, Any], out_dir: Path, history_path: Path) -> None:
-    from eval.report import write_html
+    from eval.nightly.report import write_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))

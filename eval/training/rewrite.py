@@ -1,5 +1,5 @@
 """How a language model words an answer taken from a passage, and how such an answer goes plausibly wrong, for the
-verifier's training, tuning and validation claims (eval/verifier_data.py).
+verifier's training, tuning and validation claims (eval/training/verifier_data.py).
 
 Right: numbers written another way ("14 days" for "two weeks", "four megabytes" for "4MB", "1200" for "1,200"),
 a sentence summarised to its main clause, two sentences merged into one. Wrong: a wrong number written another way,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from configs.settings import PROJECT_ROOT, Settings
-from eval.loopback import free_port
+from eval.bench.loopback import free_port
 
 RAY = str(Path(sys.executable).parent / "ray")
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from configs.errors import ConfigError
 from configs.settings import Settings
-from eval.answer_facts import earliest, find, normalise, unsupported_numbers
+from eval.quality.answer_facts import earliest, find, normalise, unsupported_numbers
 from retrieval.text import content_stems, sentences, strip_markers
 
 Kind = Literal["fact", "procedure", "summary", "comparison", "yesno", "definition", "threshold"]
@@ -414,7 +414,7 @@ def measure(
     progress: Callable[[int], None] | None = None,
 ) -> list[QuestionResult]:
     """Answer every question with the chain the server builds, and score the answers."""
-    from eval.answer_corpora import pointed
+    from eval.quality.answer_corpora import pointed
     from serving.app import Assistant
 
     assistant = Assistant(pointed(settings, index_dir, backend), index_dir)
@@ -439,7 +439,7 @@ def main(
 ) -> int:
     """`python -m eval answers`: the figures of each set as text (and all of it as JSON in json_path)."""
     from configs.progress import progress_bar
-    from eval.answer_corpora import index_corpus
+    from eval.quality.answer_corpora import index_corpus
 
     out: dict[str, Any] = {}
     for path in sets:

@@ -137,7 +137,7 @@ def bench_tutorial(docs: Path, bench: Path, glob: str = "**/*.txt") -> dict[str,
 def main(settings: Settings, corpora: list[str], out: Path, tutorial: bool = True) -> dict[str, Any]:
     cache = settings.resolve(settings.eval.cache_dir)
     bench = cache / "bench"
-    from eval.bench_ray import cpu_description
+    from eval.bench.bench_ray import cpu_description
 
     results: dict[str, Any] = {"cpu": cpu_description()}
     if "scifact" in corpora:
