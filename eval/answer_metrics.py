@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from retrieval.text import strip_markers
-from serving.answer.chain import Answer
 from serving.answer.citations import claims
 from serving.answer.prompts import NO_CONTEXT, REFUSAL
+from serving.answer.results import Answer
 from serving.answer.verify.verifier import Verifier, check_sentence
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from retrieval.text import marker_numbers
-from serving.answer.chain import Answer
+from serving.answer.results import Answer
 from serving.store.conversations import new_id
 
 MODEL_ID = "kb-assistant"  # the one model /v1/models lists; a request naming another is refused

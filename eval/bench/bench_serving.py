@@ -33,7 +33,7 @@ QUESTIONS = [
 def _ttft(settings: Settings, index: Path, runs: int = 5) -> dict[str, Any]:
     """Median time to the first text the reader sees and to the finished answer. With an LLM the first text is
     its first verified sentence; the model's own first token and the verification time are reported too."""
-    from serving.answer.chain import Answer, Delta
+    from serving.answer.results import Answer, Delta
     from serving.app import Assistant
 
     assistant = Assistant(settings, index)

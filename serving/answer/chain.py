@@ -8,11 +8,8 @@ out of the answer and kept aside. When nothing supported remains, the extractive
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Generator, Iterator, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -21,14 +18,25 @@ from opentelemetry.trace import Status, StatusCode
 from configs.errors import InvalidRequest, ModelUnavailable
 from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import EVERYTHING, Filter, Scope
-from retrieval.retriever import Retrieval, Retriever
-from retrieval.text import content_stems, marker_numbers
+from retrieval.retriever import Retriever
+from retrieval.text import marker_numbers
+from serving.answer.blocks import run_on
+from serving.answer.by_parts import cover_parts, extract_parts, search_parts
 from serving.answer.citations import CitationFilter
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.grounding import Grounder, Removed, SentenceBuffer
-from serving.answer.passages import run_on
 from serving.answer.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
 from serving.answer.question import Part, parts
+from serving.answer.results import (
+    REFUSED_NOTICE,
+    UNVERIFIED_NOTICE,
+    Answer,
+    Delta,
+    Generation,
+    Mode,
+    PartResult,
+    cited_numbers,
+)
 from serving.answer.sources import Citation, number_hits
 from serving.answer.verify.verifier import Verifier
 from serving.llm.protocol import ChatModel, Message, Usage, complete
@@ -36,30 +44,8 @@ from serving.llm.protocol import ChatModel, Message, Usage, complete
 logger = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("kb.serving")
 
-# llm: a verified generated answer; extractive: no LLM configured; fallback: the LLM is unreachable;
-# unverified: the LLM answered but none of it is supported, so the sources' sentences are shown instead.
-Mode = Literal["llm", "extractive", "fallback", "unverified", "no-context"]
-REFUSED_NOTICE = (
-    "The language model found no answer in the sources; the sentences of the sources closest to the question "
-    "are shown instead."
-)
-UNVERIFIED_NOTICE = (
-    "The generated answer could not be verified against the sources, so the sentences of the sources that "
-    "answer the question are shown instead."
-)
-
-
 # Answer.timings_ms names for the retriever's stages.
 RETRIEVAL_STAGES = {"embed_query": "embed", "dense": "dense", "lexical": "bm25", "fusion": "fusion", "rerank": "rerank"}
-
-
-def _numbers(text: str) -> tuple[int, ...]:
-    return tuple(dict.fromkeys(marker_numbers(text)))
-
-
-def not_found(part: Part) -> str:
-    """The line that says one part of a question found no answer, naming the part."""
-    return f'I found nothing in the documents that answers "{part.text.rstrip("?.! ")}".'
 
 
 def recent_turns(history: Sequence[Message], max_turns: int, max_tokens: int) -> list[Message]:
@@ -78,51 +64,6 @@ def recent_turns(history: Sequence[Message], max_turns: int, max_tokens: int) ->
         kept.append(m)
         used += cost
     return kept[::-1]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A finished answer."""
-
-    question: str
-    standalone_question: str
-    text: str
-    citations: list[Citation]
-    cited: list[int]  # source numbers the answer actually cites
-    mode: Mode
-    model: str
-    notice: str | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    removed: tuple[Removed, ...] = ()  # generated sentences left out because their sources do not support them
-    usage: Usage = field(default_factory=Usage)  # tokens the LLM used (rewriting the question included)
-    parts: tuple[PartResult, ...] = ()  # what the question asked, part by part, and what answered each
-
-
-@dataclass(frozen=True)
-class PartResult:
-    """One part of the question and how it was answered."""
-
-    text: str
-    kind: str
-    found: bool
-    cited: tuple[int, ...] = ()  # the source numbers the answer uses for this part
-    filled: bool = False  # answered from the sources' sentences because the generated answer skipped it
-    answer: str = ""  # this part's own answer text, where the answer was composed part by part
-
-
-@dataclass(frozen=True)
-class Generation:
-    """Per-request generation settings (an API caller's max_tokens and temperature), within the configured ones."""
-
-    max_tokens: int | None = None
-    temperature: float | None = None
-
-
-@dataclass(frozen=True)
-class Delta:
-    """A piece of the answer as it streams (only verified text is ever streamed)."""
-
-    text: str
 
 
 class AnswerChain:
@@ -227,7 +168,9 @@ class AnswerChain:
         try:
             standalone = self.standalone(question, history, usage)
             asked = parts(standalone)
-            retrieval, per_part = self._search(standalone, asked, filters, scope)
+            retrieval, per_part = search_parts(
+                self.retriever, self.settings.max_sources, standalone, asked, filters, scope
+            )
         finally:
             otel_context.detach(token)
         timings = {"retrieve": retrieval.timings_ms.get("total", 0.0)}
@@ -252,40 +195,13 @@ class AnswerChain:
         text = ""
         removed: tuple[Removed, ...] = ()
         if self.chat_model is not None:
-            grounder = Grounder(self.verifier, standalone, citations)
-            generating = _TRACER.start_span("generate", context=trace.set_span_in_context(span))
-            try:
-                for delta in self._generate(standalone, numbered, grounder, timings, t0, generation, usage, asked):
-                    text += delta
-                    yield Delta(delta)
-            except ModelUnavailable as exc:
-                generating.set_status(Status(StatusCode.ERROR, "llm unavailable"))
-                if text or not self.llm_settings.fallback_extractive:
-                    raise
-                logger.warning("LLM unavailable, answering extractively: %s", exc)
-                notice = f"The language model is unavailable ({exc}). Showing the most relevant passages instead."
-                mode = "fallback"
-            finally:
-                for key in ("first_token", "verify"):
-                    if key in timings:
-                        generating.set_attribute(f"kb.{key}_ms", round(timings[key], 3))
-                generating.end()
-            removed = tuple(grounder.removed)
-            if mode == "llm" and not grounder.kept:
-                # Nothing verified: the sources' own sentences instead. A refusal is said as such: the retrieved
-                # passages cleared the relevance floor, so the reader may still find the answer in them.
-                mode, notice = "unverified", REFUSED_NOTICE if grounder.refused else UNVERIFIED_NOTICE
-            elif mode == "llm" and removed:
-                n = len(removed)
-                notice = (
-                    f"{n} statement{'s' if n > 1 else ''} of the generated answer "
-                    f"{'were' if n > 1 else 'was'} left out because the sources do not support "
-                    f"{'them' if n > 1 else 'it'}."
-                )
+            text, mode, notice, removed = yield from self._generated(
+                standalone, numbered, timings, t0, generation, usage, asked, span
+            )
         answered: tuple[PartResult, ...] = ()
         if mode in ("extractive", "fallback", "unverified"):
             t1 = time.perf_counter()
-            text, answered = self._extract(standalone, asked, per_part, citations)
+            text, answered = extract_parts(self.extractive, standalone, asked, per_part, citations)
             timings["extractive"] = (time.perf_counter() - t1) * 1000
             if not any(p.found for p in answered):
                 text = NO_CONTEXT
@@ -294,13 +210,13 @@ class AnswerChain:
             # The model must not silently answer less than the sources' sentences would: a part its verified answer
             # does not cover is answered from the sources, marked as such.
             t1 = time.perf_counter()
-            added, answered = self._cover(text, asked, per_part, citations)
+            added, answered = cover_parts(self.extractive, text, asked, per_part, citations)
             if added:
                 text += added
                 yield Delta(added)
             timings["coverage"] = (time.perf_counter() - t1) * 1000
         else:
-            answered = (PartResult(asked[0].text, asked[0].kind, bool(text.strip()), _numbers(text)),)
+            answered = (PartResult(asked[0].text, asked[0].kind, bool(text.strip()), cited_numbers(text)),)
         if retrieval.warnings:
             notice = " ".join([*retrieval.warnings, *([notice] if notice else [])])
         timings["total"] = (time.perf_counter() - t0) * 1000
@@ -310,84 +226,55 @@ class AnswerChain:
             question, standalone, text.strip(), citations, cited, mode, model, notice, timings, removed, usage, answered
         )
 
-    def _cover(
-        self, text: str, asked: Sequence[Part], per_part: Sequence[set[int]], citations: Sequence[Citation]
-    ) -> tuple[str, tuple[PartResult, ...]]:
-        """What to add to the verified generated answer, and how each part was answered. A part is covered by a
-        sentence citing one of the part's own sources and sharing a word with the part or with the sources' answer
-        to it; the others are answered from the sources (marked) or named as not found."""
-        said = [s for s in re.split(r"(?<=[.!?\]])\s+", text) if s.strip()]
-        results, fills = [], []
-        for part, numbers in zip(asked, per_part, strict=True):
-            own = [c for c in citations if c.index in numbers]
-            checker = CitationFilter(len(citations))
-            extract = (checker.feed(self.extractive.answer_part(part, own)) + checker.flush()).strip() if own else ""
-            wanted = content_stems(part.text) | content_stems(extract)
-            covering = [s for s in said if set(marker_numbers(s)) & numbers and content_stems(s) & wanted]
-            if covering:
-                results.append(PartResult(part.text, part.kind, True, _numbers(" ".join(covering))))
-            elif extract:
-                fills.append(f'From the sources, on "{part.text.rstrip("?.! ")}": {extract}')
-                results.append(PartResult(part.text, part.kind, True, _numbers(extract), True, extract))
-            else:
-                fills.append(not_found(part))
-                results.append(PartResult(part.text, part.kind, False))
-        return ("\n\n" + "\n\n".join(fills)) if fills else "", tuple(results)
-
-    def _search(
-        self, standalone: str, asked: Sequence[Part], filters: Filter | None, scope: Scope
-    ) -> tuple[Retrieval, list[set[int]]]:
-        """One search for a simple question; for a question of several parts, one per part, merged (each part's
-        best hits first, in turn) so that a part answered in another document is found. Returns the merged
-        retrieval and, per part, the source numbers (1-based) its own search found."""
-        k = self.settings.max_sources
-        if len(asked) <= 1:
-            retrieval = self.retriever.search(standalone, filters, top_k=k, scope=scope)
-            return retrieval, [set(range(1, len(retrieval.hits) + 1))]
-        searches = [self.retriever.search(p.query, filters, top_k=k, scope=scope) for p in asked]
-        cap = k + 2 * (len(asked) - 1)
-        hits, where, per_part = [], {}, [set() for _ in asked]  # type: ignore[var-annotated]
-        for rank in range(k):
-            for i, found in enumerate(searches):
-                if rank >= len(found.hits) or not found.relevant:
-                    continue
-                hit = found.hits[rank]
-                key = hit.chunk.id
-                if key not in where:
-                    if len(hits) == cap:
-                        continue
-                    hits.append(hit)
-                    where[key] = len(hits)
-                per_part[i].add(where[key])
-        timings: dict[str, float] = {}
-        for found in searches:
-            for stage, ms in found.timings_ms.items():
-                timings[stage] = timings.get(stage, 0.0) + ms
-        warnings = tuple(dict.fromkeys(w for found in searches for w in found.warnings))
-        return Retrieval(hits, any(f.relevant for f in searches), timings, warnings), per_part
-
-    def _extract(
-        self, standalone: str, asked: Sequence[Part], per_part: Sequence[set[int]], citations: Sequence[Citation]
-    ) -> tuple[str, tuple[PartResult, ...]]:
-        """The extractive answer, part by part in the question's order; a part nothing answers is named."""
-        if len(asked) <= 1:
-            checker = CitationFilter(len(citations))
-            text = checker.feed(self.extractive.answer(standalone, citations)) + checker.flush()
-            kind = asked[0].kind if asked else "fact"
-            return text, (PartResult(standalone, kind, bool(text.strip()), _numbers(text)),)
-        lines: list[str] = []
-        results = []
-        for part, numbers in zip(asked, per_part, strict=True):
-            own = [c for c in citations if c.index in numbers]
-            checker = CitationFilter(len(citations))
-            text = (checker.feed(self.extractive.answer_part(part, own)) + checker.flush()).strip() if own else ""
-            if text in lines and not content_stems(part.text) & content_stems(text):
-                text = ""  # the sentences that answer an earlier part, sharing no word with this one: not an answer
-            shown = text or not_found(part)
-            if shown not in lines:
-                lines.append(shown)
-            results.append(PartResult(part.text, part.kind, bool(text), _numbers(text), False, shown))
-        return "\n\n".join(lines), tuple(results)
+    def _generated(
+        self,
+        standalone: str,
+        numbered: list[tuple[Citation, PromptSource]],
+        timings: dict[str, float],
+        t0: float,
+        generation: Generation | None,
+        usage: Usage,
+        asked: Sequence[Part],
+        span: trace.Span,
+    ) -> Generator[Delta, None, tuple[str, Mode, str | None, tuple[Removed, ...]]]:
+        """The model's verified answer as it streams; then its text, the mode it ended in (llm, or fallback when
+        the model was unreachable, or unverified when nothing it said is supported), the notice for the reader
+        and the sentences left out."""
+        text = ""
+        mode: Mode = "llm"
+        notice: str | None = None
+        citations = [c for c, _ in numbered]
+        grounder = Grounder(self.verifier, standalone, citations)
+        generating = _TRACER.start_span("generate", context=trace.set_span_in_context(span))
+        try:
+            for delta in self._generate(standalone, numbered, grounder, timings, t0, generation, usage, asked):
+                text += delta
+                yield Delta(delta)
+        except ModelUnavailable as exc:
+            generating.set_status(Status(StatusCode.ERROR, "llm unavailable"))
+            if text or not self.llm_settings.fallback_extractive:
+                raise
+            logger.warning("LLM unavailable, answering extractively: %s", exc)
+            notice = f"The language model is unavailable ({exc}). Showing the most relevant passages instead."
+            mode = "fallback"
+        finally:
+            for key in ("first_token", "verify"):
+                if key in timings:
+                    generating.set_attribute(f"kb.{key}_ms", round(timings[key], 3))
+            generating.end()
+        removed = tuple(grounder.removed)
+        if mode == "llm" and not grounder.kept:
+            # Nothing verified: the sources' own sentences instead. A refusal is said as such: the retrieved
+            # passages cleared the relevance floor, so the reader may still find the answer in them.
+            mode, notice = "unverified", REFUSED_NOTICE if grounder.refused else UNVERIFIED_NOTICE
+        elif mode == "llm" and removed:
+            n = len(removed)
+            notice = (
+                f"{n} statement{'s' if n > 1 else ''} of the generated answer "
+                f"{'were' if n > 1 else 'was'} left out because the sources do not support "
+                f"{'them' if n > 1 else 'it'}."
+            )
+        return text, mode, notice, removed
 
     def _generate(
         self,

@@ -10,28 +10,24 @@ either end (chunks overlap and are cut at a budget) leaves a fragment that is ne
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from retrieval.text import content_stems, sentence_spans
-from retrieval.types import Chunk, Hit
+from serving.answer.blocks import (
+    BULLET,
+    CODE,
+    TABLE_ROW,
+    TERMINAL,
+    Role,
+    block_after,
+    code_lines,
+    header_row,
+    line_span,
+    list_of,
+)
 from serving.answer.sources import Citation
 
-Role = Literal["prose", "heading", "item", "row", "code"]
-
-MAX_BLOCK_LINES = 12  # a list or code block brought by its colon is kept whole up to this many lines
-MAX_LIST_ITEM_WORDS = 60  # an unmarked paragraph longer than this after a colon is prose, not a list item
-
-_BULLET = re.compile(r"^\s*(?:[-*•◦▪]|\d{1,2}[.)])\s+\S")
-_TABLE_ROW = re.compile(r"^\s*\|.*\||\S\t+\S")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
-_CODE = re.compile(
-    r"^(?:\t| {4,})\S"  # indented
-    r"|^\s*(?:\$|#!|>>>)\s"  # a shell or Python prompt
-    r"|[;{}(\\]\s*$"  # a statement or block that goes on
-    r"|^\s*[\w.-]+\s*=\s*\S+\s*(?:#.*)?$"  # key = value
-)
 _ANAPHOR = re.compile(
     r"^(?:it|its|this|these|they|their|that|those|such|he|she|then|however|also|in addition|"
     r"for (?:example|instance))\b"
@@ -55,7 +51,6 @@ _SIGNATURE = re.compile(
 )
 _PILCROW = "\u00b6"
 _FOLLOWING = re.compile(r"\b(?:the|as) following\b|\bas follows\b", re.I)
-_TERMINAL = re.compile(r"[.!?:;][\"'”’)\]]*$|[.!?][\"'”’)\]]*\s*(?:\[\d+\])?$")
 
 
 @dataclass(frozen=True)
@@ -132,7 +127,7 @@ def read(citation: Citation, neighbours: Sequence[Citation] = ()) -> list[Senten
         raw = text[a:b]
         norm = " ".join(raw.replace(_PILCROW, "").split())
         if role == "heading":
-            line_start, line_end = _line(text, a)
+            line_start, line_end = line_span(text, a)
             heading = heading_name(" ".join(text[line_start:line_end].split()))
             previous = ""
             continue
@@ -140,17 +135,17 @@ def read(citation: Citation, neighbours: Sequence[Citation] = ()) -> list[Senten
         block: tuple[str, ...] = ()
         block_kind = intro = header = ""
         if role in ("prose", "item") and norm.endswith(":"):
-            block, block_kind = _block(text, b)
+            block, block_kind = block_after(text, b)
             if not block and not text[b:].strip():
                 block, block_kind = _continued(citation, b, neighbours)
         elif role == "prose" and _FOLLOWING.search(norm):  # "The following table shows ...": what follows, if marked
-            block, block_kind = _block(text, b, unmarked=False)
+            block, block_kind = block_after(text, b, unmarked=False)
         if role == "item":
-            intro, items = _list_of(text, spans, roles, position)
+            intro, items = list_of(text, spans, roles, position)
             if items:
                 block, block_kind = items, "list"
         if role == "row":
-            header = _header(text, a)
+            header = header_row(text, a)
         bare = norm.endswith(":") and len(norm.split()) < 4  # "For example:" says nothing without what precedes
         refers = bool(_ANAPHOR.search(norm)) or bare or _names_again(norm, previous)
         referent = previous if role == "prose" and previous and refers else ""
@@ -212,42 +207,31 @@ def _names_again(sentence: str, previous: str) -> bool:
     return bool(named & content_stems(previous))
 
 
-def _line(text: str, at: int) -> tuple[int, int]:
-    start = text.rfind("\n", 0, at) + 1
-    end = text.find("\n", at)
-    return start, len(text) if end < 0 else end
-
-
 def _role(text: str, a: int, b: int, citation: Citation) -> Role:
-    line_start, line_end = _line(text, a)
+    line_start, line_end = line_span(text, a)
     first_line = text[line_start:line_end]
     starts_line = not text[line_start:a].strip()
     one_line = b <= line_end
-    if starts_line and one_line and _TABLE_ROW.search(first_line) and not _BULLET.match(first_line):
+    if starts_line and one_line and TABLE_ROW.search(first_line) and not BULLET.match(first_line):
         return "row"
     if one_line and _is_heading(first_line, citation):
         return "heading"
-    if starts_line and _BULLET.match(first_line):
+    if starts_line and BULLET.match(first_line):
         return "item"
-    if starts_line and (_CODE.search(first_line) or _code_lines(text[a:b])):
+    if starts_line and (CODE.search(first_line) or code_lines(text[a:b])):
         return "code"
     return "prose"
-
-
-def _code_lines(raw: str) -> bool:
-    lines = [ln for ln in raw.split("\n") if ln.strip()]
-    return len(lines) > 1 and sum(bool(_CODE.search(ln)) for ln in lines) * 2 >= len(lines)
 
 
 def _is_heading(line: str, citation: Citation) -> bool:
     """A line of its own that names what follows: short, no sentence punctuation at its end ('## Freeze',
     'work_mem (integer)', '20.4.1. Memory'), or the document's title or section."""
     norm = " ".join(line.split())
-    if not norm or _BULLET.match(line):
+    if not norm or BULLET.match(line):
         return False
     if is_signature(norm):
         return True
-    if _CODE.search(line):
+    if CODE.search(line):
         return False
     if norm.startswith("#") or norm in (citation.title, heading_name(citation.section)):
         return True
@@ -259,107 +243,13 @@ def _fragment(text: str, a: int, b: int, role: Role, citation: Citation, positio
     if role != "prose":
         return False
     norm = " ".join(text[a:b].split())
-    if position == count - 1 and not text[b:].strip() and not _TERMINAL.search(norm):
+    if position == count - 1 and not text[b:].strip() and not TERMINAL.search(norm):
         return norm.endswith((",", ";", "-")) or len(norm.split()) >= 6 or not _line_starts(text, a)
     return position == 0 and citation.start > 0 and norm[:1].islower()
 
 
 def _line_starts(text: str, a: int) -> bool:
     return a == 0 or text[a - 1] == "\n"
-
-
-def _block(text: str, at: int, unmarked: bool = True) -> tuple[tuple[str, ...], str]:
-    """The lines after a colon that belong to it: a list (its bullets lost in extraction, when `unmarked`), a code
-    block or a table."""
-    rest = text[at:]
-    if "\n" not in rest or rest.split("\n", 1)[0].strip():
-        return (), ""
-    lines = rest.split("\n")[1:]
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
-        return (), ""
-    first = lines[0]
-    kind = "list"
-    if _BULLET.match(first):
-        keep = _take(lines, lambda ln: bool(_BULLET.match(ln)), lambda ln: ln[:1] in " \t" and bool(ln.strip()))
-    elif _TABLE_ROW.search(first):
-        kind = "table"
-        keep = _take(lines, lambda ln: bool(_TABLE_ROW.search(ln) or _TABLE_RULE.match(ln)), lambda ln: False)
-        return tuple(ln.rstrip() for ln in keep), kind
-    elif _CODE.search(first) or _code_lines("\n".join(lines[:3])):
-        kind = "code"
-        keep = _code_block(lines)
-        return tuple(ln.rstrip() for ln in keep), kind
-    elif unmarked:
-        keep = _unmarked(lines)
-    else:
-        return (), ""
-    if keep and _cut(keep[-1], text):
-        keep = keep[:-1]
-    return tuple(ln.strip() for ln in keep), (kind if keep else "")
-
-
-def _cut(line: str, text: str) -> bool:
-    """The block's last line is where the passage ends, mid-sentence."""
-    norm = line.strip()
-    return text.rstrip().endswith(norm) and not _TERMINAL.search(norm) and len(norm.split()) >= 6
-
-
-def _take(
-    lines: list[str],
-    starts: Callable[[str], bool],
-    goes_on: Callable[[str], bool],
-    resumes: Callable[[str], bool] | None = None,
-) -> list[str]:
-    """Lines while each starts an item or continues the one before; a blank line ends the block unless what
-    follows it resumes the block (by default: starts an item)."""
-    resumes = resumes or starts
-    keep: list[str] = []
-    for i, line in enumerate(lines):
-        if len(keep) == MAX_BLOCK_LINES:
-            break
-        if not line.strip():
-            nxt = next((ln for ln in lines[i + 1 :] if ln.strip()), "")
-            if nxt and resumes(nxt):
-                continue
-            break
-        if starts(line) or (keep and goes_on(line)):
-            keep.append(line)
-        else:
-            break
-    return keep
-
-
-def _code_block(lines: list[str]) -> list[str]:
-    """Every line up to a blank one that no more code (or an indented line) follows."""
-    return _take(lines, lambda _ln: True, lambda _ln: True, lambda ln: bool(_CODE.search(ln)) or ln[:1] in " \t")
-
-
-def _unmarked(lines: list[str]) -> list[str]:
-    """A list whose bullets the extraction dropped: the short paragraphs after the colon, one line each, until a
-    paragraph that introduces something else or reads as prose again."""
-    paragraphs: list[list[str]] = [[]]
-    for line in lines:
-        if line.strip():
-            paragraphs[-1].append(line)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    keep: list[str] = []
-    for para in paragraphs:
-        if not para:
-            continue
-        joined = " ".join(" ".join(para).split())
-        words = len(joined.split())
-        sentences = len(sentence_spans(joined))
-        if words > MAX_LIST_ITEM_WORDS or (keep and (sentences > 1 or joined.endswith(":"))):
-            break
-        if len(keep) + 1 > MAX_BLOCK_LINES:
-            break
-        keep.append(joined)
-        if sentences > 1:  # one prose paragraph after the colon: it is what the colon introduces
-            break
-    return keep
 
 
 def _continued(citation: Citation, at: int, neighbours: Sequence[Citation]) -> tuple[tuple[str, ...], str]:
@@ -370,86 +260,5 @@ def _continued(citation: Citation, at: int, neighbours: Sequence[Citation]) -> t
             continue
         if other.start < where <= other.end:
             offset = where - other.start
-            return _block(other.text[:offset] + "\n" + other.text[offset:].lstrip(" \t"), offset)
+            return block_after(other.text[:offset] + "\n" + other.text[offset:].lstrip(" \t"), offset)
     return (), ""
-
-
-def _list_of(
-    text: str, spans: Sequence[tuple[int, int]], roles: Sequence[Role], position: int
-) -> tuple[str, tuple[str, ...]]:
-    """A list item's whole list (its run of items, bounded) and the sentence whose colon introduces it."""
-    first = position
-    while first > 0 and roles[first - 1] == "item":
-        first -= 1
-    last = position
-    while last + 1 < len(roles) and roles[last + 1] == "item":
-        last += 1
-    if first == last:  # one item alone is not a list to bring along
-        return "", ()
-    items = tuple(" ".join(text[a:b].split()) for a, b in spans[first : last + 1])
-    if len(items) > MAX_BLOCK_LINES:  # keep the window around the item
-        lo = max(0, min(position - first - MAX_BLOCK_LINES // 2, len(items) - MAX_BLOCK_LINES))
-        items = items[lo : lo + MAX_BLOCK_LINES]
-    intro = ""
-    if first > 0 and roles[first - 1] == "prose":
-        before = " ".join(text[slice(*spans[first - 1])].split())
-        if before.endswith(":"):
-            intro = before
-    return intro, items
-
-
-def _header(text: str, at: int) -> str:
-    """The first row of the table a row belongs to (itself when it is the header)."""
-    start, _ = _line(text, at)
-    header = text[start : _line(text, start)[1]]
-    while start > 0:
-        prev_start, prev_end = _line(text, start - 1)
-        line = text[prev_start:prev_end]
-        if not (_TABLE_ROW.search(line) or _TABLE_RULE.match(line)):
-            break
-        if not _TABLE_RULE.match(line):
-            header = line
-        start = prev_start
-    own = text[_line(text, at)[0] : _line(text, at)[1]]
-    return "" if header.strip() == own.strip() else " ".join(header.split())
-
-
-RUN_ON_CHARS = 2400  # a passage and the next one it runs on into, together, at most
-MAX_RUN_TERM_CHARS = 80  # an entry's term line ("--soft", "spawn", "work_mem (integer)") is at most this long
-
-
-def run_on(hits: Sequence[Hit], following: Callable[[Chunk], Chunk | None]) -> list[Hit]:
-    """The hits, each passage that ends inside a list or a run of entries its colon introduced ("The <mode> must be
-    one of the following:", "--soft", its description, "--mixed", ... to the passage's end) joined with the next
-    passage of its file, where the rest of the list is: an overview of the modes or the reasons a maintenance task
-    is needed is otherwise cut at a chunk boundary."""
-    out = []
-    for hit in hits:
-        chunk = hit.chunk
-        after = following(chunk) if runs_on(chunk.text) else None
-        if after is None or len(chunk.text) + len(after.text) > RUN_ON_CHARS:
-            out.append(hit)
-            continue
-        meta = chunk.meta
-        if after.meta.section == meta.section and after.meta.page == meta.page and after.meta.start >= meta.end:
-            meta = replace(meta, end=after.meta.end)
-        joined = replace(chunk, text=f"{chunk.text.rstrip()}\n\n{after.text.lstrip()}", meta=meta)
-        out.append(replace(hit, chunk=joined))
-    return out
-
-
-def runs_on(text: str) -> bool:
-    """Whether a passage ends on a colon, or inside the list or run of term-and-description entries that its last
-    colon introduces."""
-    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
-    last = next((i for i in range(len(paragraphs) - 1, -1, -1) if paragraphs[i].endswith(":")), None)
-    if last is None:
-        return False
-    tail = paragraphs[last + 1 :]
-    if not tail:
-        return True
-    if all(all(_BULLET.match(line) for line in p.splitlines() if line.strip()) for p in tail):
-        return True  # a marked list to the end
-    # term, description, term, description ...: each term a short line of its own that ends no sentence
-    terms = tail[0::2]
-    return all("\n" not in t and len(t) <= MAX_RUN_TERM_CHARS and not re.search(r"[.!?:;]$", t) for t in terms)

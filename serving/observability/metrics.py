@@ -139,7 +139,7 @@ class Metrics:
         self.registry.register(collector)
 
     def answered(self, answer: Any) -> None:
-        """One finished answer (serving.answer.chain.Answer)."""
+        """One finished answer (serving.answer.results.Answer)."""
         self.answers.labels(answer.mode).inc()
         for key, stage in STAGES.items():
             if key in answer.timings_ms:

@@ -13,7 +13,7 @@ from opentelemetry import trace
 from configs.audit import AuditLog
 from serving.access.identity import Identity
 from serving.access.pii import Redactor
-from serving.answer.chain import Answer
+from serving.answer.results import Answer
 from serving.llm.protocol import Message
 from serving.observability.metrics import Metrics
 from serving.store.feedback import FeedbackStore

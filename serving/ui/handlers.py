@@ -21,7 +21,7 @@ from serving.access.paths import PathRefused, uploaded_file
 from serving.access.quotas import OverLimit
 from serving.actions import flow as actions
 from serving.actions.flow import Decision
-from serving.answer.chain import Answer, Delta
+from serving.answer.results import Answer, Delta
 from serving.llm.protocol import ToolCall, Usage
 from serving.shapes import file_citations, item_text, message_item
 from serving.ui.render import answer_markdown, sources_html

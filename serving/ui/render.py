@@ -7,8 +7,8 @@ import html
 from urllib.parse import quote
 
 from retrieval.text import content_stems, sentence_spans
-from serving.answer.chain import Answer
 from serving.answer.citations import claims
+from serving.answer.results import Answer
 from serving.answer.sources import Citation
 
 

@@ -21,7 +21,7 @@ from serving.access.identity import Identity
 from serving.access.paths import served_file
 from serving.access.quotas import OverLimit, Quotas
 from serving.actions.flow import ActionServices
-from serving.answer.chain import Answer, Delta, Generation
+from serving.answer.results import Answer, Delta, Generation
 from serving.observability.metrics import Metrics
 from serving.shapes import MODEL_ID, served
 from serving.web.errors import ApiError, documented, kb_error

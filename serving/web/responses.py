@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from configs.errors import KBError
 from serving.actions import flow as actions
 from serving.actions.tools import Outcome
-from serving.answer.chain import Answer, Delta
+from serving.answer.results import Answer, Delta
 from serving.llm.protocol import ToolCall, Usage
 from serving.shapes import MODEL_ID, file_citations, item_text, message_item, served
 from serving.store.conversations import ConversationStore, new_id

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from serving.answer.chain import Answer
+from serving.answer.results import Answer
 
 
 class ErrorDetail(BaseModel):

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from retrieval.text import numbers, strip_markers
-from serving.answer.chain import Answer, Delta
 from serving.answer.citations import claims
+from serving.answer.results import Answer, Delta
 from serving.llm.fake import ScriptedChatModel
 from tests.conftest import make_settings
 from tests.integration.conftest import start_app

@@ -10,8 +10,8 @@ import pytest
 from configs.settings import PROJECT_ROOT
 from eval.quality.answer_eval import PartSpec, QuestionRow, expected_splits, load_set, match_part, report, score
 from eval.quality.answer_facts import find, normalise, unsupported_numbers
-from serving.answer.chain import Answer, PartResult
 from serving.answer.prompts import NO_CONTEXT
+from serving.answer.results import Answer, PartResult
 from serving.answer.sources import Citation
 
 SETS = PROJECT_ROOT / "data" / "answers"

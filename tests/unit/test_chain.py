@@ -15,8 +15,9 @@ from retrieval.embeddings import FakeEmbedder
 from retrieval.retriever import Retriever
 from retrieval.store import InMemoryStore
 from retrieval.types import Chunk, ChunkMeta
-from serving.answer.chain import AnswerChain, Delta
+from serving.answer.chain import AnswerChain
 from serving.answer.extractive import ExtractiveAnswerer
+from serving.answer.results import Delta
 from serving.answer.verify.verifier import FeatureVerifier
 from serving.llm.fake import ScriptedChatModel
 from serving.llm.protocol import Message, Usage

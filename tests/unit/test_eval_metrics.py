@@ -5,8 +5,8 @@ from eval.answer_metrics import citation_validity, generated_supported_share, ve
 from eval.nightly.history import append_run, load_history, verdict
 from eval.retrieval_metrics import documents_ranked, evaluate_run
 from retrieval.types import Chunk, ChunkMeta, Hit
-from serving.answer.chain import Answer
 from serving.answer.grounding import Removed
+from serving.answer.results import Answer
 from serving.answer.sources import Citation
 from serving.answer.verify.verifier import FeatureVerifier
 

@@ -14,7 +14,7 @@ import pytest
 from retrieval.store import InMemoryStore
 from retrieval.text import marker_numbers, numbers, strip_markers
 from retrieval.types import Chunk, ChunkMeta, Hit
-from serving.answer import passages
+from serving.answer import blocks
 from serving.answer.cues import asked_values, conditions
 from serving.answer.extractive import ExtractiveAnswerer, compared
 from serving.answer.question import Part, kind_of
@@ -483,7 +483,7 @@ RESET_REST = page(
     ],
 )
 def test_a_passage_runs_on_when_it_ends_inside_the_list_its_colon_introduced(text: str, runs_on: bool) -> None:
-    assert passages.runs_on(text) is runs_on
+    assert blocks.runs_on(text) is runs_on
 
 
 def test_a_passage_cut_inside_its_list_is_read_on_into_the_next_one_of_its_file(answerer: ExtractiveAnswerer) -> None:
@@ -492,12 +492,12 @@ def test_a_passage_cut_inside_its_list_is_read_on_into_the_next_one_of_its_file(
     rest = Chunk("c7", RESET_REST, cut.source, replace(meta, chunk_index=1, start=len(RESET), end=len(RESET) + 99))
     store = InMemoryStore()
     store.upsert([cut, rest], np.eye(2, 8, dtype=np.float32))
-    whole = passages.run_on([Hit(cut, 0.9, {})], store.following)[0]
+    whole = blocks.run_on([Hit(cut, 0.9, {})], store.following)[0]
     assert whole.chunk.text == f"{RESET}\n\n{RESET_REST}" and whole.chunk.meta.end == len(RESET) + 99
     (citation, _), *_ = number_hits([whole], 1500)
     text = answerer.answer("Give me an overview of the modes of git reset.", [citation])
     assert all(mode in text for mode in ("--soft", "--mixed", "--hard", "--keep")), text
-    assert passages.run_on([Hit(rest, 0.9, {})], store.following)[0].chunk is rest  # nothing to read on into
+    assert blocks.run_on([Hit(rest, 0.9, {})], store.following)[0].chunk is rest  # nothing to read on into
 
 
 PUSH = page(
