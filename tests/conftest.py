@@ -1,4 +1,5 @@
-"""Shared fixtures: offline guard, the real bundled embedder, and a mixed-format corpus with broken files."""
+"""Shared fixtures: offline guard, the tests' own state folders (never the user's), the real bundled embedder,
+and a mixed-format corpus with broken files."""
 
 from __future__ import annotations
 
@@ -22,6 +23,60 @@ offline_environment()
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 PYTHON = sys.executable
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+# The tests' own folders. A test never reads or writes the user's state under data/ (index, audit trail, key,
+# feedback and conversation stores, uploads, models): every server, CLI and Settings a test starts points here.
+# Derived models (the int8 copy of the embedder) are kept between runs, so they are built once per machine.
+TEST_STATE = PROJECT_ROOT / ".test-state"
+TEST_MODELS = TEST_STATE / "models"
+_SESSION_STATE = Path(tempfile.mkdtemp(prefix="kb-test-session-"))
+os.environ.update(
+    {
+        "KB_INDEX__PATH": str(_SESSION_STATE / "index"),
+        "KB_EMBEDDING__CACHE_DIR": str(TEST_MODELS),
+        "KB_LLM__MODEL_DIR": str(_SESSION_STATE / "llm-models"),  # no GGUF the user installed answers a test
+        "KB_AUTH__KEYS_DB": str(_SESSION_STATE / "auth.sqlite"),
+        "KB_AUDIT__PATH": str(_SESSION_STATE / "audit.sqlite"),
+        "KB_SERVING__FEEDBACK_DB": str(_SESSION_STATE / "feedback.sqlite"),
+        "KB_SERVING__UPLOADS_DIR": str(_SESSION_STATE / "uploads"),
+        "KB_STORAGE__CONVERSATIONS_DB": str(_SESSION_STATE / "conversations.sqlite"),
+    }
+)
+# What the guard below watches: the user's own state in the checkout.
+USER_STATE = [PROJECT_ROOT / "data" / name for name in ("index", "models", "uploads")] + [
+    PROJECT_ROOT / "data" / f"{store}.sqlite{suffix}"
+    for store in ("audit", "auth", "feedback", "conversations")
+    for suffix in ("", "-wal", "-shm", "-journal")
+]
+
+
+def state_of(paths: list[Path]) -> dict[str, tuple[int, int]]:
+    """(size, modification time) of every file under the paths."""
+    out = {}
+    for root in paths:
+        for p in [root, *root.rglob("*")] if root.is_dir() else [root]:
+            if p.is_file():
+                st = p.stat()
+                out[str(p)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_USER_STATE] = state_of(USER_STATE)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(_USER_STATE, None)
+    if before is None:
+        return
+    after = state_of(USER_STATE)
+    touched = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    if touched:
+        print(f"\nerror: the tests changed the user's own state under data/: {', '.join(touched)}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_USER_STATE = pytest.StashKey[dict[str, tuple[int, int]]]()
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +105,8 @@ def make_settings(index_dir: Path, **sections: dict[str, Any]) -> Settings:
     state = Path(tempfile.mkdtemp(prefix="kb-state-"))
     overrides: dict[str, Any] = {
         "index": {"path": str(index_dir)},
+        "embedding": {"cache_dir": str(TEST_MODELS)},
+        "llm": {"model_dir": str(state / "llm-models")},
         "auth": {"keys_db": str(state / "auth.sqlite")},
         "audit": {"path": str(state / "audit.sqlite")},
         "serving": {"feedback_db": str(state / "feedback.sqlite")},
@@ -66,7 +123,7 @@ def embedder() -> Any:
     from retrieval.embeddings import build_embedder
 
     settings = load_settings(environ={})
-    emb = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
+    emb = build_embedder(settings.embedding, TEST_MODELS)
     emb.embed_query("warm up")
     return emb
 

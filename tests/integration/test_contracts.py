@@ -13,6 +13,7 @@ from configs.settings import IndexSettings, LLMSettings
 from retrieval.store import ChromaStore
 from serving.llm.llamacpp import LlamaCppChatModel
 from serving.llm.openai_compatible import OpenAIChatModel
+from tests.conftest import TEST_MODELS
 from tests.contracts import ChatModelContract, EmbedderContract, StoreContract
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,7 @@ def test_auto_precision_is_measured_once_per_cpu_and_remembered(embedder: Any, t
     from retrieval.embeddings import measured_precision, resolve_model_path
 
     model_dir = resolve_model_path("bundled")
-    for built in (Path(__file__).resolve().parents[2] / "data" / "models").glob(f"{model_dir.name}-int8-*"):
+    for built in TEST_MODELS.glob(f"{model_dir.name}-int8-*"):
         shutil.copytree(built, tmp_path / built.name)  # reuse the int8 model built for the suite
     model = embedder._load()
     candidates = ["fp32", "bf16", "int8"]
