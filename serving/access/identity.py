@@ -35,6 +35,11 @@ class Identity:
         """What rate limits count against."""
         return f"user:{self.user}"
 
+    def limit_key_from(self, client_host: str | None) -> str:
+        """Whose rate limit a request counts against: the signed-in user's, or without authentication (`local`)
+        the client address's."""
+        return f"ip:{client_host or 'unknown'}" if self.via == "local" else self.limit_key
+
 
 LOCAL = Identity("local", frozenset(), "local")
 

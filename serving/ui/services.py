@@ -39,7 +39,4 @@ def who(request: gr.Request | None) -> Identity:
 
 def limit_key(identity: Identity, request: gr.Request | None) -> str:
     """Whose rate limit an answer counts against: the signed-in user's, or the client address's for `local`."""
-    if identity.via != "local":
-        return identity.limit_key
-    client = getattr(request, "client", None)
-    return "ip:" + str(getattr(client, "host", "unknown"))
+    return identity.limit_key_from(getattr(getattr(request, "client", None), "host", None))

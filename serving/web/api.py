@@ -19,7 +19,7 @@ from retrieval.filters import Filter, Scope, check_known
 from retrieval.types import Chunk, Hit
 from serving.access.identity import Identity
 from serving.access.paths import served_file
-from serving.access.quotas import OverLimit, Quotas
+from serving.access.quotas import Quotas
 from serving.actions.flow import ActionServices
 from serving.answer.results import Answer, Delta, Generation
 from serving.observability.metrics import Metrics
@@ -84,10 +84,7 @@ class Api:
         identity = getattr(request.state, "identity", None)
         if not isinstance(identity, Identity):  # the gate always sets one; never serve a request it did not see
             raise ApiError(401, "not authenticated", "authentication_error")
-        try:
-            self.assistant.quotas.request(_limit_key(identity, request))
-        except OverLimit as exc:
-            raise ApiError(429, str(exc), "rate_limit_error", headers={"Retry-After": str(exc.retry_after)}) from exc
+        self.assistant.quotas.request(_limit_key(identity, request))  # OverLimit: 429 (serving/web/errors.py)
         return identity
 
     def turn(
@@ -114,10 +111,7 @@ class Api:
 
     def start_answer(self, identity: Identity, request: Request) -> Callable[[], None]:
         """Takes one of the identity's answer slots (429 over the limits); returns the function giving it back."""
-        try:
-            return self.assistant.quotas.start_answer(_limit_key(identity, request))
-        except OverLimit as exc:
-            raise ApiError(429, str(exc), "rate_limit_error", headers={"Retry-After": str(exc.retry_after)}) from exc
+        return self.assistant.quotas.start_answer(_limit_key(identity, request))
 
     def _filter(self, filters: Filters | None, identity: Identity) -> Filter:
         flt = Filter.parse(filters.model_dump(exclude_none=True) if filters else None)
@@ -295,10 +289,7 @@ class Turn:
 
 
 def _limit_key(identity: Identity, request: Request) -> str:
-    """Rate limits count per identity; without authentication, per client address."""
-    if identity.via == "local":
-        return "ip:" + (request.client.host if request.client else "unknown")
-    return identity.limit_key
+    return identity.limit_key_from(request.client.host if request.client else None)
 
 
 def _sse(assistant: ApiServices, turn: Turn, cid: str, created: int, release: Callable[[], None]) -> Iterator[str]:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from configs.errors import AccessDenied, InvalidRequest, KBError, ModelUnavailable, NotFound, StoreUnavailable
 from retrieval.filters import FILTER_KEYS
+from serving.access.quotas import OverLimit
 from serving.web.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _kb(_request: Request, exc: KBError) -> JSONResponse:
         status, body = kb_error(exc)
         return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(OverLimit)
+    async def _over(_request: Request, exc: OverLimit) -> JSONResponse:
+        body = error_body(str(exc), "rate_limit_error")
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(ApiError)
     async def _api(_request: Request, exc: ApiError) -> JSONResponse:

@@ -53,3 +53,26 @@ def test_a_store_that_cannot_be_reached_is_unavailable_not_a_configuration_error
     blocked.write_text("")
     with pytest.raises(StoreUnavailable, match="cannot open the conversation store"):
         ConversationStore(blocked / "c.sqlite").create("alice", None, [])
+
+
+def test_over_a_rate_limit_is_429_with_retry_after_in_the_same_shape() -> None:
+    from serving.access.quotas import OverLimit
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/v1/busy")
+    def busy() -> None:
+        raise OverLimit("over 30 requests a minute; wait 12 s", 12)
+
+    got = TestClient(app).get("/v1/busy")
+    assert got.status_code == 429 and got.headers["retry-after"] == "12"
+    assert got.json() == {"error": {"message": "over 30 requests a minute; wait 12 s", "type": "rate_limit_error",
+                                    "code": None}}  # fmt: skip
+
+
+def test_rate_limits_count_per_user_or_without_sign_in_per_client_address() -> None:
+    from serving.access.identity import LOCAL, Identity
+
+    assert Identity("alice", frozenset({"hr"}), "key").limit_key_from("10.0.0.7") == "user:alice"
+    assert LOCAL.limit_key_from("10.0.0.7") == "ip:10.0.0.7" and LOCAL.limit_key_from(None) == "ip:unknown"
