@@ -32,6 +32,10 @@ Fusion = Literal["rrf", "weighted", "dense", "bm25"]
 MAX_QUERY_CHARS = 4000
 
 
+# The retriever's timing names -> the stage names answers and metrics use (kb_stage_seconds{stage=...}).
+STAGE_NAMES = {"embed": "embed_query", "dense": "dense", "bm25": "lexical", "fusion": "fusion", "rerank": "rerank"}
+
+
 @dataclass(frozen=True)
 class Retrieval:
     """The outcome of one search."""

@@ -18,7 +18,7 @@ from opentelemetry.trace import Status, StatusCode
 from configs.errors import InvalidRequest, ModelUnavailable
 from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import EVERYTHING, Filter, Scope
-from retrieval.retriever import Retriever
+from retrieval.retriever import STAGE_NAMES, Retriever
 from retrieval.text import marker_numbers
 from serving.answer.blocks import run_on
 from serving.answer.by_parts import cover_parts, extract_parts, search_parts
@@ -43,9 +43,6 @@ from serving.llm.protocol import ChatModel, Message, Usage, complete
 
 logger = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("kb.serving")
-
-# Answer.timings_ms names for the retriever's stages.
-RETRIEVAL_STAGES = {"embed_query": "embed", "dense": "dense", "lexical": "bm25", "fusion": "fusion", "rerank": "rerank"}
 
 
 def recent_turns(history: Sequence[Message], max_turns: int, max_tokens: int) -> list[Message]:
@@ -175,7 +172,7 @@ class AnswerChain:
             otel_context.detach(token)
         timings = {"retrieve": retrieval.timings_ms.get("total", 0.0)}
         # The retrieval stages, under the names the metrics use (kb_stage_seconds{stage=...}).
-        for ours, theirs in RETRIEVAL_STAGES.items():
+        for theirs, ours in STAGE_NAMES.items():
             if theirs in retrieval.timings_ms:
                 timings[ours] = retrieval.timings_ms[theirs]
         # a passage cut inside a list its colon introduced is read on into the next passage of its file

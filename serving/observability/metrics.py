@@ -28,6 +28,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.indexer import RUNS_FILE
+from retrieval.retriever import STAGE_NAMES
 
 # 1 ms .. 60 s, dense enough that P50/P90/P99 interpolate within a few per cent anywhere from 5 ms to 60 s.
 BUCKETS = (
@@ -159,8 +160,7 @@ class Metrics:
 
     def searched(self, timings_ms: dict[str, float], warnings: Iterable[str]) -> None:
         """A /v1/retrieve search (retriever timing names)."""
-        names = {"embed": "embed_query", "dense": "dense", "bm25": "lexical", "fusion": "fusion", "rerank": "rerank"}
-        for key, stage in names.items():
+        for key, stage in STAGE_NAMES.items():
             if key in timings_ms:
                 self.stage.labels(stage).observe(timings_ms[key] / 1000)
         if any("reranker is unavailable" in w for w in warnings):
