@@ -25,7 +25,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     """The FastAPI app: API routes under /v1, sign-in at /login, the Gradio page at /; the authentication gate
     in front of all of it."""
     import gradio as gr
-    from fastapi import FastAPI
+    from fastapi import APIRouter, FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
     from serving.access.auth import AuthGate
@@ -34,9 +34,10 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     from serving.observability.tracing import RequestIds, instrument
     from serving.ui.page import build_page
     from serving.web.api import Api, allowed_methods, build_router
+    from serving.web.conversations import ConversationsApi, add_conversation_routes
     from serving.web.errors import BodyLimit, MethodGuard, install_error_handlers
     from serving.web.hardening import SecurityHeaders
-    from serving.web.responses import ResponsesApi, add_routes
+    from serving.web.responses import ResponsesApi, add_response_routes
 
     assistant = Assistant(settings, index_dir, chat_model)
     if settings.audit.enabled and assistant.recorder.audit is not None:
@@ -46,8 +47,14 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
     api = Api(assistant)
-    conversations = ResponsesApi(api, assistant.conversations)
-    router = build_router(api, lambda r: add_routes(r, conversations))
+    responses = ResponsesApi(api, assistant.conversations)
+    conversations = ConversationsApi(api, assistant.conversations)
+
+    def more(router: APIRouter) -> None:  # the Responses and Conversations APIs, before the catch-all
+        add_response_routes(router, responses)
+        add_conversation_routes(router, conversations)
+
+    router = build_router(api, more)
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
     obs = settings.observability
