@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     """The FastAPI app: API routes under /v1, sign-in at /login, the Gradio page at /; the authentication gate
     in front of all of it."""
     import gradio as gr
-    from fastapi import APIRouter, FastAPI
+    from fastapi import FastAPI
     from starlette.middleware.cors import CORSMiddleware
 
     from serving.access.auth import AuthGate
@@ -34,10 +35,8 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     from serving.observability.tracing import RequestIds, instrument
     from serving.ui.page import build_page
     from serving.web.api import Api, allowed_methods, build_router
-    from serving.web.conversations import ConversationsApi, add_conversation_routes
     from serving.web.errors import BodyLimit, MethodGuard, install_error_handlers
     from serving.web.hardening import SecurityHeaders
-    from serving.web.responses import ResponsesApi, add_response_routes
 
     assistant = Assistant(settings, index_dir, chat_model)
     if settings.audit.enabled and assistant.recorder.audit is not None:
@@ -47,14 +46,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
     api = Api(assistant)
-    responses = ResponsesApi(api, assistant.conversations)
-    conversations = ConversationsApi(api, assistant.conversations)
-
-    def more(router: APIRouter) -> None:  # the Responses and Conversations APIs, before the catch-all
-        add_response_routes(router, responses)
-        add_conversation_routes(router, conversations)
-
-    router = build_router(api, more)
+    router = build_router(api, _responses_and_conversations(api, assistant.conversations))
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
     obs = settings.observability
@@ -102,6 +94,20 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         instrument(app, obs)
     app.state.assistant = assistant
     return app
+
+
+def _responses_and_conversations(api: Any, store: Any) -> Callable[[Any], None]:
+    """What adds the Responses and Conversations routes to the /v1 router (before its catch-all)."""
+    from serving.web.conversations import ConversationsApi, add_conversation_routes
+    from serving.web.responses import ResponsesApi, add_response_routes
+
+    responses, conversations = ResponsesApi(api, store), ConversationsApi(api, store)
+
+    def add(router: Any) -> None:
+        add_response_routes(router, responses)
+        add_conversation_routes(router, conversations)
+
+    return add
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
