@@ -15,189 +15,115 @@ from configs.errors import KBError
 from configs.loading import load_settings, offline_environment
 from configs.logs import configure_logging
 from configs.progress import progress_bar
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("retrieval", help="retrieval metrics of each pipeline variant on a BEIR-layout dataset")
-    r.add_argument("--dataset", type=Path, required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
-    r.add_argument("--split", default="test", help="qrels/<split>.tsv or questions_<split>.jsonl (default: test)")
-    r.add_argument("--json", type=Path, help="also write the results as JSON here")
-    r.add_argument("--variants", help="comma-separated subset of: bm25,dense,fusion,fusion+rerank,tutorial")
-    r.add_argument("--tutorial", action="store_true", help="also measure the LangChain tutorial pipeline")
-    r.add_argument("--profile", help="config profile (default: default)")
-    r.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
-    b = sub.add_parser("bench-ingest", help="ingestion throughput on SciFact and Debian docs vs the tutorial")
-    b.add_argument("--corpora", default="scifact,debian", help="comma-separated: scifact,debian")
-    b.add_argument("--no-tutorial", action="store_true", help="skip the tutorial pipeline (about 5 minutes)")
-    b.add_argument("--out", type=Path, default=Path("bench/out/ingest.json"))
-    b.add_argument("--profile", help="config profile (default: default)")
-    br = sub.add_parser("bench-ray", help="ingest throughput in process and on a loopback Ray cluster of 1 and 2 nodes")
-    br.add_argument("--workers", default="1,2", help="comma-separated node counts (default: 1,2)")
-    br.add_argument("--docs", type=int, default=1000, help="SciFact documents to ingest (default: 1000)")
-    br.add_argument("--out", type=Path, default=Path("bench/out/ray.json"))
-    br.add_argument("--profile", help="config profile (default: default)")
-    pd = sub.add_parser("bench-pdf", help="PDF text extraction: PDFium (the loader) against pypdf, per file")
-    pd.add_argument("folder", type=Path, help="a folder of PDFs (searched recursively)")
-    pd.add_argument("--out", type=Path, default=Path("bench/out/pdf.json"))
-    t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
-    t.add_argument("--dataset", type=Path, required=True)
-    t.add_argument("--split", default="train")
-    t.add_argument("--json", type=Path, help="write every configuration's metrics here")
-    t.add_argument("--profile", help="config profile (default: default)")
-    t.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
-    n = sub.add_parser("nightly", help="end-to-end evaluation with report, history and regression verdict")
-    n.add_argument("--out", type=Path, help="report folder (default: reports/<timestamp>/)")
-    n.add_argument("--sample", type=int, help="questions sampled from the QA set (default: eval.qa_sample)")
-    n.add_argument("--index", type=Path, help="index for the user QA sets in data/eval (default: index.path)")
-    n.add_argument("--profile", help="config profile (default: default)")
-    tr = sub.add_parser("train-reranker", help="fine-tune a cross-encoder on SciFact train + PubMedQA (train half)")
-    tr.add_argument("--epochs", type=int, default=2)
-    tr.add_argument("--lr", type=float, default=5e-5, help="learning rate (default: 5e-5)")
-    tr.add_argument("--profile", help="config profile (default: default)")
-    bs = sub.add_parser("bench-serving", help="time to first token per backend and API load with 8 clients")
-    bs.add_argument("--out", type=Path, default=Path("bench/out/serving.json"))
-    bs.add_argument("--profile", help="config profile (default: default)")
-    sc = sub.add_parser("bench-scale", help="search latency and memory at 5k / 50k / 500k (replicated) chunks")
-    sc.add_argument("--sizes", default="5000,50000,500000", help="comma-separated chunk counts")
-    sc.add_argument("--out", type=Path, default=Path("bench/out/scale.json"))
-    sc.add_argument("--keep", action="store_true", help="keep the built indexes under data/cache/bench")
-    sc.add_argument("--profile", help="config profile (default: default)")
-    tv = sub.add_parser(
-        "train-verifier", help="fit the faithfulness verifier on claims generated from SciFact and PubMedQA"
-    )
-    tv.add_argument("--scifact", type=Path, help="SciFact folder (default: eval.data_dir/scifact)")
-    tv.add_argument("--pubmedqa", type=Path, help="PubMedQA folder (default: eval.data_dir/pubmedqa)")
-    tv.add_argument("--out", type=Path, help="model file (default: serving/answer/verify/verifier.json)")
-    tv.add_argument("--profile", help="config profile (default: default)")
-    ve = sub.add_parser("verifier", help="accepted-right / accepted-wrong rates of the verifier on labelled files")
-    ve.add_argument("files", type=Path, nargs="+", help="HaluEval QA rows or {question, answer, sources, label} rows")
-    ve.add_argument("--baseline", action="store_true", help="also score the word-overlap check it replaced")
-    ve.add_argument("--profile", help="config profile (default: default)")
-    ex = sub.add_parser("extractive", help="quality of the extractive answer: gold first source, ROUGE-L, length")
-    ex.add_argument("--dataset", type=Path, help="QA-layout folder (default: eval.data_dir/pubmedqa)")
-    ex.add_argument("--split", default="dev")
-    ex.add_argument("--part", choices=["eval", "train", "all"], default="eval", help="half of the questions")
-    ex.add_argument("--json", type=Path, help="also write the result here")
-    ex.add_argument("--profile", help="config profile (default: default)")
-    pi = sub.add_parser("pii", help="precision and recall of the PII redactor per entity type, and its cost")
-    pi.add_argument("--data", type=Path, help="labelled sentences (default: data/pii/labelled.jsonl)")
-    pi.add_argument("--split", choices=["tune", "validation", "all"], default="all")
-    pi.add_argument("--min-score", type=float, help="override privacy.min_score")
-    pi.add_argument("--json", type=Path, help="also write the result here")
-    pi.add_argument("--profile", help="config profile (default: default)")
-    ij = sub.add_parser("injection", help="precision and recall of the document prompt-injection filter, old and new")
-    ij.add_argument("--data", type=Path, help="labelled rows (default: data/injection/labelled.jsonl)")
-    ij.add_argument("--split", choices=["tune", "validation", "all"], default="all")
-    ij.add_argument("--json", type=Path, help="also write the result (with missed and false-alarm texts) here")
-    ij.add_argument("--profile", help="config profile (default: default)")
-    oc = sub.add_parser("bench-observability", help="/v1/retrieve throughput and p50 with metrics+tracing off/on")
-    oc.add_argument("--rounds", type=int, default=3)
-    oc.add_argument("--out", type=Path, default=Path("bench/out/observability.json"))
-    oc.add_argument("--profile", help="config profile (default: default)")
-    fb = sub.add_parser("feedback", help="the review queue of thumbs-down answers, reviews, export, live KPIs")
-    fb.add_argument("rest", nargs=argparse.REMAINDER, help="list | review ID ... | dismiss ID | export | kpis")
-    fb.add_argument("--profile", help="config profile (default: default)")
-    pd.add_argument("--profile", help="config profile (default: default)")
-    an = sub.add_parser("answers", help="do answers cover every part of a question: facts per part, declines, latency")
-    an.add_argument("--set", type=Path, action="append", required=True, help="data/answers/NAME.jsonl (repeatable)")
-    an.add_argument("--split", choices=["tune", "validation", "all"], default="all")
-    an.add_argument("--backend", choices=["extractive", "auto", "local", "openai"], default="extractive")
-    an.add_argument("--json", type=Path, help="also write the figures and every answer here")
-    an.add_argument("--profile", help="config profile (default: default)")
-    for cmd in (r, b, br, pd, t, n, tr, bs, sc, tv, ve, ex, pi, ij, fb, oc, an):
-        cmd.add_argument("-v", "--verbose", action="store_true")
-    return p
+from eval.cli import parser
 
 
 def main(argv: list[str] | None = None) -> int:
     offline_environment()
-    args = _parser().parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
     configure_logging(args.verbose)
     try:
         settings = load_settings(args.profile)
-        if args.command == "retrieval":
-            return _retrieval(settings, args)
-        if args.command == "bench-serving":
-            from eval.bench.bench_serving import main as bench_serving
-
-            bench_serving(settings, args.out)
-            return 0
-        if args.command == "bench-scale":
-            from eval.bench.bench_scale import main as bench_scale
-
-            sizes = [int(s) for s in args.sizes.split(",")]
-            bench_scale(settings, sizes, args.out, args.keep, say=lambda m: print(m, file=sys.stderr, flush=True))
-            return 0
-        if args.command == "train-reranker":
-            from eval.training.train_reranker import main as train_reranker
-
-            return train_reranker(settings, args.epochs, args.lr)
-        if args.command == "nightly":
-            from eval.nightly.run import main_nightly
-
-            return main_nightly(settings, args.out, args.sample, args.index)
-        if args.command == "train-verifier":
-            from eval.training.train_verifier import WEIGHTS, train
-
-            data = settings.resolve(settings.eval.data_dir)
-            scifact = _data_path(args.scifact) if args.scifact else data / "scifact"
-            pubmedqa = _data_path(args.pubmedqa) if args.pubmedqa else data / "pubmedqa"
-            train(scifact, pubmedqa, args.out or WEIGHTS)
-            return 0
-        if args.command == "verifier":
-            from eval.training.train_verifier import evaluate_file, overlap_baseline
-
-            for path in args.files:
-                print(json.dumps({"file": str(path), "verifier": evaluate_file(path)}))
-                if args.baseline:
-                    print(json.dumps({"file": str(path), "word_overlap_0.6": overlap_baseline(path)}))
-            return 0
-        if args.command == "extractive":
-            return _extractive(settings, args)
-        if args.command == "answers":
-            from eval.quality.answer_eval import main as answers
-
-            sets = [_data_path(s) for s in args.set]
-            return answers(settings, sets, args.split, args.backend, args.json, args.verbose)
-        if args.command == "bench-observability":
-            from eval.bench.bench_serving import observability_cost
-
-            observability_cost(settings, args.out, args.rounds)
-            return 0
-        if args.command == "feedback":
-            from serving.feedback_cli import main as feedback_main
-
-            return feedback_main(settings, args.rest)
-        if args.command == "pii":
-            return _pii(settings, args)
-        if args.command == "injection":
-            from eval.quality.injection_eval import main as injection
-
-            return injection(settings, args.data and _data_path(args.data), args.split, args.json, args.verbose)
-        if args.command == "tune-fusion":
-            return _tune(settings, args)
-        if args.command == "bench-ray":
-            from eval.bench.bench_ray import main as bench_ray
-
-            workers = [int(w) for w in args.workers.split(",")]
-            bench_ray(settings, workers, args.docs, args.out, say=lambda m: print(m, file=sys.stderr, flush=True))
-            return 0
-        if args.command == "bench-pdf":
-            from eval.bench.bench_pdf import main as bench_pdf
-
-            bench_pdf(_data_path(args.folder), args.out)
-            return 0
-        if args.command == "bench-ingest":
-            from eval.bench.bench_ingest import main as bench_ingest
-
-            bench_ingest(settings, args.corpora.split(","), args.out, tutorial=not args.no_tutorial)
-            return 0
+        for run in (_run_retrieval_command, _run_suite_or_training_command, _run_quality_command):
+            code = run(settings, args)
+            if code is not None:
+                return code
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def _run_retrieval_command(settings: Any, args: argparse.Namespace) -> int | None:
+    """retrieval, tune-fusion and the ingest benchmarks; None for another command."""
+    if args.command == "retrieval":
+        return _retrieval(settings, args)
+    if args.command == "tune-fusion":
+        return _tune(settings, args)
+    if args.command == "bench-ray":
+        from eval.bench.bench_ray import main as bench_ray
+
+        workers = [int(w) for w in args.workers.split(",")]
+        bench_ray(settings, workers, args.docs, args.out, say=lambda m: print(m, file=sys.stderr, flush=True))
+        return 0
+    if args.command == "bench-pdf":
+        from eval.bench.bench_pdf import main as bench_pdf
+
+        bench_pdf(_data_path(args.folder), args.out)
+        return 0
+    if args.command == "bench-ingest":
+        from eval.bench.bench_ingest import main as bench_ingest
+
+        bench_ingest(settings, args.corpora.split(","), args.out, tutorial=not args.no_tutorial)
+        return 0
+    return None
+
+
+def _run_suite_or_training_command(settings: Any, args: argparse.Namespace) -> int | None:
+    """nightly, the serving and scale benchmarks and the training; None for another command."""
+    if args.command == "bench-serving":
+        from eval.bench.bench_serving import main as bench_serving
+
+        bench_serving(settings, args.out)
+        return 0
+    if args.command == "bench-scale":
+        from eval.bench.bench_scale import main as bench_scale
+
+        sizes = [int(s) for s in args.sizes.split(",")]
+        bench_scale(settings, sizes, args.out, args.keep, say=lambda m: print(m, file=sys.stderr, flush=True))
+        return 0
+    if args.command == "train-reranker":
+        from eval.training.train_reranker import main as train_reranker
+
+        return train_reranker(settings, args.epochs, args.lr)
+    if args.command == "nightly":
+        from eval.nightly.run import main_nightly
+
+        return main_nightly(settings, args.out, args.sample, args.index)
+    if args.command == "train-verifier":
+        from eval.training.train_verifier import WEIGHTS, train
+
+        data = settings.resolve(settings.eval.data_dir)
+        scifact = _data_path(args.scifact) if args.scifact else data / "scifact"
+        pubmedqa = _data_path(args.pubmedqa) if args.pubmedqa else data / "pubmedqa"
+        train(scifact, pubmedqa, args.out or WEIGHTS)
+        return 0
+    return None
+
+
+def _run_quality_command(settings: Any, args: argparse.Namespace) -> int | None:
+    """The component checks, bench-observability and feedback; None for another command."""
+    if args.command == "verifier":
+        from eval.training.train_verifier import evaluate_file, overlap_baseline
+
+        for path in args.files:
+            print(json.dumps({"file": str(path), "verifier": evaluate_file(path)}))
+            if args.baseline:
+                print(json.dumps({"file": str(path), "word_overlap_0.6": overlap_baseline(path)}))
+        return 0
+    if args.command == "extractive":
+        return _extractive(settings, args)
+    if args.command == "answers":
+        from eval.quality.answer_eval import main as answers
+
+        sets = [_data_path(s) for s in args.set]
+        return answers(settings, sets, args.split, args.backend, args.json, args.verbose)
+    if args.command == "bench-observability":
+        from eval.bench.bench_serving import observability_cost
+
+        observability_cost(settings, args.out, args.rounds)
+        return 0
+    if args.command == "feedback":
+        from serving.feedback_cli import main as feedback_main
+
+        return feedback_main(settings, args.rest)
+    if args.command == "pii":
+        return _pii(settings, args)
+    if args.command == "injection":
+        from eval.quality.injection_eval import main as injection
+
+        return injection(settings, args.data and _data_path(args.data), args.split, args.json, args.verbose)
+    return None
 
 
 def _data_path(path: Path) -> Path:

@@ -8,11 +8,12 @@ Chroma every pending id the manifest does not own; after a crash mid-run it also
 Chroma that the manifest does not own go, and files whose chunks are not all in Chroma are forgotten so the next
 pass indexes them again.
 
-The lexical index (retrieval/lexical.py) follows the manifest: each write deletes the replaced chunks and adds the
-new ones in tantivy's buffer, and `publish_lexical` commits them (atomically) and records the manifest generation.
-When a run starts from a lexical index whose generation is not the manifest's (a run was killed between a manifest
-commit and the lexical commit, or the index predates this format), the writes are not mirrored and publishing
-reconciles instead: chunks the manifest does not own are deleted, owned ones that are missing are added.
+The lexical index (retrieval/lexical.py, written through retrieval/lexical_writer.py) follows the manifest: each
+write deletes the replaced chunks and adds the new ones in tantivy's buffer, and `publish_lexical` commits them
+(atomically) and records the manifest generation. When a run starts from a lexical index whose generation is not the
+manifest's (a run was killed between a manifest commit and the lexical commit, or the index predates this format),
+the writes are not mirrored and publishing reconciles instead: chunks the manifest does not own are deleted, owned
+ones that are missing are added.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from ingest.manifest import ChunkRow, FileRecord, Manifest
 from retrieval import lexical
+from retrieval.lexical_writer import LexicalWriter
 from retrieval.store import VectorStore
 from retrieval.types import Chunk
 
@@ -47,18 +49,18 @@ class IndexWriter:
         self.manifest = manifest
         self.store = store
         self.index_dir = index_dir
-        self._lexical: lexical.LexicalWriter | None = None
+        self._lexical: LexicalWriter | None = None
         self._lexical_synced = False
 
     @property
-    def lexical(self) -> lexical.LexicalWriter:
+    def lexical(self) -> LexicalWriter:
         """tantivy's writer, opened on first use in a run; whether it may be updated incrementally is decided
         then, before this run changes the manifest."""
         if self._lexical is None:
             exists = (self.index_dir / lexical.FOLDER / "meta.json").exists()
             published = lexical.published_generation(self.index_dir)
             self._lexical_synced = exists and published == self.manifest.generation()
-            self._lexical = lexical.LexicalWriter(self.index_dir)
+            self._lexical = LexicalWriter(self.index_dir)
         return self._lexical
 
     def begin(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,6 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     from serving.web.api import Api, allowed_methods, build_router
     from serving.web.errors import BodyLimit, MethodGuard, install_error_handlers
     from serving.web.hardening import SecurityHeaders
-    from serving.web.responses import ResponsesApi, add_routes
 
     assistant = Assistant(settings, index_dir, chat_model)
     if settings.audit.enabled and assistant.recorder.audit is not None:
@@ -46,8 +46,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         threading.Thread(target=_warm, args=(assistant,), daemon=True).start()
     app = FastAPI(title="kb-assistant", version="1", docs_url="/v1/docs", openapi_url="/v1/openapi.json")
     api = Api(assistant)
-    conversations = ResponsesApi(api, assistant.conversations)
-    router = build_router(api, lambda r: add_routes(r, conversations))
+    router = build_router(api, _responses_and_conversations(api, assistant.conversations))
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
     obs = settings.observability
@@ -95,6 +94,20 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
         instrument(app, obs)
     app.state.assistant = assistant
     return app
+
+
+def _responses_and_conversations(api: Any, store: Any) -> Callable[[Any], None]:
+    """What adds the Responses and Conversations routes to the /v1 router (before its catch-all)."""
+    from serving.web.conversations import ConversationsApi, add_conversation_routes
+    from serving.web.responses import ResponsesApi, add_response_routes
+
+    responses, conversations = ResponsesApi(api, store), ConversationsApi(api, store)
+
+    def add(router: Any) -> None:
+        add_response_routes(router, responses)
+        add_conversation_routes(router, conversations)
+
+    return add
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

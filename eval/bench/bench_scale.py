@@ -59,7 +59,7 @@ def build(
     say: Any,
 ) -> dict[str, Any]:
     """Write an index of `size` replicas of the source chunks into out; returns build timings and disk use."""
-    from retrieval import lexical
+    from retrieval import lexical_writer
     from retrieval.store import ChromaStore
     from retrieval.types import Chunk
 
@@ -87,7 +87,7 @@ def build(
         say(f"  {size:,}: {min(size, start + batch):,} chunks written to Chroma")
     chroma_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    lexical.build(out, lexical_rows, generation=1)
+    lexical_writer.build(out, lexical_rows, generation=1)
     bm25_s = time.perf_counter() - t1
     return {
         "chunks": size,

@@ -28,6 +28,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from configs.errors import ConfigError
 from eval.datasets import holdout
@@ -150,9 +151,11 @@ def halueval(path: Path, part: str) -> list[Example]:
     return out
 
 
-def _generate(scifact: Path, pubmedqa: Path, part: str, seed: int, per_doc: int) -> list[Example]:
-    rng = random.Random(f"{seed}:{part}")  # nosec B311  # seeded for reproducible data, not a secret
-    out: list[Example] = []
+def _sources(
+    scifact: Path, pubmedqa: Path, part: str
+) -> tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
+    """The part's SciFact documents and claims, its PubMedQA questions, and every document the examples are drawn
+    from, by "sf:ID" / "pq:ID"."""
     # --- SciFact: claims with evidence labels ------------------------------------------------------------
     sf_docs = _corpus(scifact)
     split = "train" if part == "train" else "test"
@@ -175,6 +178,13 @@ def _generate(scifact: Path, pubmedqa: Path, part: str, seed: int, per_doc: int)
         **{f"sf:{i}": sf_docs[i] for i in sf_ids},
         **{f"pq:{r['gold_doc']}": pq_docs[str(r["gold_doc"])] for r in pq_rows},
     }
+    return sf_docs, sf_claims, pq_rows, docs
+
+
+def _generate(scifact: Path, pubmedqa: Path, part: str, seed: int, per_doc: int) -> list[Example]:
+    rng = random.Random(f"{seed}:{part}")  # nosec B311  # seeded for reproducible data, not a secret
+    out: list[Example] = []
+    sf_docs, sf_claims, pq_rows, docs = _sources(scifact, pubmedqa, part)
     ids = sorted(docs)
     near = _neighbours(docs, ids)
     foreign = sorted({n for i in rng.sample(ids, min(len(ids), 300)) for n in names_in(docs[i])})

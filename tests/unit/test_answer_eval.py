@@ -1,4 +1,5 @@
-"""The answer harness's fact matching and scoring (eval/quality/answer_eval.py), and the question sets it reads."""
+"""The answer harness's fact matching and scoring (eval/quality/answer_scoring.py), its report (answer_report.py),
+and the question sets it reads (answer_sets.py)."""
 
 import json
 from dataclasses import replace
@@ -8,8 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from configs.settings import PROJECT_ROOT
-from eval.quality.answer_eval import PartSpec, QuestionRow, expected_splits, load_set, match_part, report, score
 from eval.quality.answer_facts import find, normalise, unsupported_numbers
+from eval.quality.answer_report import report
+from eval.quality.answer_scoring import match_part, score
+from eval.quality.answer_sets import PartSpec, QuestionRow, expected_splits, load_set
 from serving.answer.prompts import NO_CONTEXT
 from serving.answer.results import Answer, PartResult
 from serving.answer.sources import Citation
@@ -214,7 +217,7 @@ def test_every_corpus_page_is_named_once() -> None:
 
 
 def test_a_number_in_the_heading_the_answer_quotes_is_supported() -> None:
-    from eval.quality.answer_eval import cited_texts
+    from eval.quality.answer_scoring import cited_texts
 
     source = Citation(
         1,

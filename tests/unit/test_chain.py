@@ -10,7 +10,7 @@ import pytest
 
 from configs.errors import ModelUnavailable
 from configs.settings import AnswerSettings, LLMSettings, RetrievalSettings
-from retrieval import lexical
+from retrieval import lexical_writer
 from retrieval.embeddings import FakeEmbedder
 from retrieval.retriever import Retriever
 from retrieval.store import InMemoryStore
@@ -52,7 +52,7 @@ def retriever(tmp_path: Path) -> Retriever:
     ]
     store.upsert(chunks, embedder.embed_documents([c.text for c in chunks]))
     rows = [(c.id, c.text, f"{c.meta.title} {c.text}", c.to_record()) for c in chunks]
-    lexical.build(tmp_path, rows, generation=1)
+    lexical_writer.build(tmp_path, rows, generation=1)
     return Retriever(RetrievalSettings(min_dense_score=0.3, lexical_floor=0.5), embedder, store, tmp_path)
 
 

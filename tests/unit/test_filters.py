@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from configs.errors import InvalidRequest
-from retrieval import lexical
+from retrieval import lexical, lexical_writer
 from retrieval.filters import Filter
 
 
@@ -60,7 +60,7 @@ FILTERS = [
 @pytest.fixture(scope="module")
 def lexical_index(tmp_path_factory: pytest.TempPathFactory) -> lexical.LexicalIndex:
     folder = tmp_path_factory.mktemp("lexical")
-    lexical.build(folder, ((str(i), "common words", "common words", m) for i, m in enumerate(_metas(400))), 1)
+    lexical_writer.build(folder, ((str(i), "common words", "common words", m) for i, m in enumerate(_metas(400))), 1)
     index = lexical.LexicalIndex.load(folder)
     assert index is not None
     return index
@@ -114,7 +114,7 @@ def test_filtered_dense_search_is_exact_on_every_path(tmp_path: Any) -> None:
     chunks = [Chunk.from_record(f"c{i}", f"note {i} about topic {i % 13}", m) for i, m in enumerate(metas)]
     store, embedder = InMemoryStore(), FakeEmbedder()
     store.upsert(chunks, embedder.embed_documents([c.text for c in chunks]))
-    lexical.build(tmp_path, ((c.id, c.text, c.text, c.to_record()) for c in chunks), 1)
+    lexical_writer.build(tmp_path, ((c.id, c.text, c.text, c.to_record()) for c in chunks), 1)
     retriever = Retriever(RetrievalSettings(), embedder, store, tmp_path)
     vector = embedder.embed_query("topic 5")
     paths = set()

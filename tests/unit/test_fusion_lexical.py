@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from retrieval import lexical
+from retrieval import lexical, lexical_writer
 from retrieval.filters import Filter
 from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, weighted_score_fusion
 from retrieval.lexical import LexicalIndex
@@ -37,7 +37,7 @@ ROWS = [
 
 
 def _index(tmp_path: Path) -> LexicalIndex:
-    lexical.build(tmp_path, ((i, t, t, {**m, "source": f"/d/{i}"}) for i, t, m in ROWS), generation=7)
+    lexical_writer.build(tmp_path, ((i, t, t, {**m, "source": f"/d/{i}"}) for i, t, m in ROWS), generation=7)
     loaded = LexicalIndex.load(tmp_path)
     assert loaded is not None and loaded.generation == 7 and lexical.published_generation(tmp_path) == 7
     return loaded
@@ -67,7 +67,7 @@ def test_bm25_filter_restricts_results(tmp_path: Path) -> None:
 
 def test_writes_are_incremental_and_a_reader_sees_them_on_refresh(tmp_path: Path) -> None:
     reader = _index(tmp_path)
-    writer = lexical.LexicalWriter(tmp_path)
+    writer = lexical_writer.LexicalWriter(tmp_path)
     writer.delete(["2"])
     writer.add(
         [
@@ -88,7 +88,7 @@ def test_writes_are_incremental_and_a_reader_sees_them_on_refresh(tmp_path: Path
 
 def test_reconcile_makes_the_index_hold_exactly_the_owned_chunks(tmp_path: Path) -> None:
     _index(tmp_path)
-    writer = lexical.LexicalWriter(tmp_path)
+    writer = lexical_writer.LexicalWriter(tmp_path)
     writer.add([("9", "buffered, never committed", "buffered", {})])  # as if the run was killed here
     owned = {lexical.key_of(i): i for i in ("1", "3", "6")}
     rows = {"6": ("6", "Six weeks of parental leave.", "Six weeks of parental leave.", {"collection": "hr"})}

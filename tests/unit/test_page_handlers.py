@@ -24,7 +24,7 @@ from configs.settings import (
     ToolAction,
     ToolsSettings,
 )
-from retrieval import lexical
+from retrieval import lexical_writer
 from retrieval.embeddings import FakeEmbedder
 from retrieval.retriever import Retriever
 from retrieval.store import InMemoryStore
@@ -98,7 +98,8 @@ def _retriever(folder: Path) -> Retriever:
         for key, (title, text, col) in DOCS.items()
     ]
     store.upsert(chunks, embedder.embed_documents([c.text for c in chunks]))
-    lexical.build(folder, [(c.id, c.text, f"{c.meta.title} {c.text}", c.to_record()) for c in chunks], generation=1)
+    rows = [(c.id, c.text, f"{c.meta.title} {c.text}", c.to_record()) for c in chunks]
+    lexical_writer.build(folder, rows, generation=1)
     return Retriever(RetrievalSettings(min_dense_score=0.3, lexical_floor=0.5), embedder, store, folder)
 
 
