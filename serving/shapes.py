@@ -3,7 +3,8 @@ items as conversations store them, and file citations at their markers' position
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from retrieval.text import marker_numbers
 from serving.answer.results import Answer
@@ -50,3 +51,23 @@ def file_citations(answer: Answer) -> list[dict[str, Any]]:
             start = pos + len(marker)
         text = text.replace(marker, " " * len(marker))  # each marker once
     return sorted(out, key=lambda a: a["index"])
+
+
+class Said(Protocol):
+    """A chat message or Responses input item: who said it and its text."""
+
+    @property
+    def role(self) -> str: ...
+
+    def text(self) -> str: ...
+
+
+def asked(messages: Sequence[Said]) -> tuple[str, list[dict[str, str]]] | None:
+    """The question and the conversation before it: the question is the last user message that says something,
+    the user and assistant messages before it are the history. None when no user message says anything."""
+    users = [i for i, m in enumerate(messages) if m.role == "user" and m.text().strip()]
+    if not users:
+        return None
+    at = users[-1]
+    history = [{"role": m.role, "content": m.text()} for m in messages[:at] if m.role in ("user", "assistant")]
+    return messages[at].text(), history

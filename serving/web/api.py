@@ -23,7 +23,7 @@ from serving.access.quotas import Quotas
 from serving.actions.flow import ActionServices
 from serving.answer.results import Answer, Delta, Generation
 from serving.observability.metrics import Metrics
-from serving.shapes import MODEL_ID, served
+from serving.shapes import MODEL_ID, asked, served
 from serving.web.errors import ApiError, documented, kb_error
 from serving.web.hardening import DOCUMENT_POLICY, AnswerStream, document_type
 from serving.web.schemas import (
@@ -185,16 +185,12 @@ class Api:
                 "invalid_request_error",
                 "model_not_found",
             )
-        # The question is the last user message that says something; the messages before it are the history.
-        users = [i for i, m in enumerate(body.messages) if m.role == "user" and m.text().strip()]
-        if not users:
+        found = asked(body.messages)
+        if found is None:
             if any(m.role == "user" for m in body.messages):
                 self.chain.validate("")  # the question is empty: its own clear error
             raise ApiError(400, "messages must contain a user message with the question")
-        question = self.chain.validate(body.messages[users[-1]].text())
-        history = [
-            {"role": m.role, "content": m.text()} for m in body.messages[: users[-1]] if m.role in ("user", "assistant")
-        ]
+        question, history = self.chain.validate(found[0]), found[1]
         # A request may ask for fewer tokens than the server's limit, never more (max_tokens is capped).
         turn = self.turn(request, identity, question, history, body.filters, body.max_tokens, body.temperature)
         created, cid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -19,7 +19,7 @@ from serving.actions import flow as actions
 from serving.actions.tools import Outcome
 from serving.answer.results import Answer
 from serving.llm.protocol import ToolCall, Usage
-from serving.shapes import MODEL_ID, file_citations, item_text, message_item, served
+from serving.shapes import MODEL_ID, asked, file_citations, item_text, message_item, served
 from serving.store.conversations import ConversationStore, new_id
 from serving.web.errors import ApiError, documented
 from serving.web.events import answer_events, replayed
@@ -74,10 +74,10 @@ class ResponsesApi:
             shell = self._shell(body, None)
             done = await run_in_threadpool(self._approved, identity, body.previous_response_id, approvals[0], shell)
             return replayed(done) if body.stream else done
-        users = [i for i, item in enumerate(inputs) if item.role == "user" and item.text().strip()]
-        if not users:
+        found = asked(inputs)
+        if found is None:
             raise ApiError(400, "input must contain a user message with the question")
-        question = api.chain.validate(inputs[users[-1]].text())
+        question, before = api.chain.validate(found[0]), found[1]
         if conversation_id:
             earlier, _ = self.store.items(identity.user, conversation_id, "asc", 10_000)
         elif body.previous_response_id:
@@ -88,7 +88,7 @@ class ResponsesApi:
             {"role": str(i["role"]), "content": item_text(i)}
             for i in earlier
             if i.get("type", "message") == "message" and i.get("role") in ("user", "assistant")
-        ] + [{"role": i.role, "content": i.text()} for i in inputs[: users[-1]] if i.role in ("user", "assistant")]
+        ] + before
         turn = api.turn(request, identity, question, history, body.filters, body.max_output_tokens, body.temperature)
         input_items = [message_item(i.role, i.text()) for i in inputs]
         shell = self._shell(body, conversation_id)
