@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from configs.errors import ConfigError
+from configs.errors import ConfigError, StoreUnavailable
 from configs.settings import IndexSettings
 from retrieval.filters import Filter
 from retrieval.types import Chunk
@@ -97,7 +97,7 @@ class ChromaStore:
                 )
                 client.heartbeat()
             except Exception as exc:
-                raise ConfigError(
+                raise StoreUnavailable(
                     f"cannot reach the Chroma server at {url} ({type(exc).__name__}); start it with "
                     f"`chroma run --path DIR --host 127.0.0.1 --port N` or unset index.chroma_url"
                 ) from exc

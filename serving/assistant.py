@@ -120,7 +120,9 @@ class Assistant:
         size = f"{files} files, {chunks} chunks" if chunks is not None else f"{files} files you may read"
         return f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · index: **{size}**{who}"
 
-    def ingest_upload(self, paths: list[Path], collection: str, identity: Identity) -> str:
+    def ingest_upload(
+        self, paths: list[Path], collection: str, identity: Identity, limit_key: str | None = None
+    ) -> str:
         """Copy uploaded files into data/uploads/<collection>/ and index that folder (if the identity may), within
         the identity's rate limit. The files are parsed in a child process bounded in time and memory
         (serving.upload_parse_*); embedding and writing happen here. A refused file leaves nothing behind."""
@@ -129,7 +131,7 @@ class Assistant:
         from ingest.sandbox import IsolatedLoader
         from serving.store.uploads import copy_uploads, settle
 
-        self.quotas.request(identity.limit_key)  # OverLimit, as on /v1
+        self.quotas.request(limit_key or identity.limit_key)  # OverLimit, as on /v1 (the page passes its key)
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", collection):  # a folder name below uploads_dir, nothing else
             raise AccessDenied(f"{collection[:100]!r} is not a collection name; use letters, digits, - and _")
         if not self.access.upload_scope(identity).allows(collection):

@@ -25,22 +25,16 @@ PYTHON = sys.executable
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 # The tests' own folders. A test never reads or writes the user's state under data/ (index, audit trail, key,
-# feedback and conversation stores, uploads, models): every server, CLI and Settings a test starts points here.
+# feedback and conversation stores, uploads, models): make_settings and every server or CLI a test starts name
+# their own (temporary) paths, and the guard below fails the run when something under data/ changed anyway.
 # Derived models (the int8 copy of the embedder) are kept between runs, so they are built once per machine.
 TEST_STATE = PROJECT_ROOT / ".test-state"
 TEST_MODELS = TEST_STATE / "models"
 _SESSION_STATE = Path(tempfile.mkdtemp(prefix="kb-test-session-"))
+# Servers and CLIs a test starts inherit these (a test may pass its own instead):
+# no GGUF the user installed answers a test, and the embedder's derived copy is the tests' own.
 os.environ.update(
-    {
-        "KB_INDEX__PATH": str(_SESSION_STATE / "index"),
-        "KB_EMBEDDING__CACHE_DIR": str(TEST_MODELS),
-        "KB_LLM__MODEL_DIR": str(_SESSION_STATE / "llm-models"),  # no GGUF the user installed answers a test
-        "KB_AUTH__KEYS_DB": str(_SESSION_STATE / "auth.sqlite"),
-        "KB_AUDIT__PATH": str(_SESSION_STATE / "audit.sqlite"),
-        "KB_SERVING__FEEDBACK_DB": str(_SESSION_STATE / "feedback.sqlite"),
-        "KB_SERVING__UPLOADS_DIR": str(_SESSION_STATE / "uploads"),
-        "KB_STORAGE__CONVERSATIONS_DB": str(_SESSION_STATE / "conversations.sqlite"),
-    }
+    {"KB_EMBEDDING__CACHE_DIR": str(TEST_MODELS), "KB_LLM__MODEL_DIR": str(_SESSION_STATE / "llm-models")}
 )
 # What the guard below watches: the user's own state in the checkout.
 USER_STATE = [PROJECT_ROOT / "data" / name for name in ("index", "models", "uploads")] + [

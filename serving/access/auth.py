@@ -20,7 +20,7 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from configs.errors import ConfigError, ModelUnavailable
+from configs.errors import ConfigError, ModelUnavailable, StoreUnavailable
 from configs.settings import AuthSettings, Settings
 from serving.access.identity import LOCAL, Identity
 from serving.access.keys import KeyStore
@@ -167,7 +167,7 @@ class AuthGate:
                 await _refuse(scope, send, str(exc))
                 return
             identity = None
-        except (ModelUnavailable, ConfigError) as exc:  # the provider is down: no token can be checked
+        except (ModelUnavailable, ConfigError, StoreUnavailable) as exc:  # the provider or key store is down
             await _refuse(scope, send, str(exc), 503)
             return
         if identity is None and not self._open(path):

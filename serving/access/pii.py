@@ -180,11 +180,35 @@ class RedactingChatModel:
         self.redactor = redactor
         self.name = inner.name
 
+    def pseudonymized(self, messages: Sequence[Message]) -> tuple[list[Message], dict[str, str]]:
+        """The messages with placeholders in every text the model reads: each content, and the arguments of the
+        tool calls an assistant message carries (an action's report repeats the call it made), with the mapping
+        back to the real values."""
+        given: list[dict[str, Any]] = [dict(m) for m in messages]  # an action's turns carry tool_calls lists too
+        texts: list[str] = []
+        for m in given:
+            texts.append(m.get("content") or "")
+            texts += [str((c.get("function") or {}).get("arguments") or "") for c in m.get("tool_calls") or []]
+        replaced, mapping = self.redactor.pseudonymize(texts)
+        # a value found in one text is replaced in all: a name the analyzer misses in a call's JSON arguments
+        # (no sentence around it) is the same person it found in the question
+        for placeholder, value in sorted(mapping.items(), key=lambda pv: -len(pv[1])):
+            replaced = [t.replace(value, placeholder) for t in replaced]
+        shown = iter(replaced)
+        sent: list[Message] = []
+        for m in given:
+            out = {**m, "content": next(shown)}
+            if m.get("tool_calls"):
+                out["tool_calls"] = [
+                    {**c, "function": {**(c.get("function") or {}), "arguments": next(shown)}} for c in m["tool_calls"]
+                ]
+            sent.append(out)
+        return sent, mapping
+
     def stream(
         self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
     ) -> Iterator[str]:
-        texts, mapping = self.redactor.pseudonymize([m.get("content", "") for m in messages])
-        sent = [{**m, "content": t} for m, t in zip(messages, texts, strict=True)]
+        sent, mapping = self.pseudonymized(messages)
         held = ""
         for piece in self.inner.stream(sent, max_tokens, temperature, usage):
             held += piece
@@ -217,8 +241,7 @@ class RedactingToolChatModel(RedactingChatModel):
         max_tokens: int,
         usage: Usage | None = None,
     ) -> ToolReply:
-        texts, mapping = self.redactor.pseudonymize([m.get("content") or "" for m in messages])
-        sent = [{**m, "content": t} for m, t in zip(messages, texts, strict=True)]
+        sent, mapping = self.pseudonymized(messages)
         reply = self.inner.tool_round(sent, tools, tool_choice, max_tokens, usage)
         calls = tuple(replace(c, arguments=self.redactor.restore(c.arguments, mapping)) for c in reply.calls)
         return ToolReply(self.redactor.restore(reply.content, mapping), calls)

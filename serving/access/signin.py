@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from configs.errors import ConfigError, ModelUnavailable
+from configs.errors import ConfigError, ModelUnavailable, StoreUnavailable
 from serving.access.auth import LOGIN_COOKIE, SESSION_COOKIE, Authenticator
 from serving.access.identity import Identity
 from serving.access.oidc import TokenError
@@ -92,7 +92,7 @@ def build_signin(auth: Authenticator, public_url: str | None, record: Record) ->
         state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         try:
             url = auth.oidc.authorization_url(base(request) + "/auth/callback", state, nonce, verifier)
-        except (ModelUnavailable, ConfigError) as exc:
+        except (ModelUnavailable, ConfigError, StoreUnavailable) as exc:
             return _page(str(exc), _safe_next(next), True, 503)
         response = RedirectResponse(url, status_code=303)
         pending = auth.signin_state({"state": state, "nonce": nonce, "verifier": verifier, "next": _safe_next(next)})
@@ -110,7 +110,7 @@ def build_signin(auth: Authenticator, public_url: str | None, record: Record) ->
             identity = auth.oidc.sign_in(base(request) + "/auth/callback", code, pending["verifier"], pending["nonce"])
         except TokenError as exc:
             return _page(str(exc), pending["next"], True, 401)
-        except (ModelUnavailable, ConfigError) as exc:
+        except (ModelUnavailable, ConfigError, StoreUnavailable) as exc:
             return _page(str(exc), pending["next"], True, 503)
         return signed_in(request, identity, pending["next"])
 

@@ -297,7 +297,7 @@ class PageHandlers:
                 raise PathRefused("send the uploaded files as a list; choose them in the page's upload box")
             folder = self.upload_folder()
             chosen = [uploaded_file(_upload_path(p), folder) for p in paths]
-            message = self.services.ingest_upload(chosen, name, identity)
+            message = self.services.ingest_upload(chosen, name, identity, limit_key(identity, request))
         except (KBError, OverLimit) as exc:  # no permission, over the rate limit, or another ingest is writing
             raise gr.Error(str(exc)) from exc
         except OSError as exc:

@@ -24,7 +24,9 @@ class PageServices(ActionServices, Protocol):
 
     def status(self, identity: Identity) -> str: ...
 
-    def ingest_upload(self, paths: list[Path], collection: str, identity: Identity) -> str: ...
+    def ingest_upload(
+        self, paths: list[Path], collection: str, identity: Identity, limit_key: str | None = None
+    ) -> str: ...
 
 
 def who(request: gr.Request | None) -> Identity:

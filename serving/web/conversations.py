@@ -70,7 +70,7 @@ class ConversationsApi:
 
 def add_conversation_routes(router: APIRouter, api: ConversationsApi) -> None:
     """The /v1/conversations routes (before the router's catch-all)."""
-    errors = documented(400, 401, 404, 413, 429)
+    errors = documented(400, 401, 404, 413, 429, 503)
     router.add_api_route("/conversations", api.create_conversation, methods=["POST"], responses=errors)
     router.add_api_route("/conversations/{conversation_id}", api.get_conversation, methods=["GET"], responses=errors)
     router.add_api_route(

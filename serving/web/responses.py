@@ -236,7 +236,7 @@ class ResponsesApi:
 
 def add_response_routes(router: APIRouter, api: ResponsesApi) -> None:
     """The /v1/responses routes (before the router's catch-all)."""
-    errors = documented(400, 401, 404, 413, 429)
+    errors = documented(400, 401, 404, 413, 429, 503)
     stream = {"content": {"text/event-stream": {}}, "description": "the response, or its event stream"}
     router.add_api_route("/responses", api.create_response, methods=["POST"],
                          responses={200: stream, **documented(400, 401, 404, 413, 429, 503)})  # fmt: skip

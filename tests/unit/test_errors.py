@@ -76,3 +76,23 @@ def test_rate_limits_count_per_user_or_without_sign_in_per_client_address() -> N
 
     assert Identity("alice", frozenset({"hr"}), "key").limit_key_from("10.0.0.7") == "user:alice"
     assert LOCAL.limit_key_from("10.0.0.7") == "ip:10.0.0.7" and LOCAL.limit_key_from(None) == "ip:unknown"
+
+
+def test_the_gate_answers_a_key_store_outage_with_503_in_the_api_shape(tmp_path: Path) -> None:
+    from configs.settings import AuthSettings
+    from serving.access.auth import Authenticator, AuthGate
+    from serving.access.keys import KeyStore
+
+    keys = KeyStore(tmp_path / "auth.sqlite")
+    _, secret = keys.create("alice", frozenset({"hr"}))
+    (tmp_path / "auth.sqlite").unlink()
+    (tmp_path / "auth.sqlite").mkdir()  # the store's file is gone and cannot be made again: every lookup fails
+    app = FastAPI()
+    app.add_middleware(AuthGate, authenticator=Authenticator(AuthSettings(required=True), keys, None))
+
+    @app.get("/v1/models")
+    def models() -> dict[str, str]:
+        return {"object": "list"}
+
+    got = TestClient(app).get("/v1/models", headers={"Authorization": f"Bearer {secret}"})
+    assert got.status_code == 503 and "cannot open the key store" in got.json()["error"]["message"]

@@ -29,7 +29,7 @@ from retrieval.embeddings import FakeEmbedder
 from retrieval.retriever import Retriever
 from retrieval.store import InMemoryStore
 from retrieval.types import Chunk, ChunkMeta
-from serving.access.identity import Access, Identity
+from serving.access.identity import LOCAL, Access, Identity
 from serving.access.quotas import Quotas
 from serving.actions.tools import Toolbox
 from serving.answer.chain import AnswerChain
@@ -79,6 +79,7 @@ class Services:
     quotas: Quotas
     conversations: ConversationStore
     uploaded: list[tuple[list[Path], str, Identity]] = field(default_factory=list)
+    upload_keys: list[str | None] = field(default_factory=list)
 
     def facets(self, identity: Identity) -> dict[str, list[str]]:
         return self.chain.retriever.facets(self.access.read_scope(identity))
@@ -86,8 +87,11 @@ class Services:
     def status(self, identity: Identity) -> str:
         return f"index ready · signed in as **{identity.display}**"
 
-    def ingest_upload(self, paths: list[Path], collection: str, identity: Identity) -> str:
+    def ingest_upload(
+        self, paths: list[Path], collection: str, identity: Identity, limit_key: str | None = None
+    ) -> str:
         self.uploaded.append((paths, collection, identity))
+        self.upload_keys.append(limit_key)
         return f"Indexed {len(paths)} file(s) into **{collection}**"
 
 
@@ -179,7 +183,7 @@ def test_bad_filters_and_collections_the_reader_may_not_see_are_refused(tmp_path
     page = PageHandlers(_services(tmp_path))
     with pytest.raises(gr.Error, match="YYYY-MM-DD|date"):
         _ask(page, ALICE, since="last week")
-    with pytest.raises(gr.Error):
+    with pytest.raises(gr.Error, match="unknown collection 'it'"):
         _ask(page, ALICE, cols=["it"])  # alice reads hr only: the it collection is not among her filter values
 
 
@@ -262,6 +266,8 @@ def test_only_files_in_the_pages_upload_folder_are_ingested(tmp_path: Path) -> N
     [(paths, collection, identity)] = services.uploaded
     assert [p.resolve() for p in paths] == [mine.resolve()] and collection == "team-notes-" and identity == ALICE
     assert message == "Indexed 1 file(s) into **team-notes-**" and "alice" in status
+    page.on_upload([str(mine)], "team", _request(LOCAL))  # without sign-in, uploads count per client address
+    assert services.upload_keys == ["user:alice", "ip:192.0.2.7"]
 
 
 # --- the gate in front of the page ----------------------------------------------------------------------------

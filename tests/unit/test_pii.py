@@ -114,3 +114,18 @@ def test_the_labelled_set_is_measured_per_entity_type() -> None:
     assert {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE"} <= set(per_type)
     # the numbers BENCHMARKS.md reports for the default min_score (a regression here is a privacy regression)
     assert result["recall"] >= 0.9 and result["precision"] >= 0.95 and result["clean_sentences_flagged"] == 0
+
+
+def test_the_report_of_an_action_sends_placeholders_for_the_call_it_repeats(redactor: Redactor) -> None:
+    inner = ToolScripted("Opened a ticket for <PERSON_1>.")
+    model = redacting(inner, redactor)
+    told: list[dict[str, Any]] = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
+            "function": {"name": "open_ticket", "arguments": '{"for": "Priya Raman"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "Ticket 7 opened for Priya Raman."},
+    ]  # fmt: skip
+    worded = "".join(model.stream(told, 64, 0.0))  # type: ignore[arg-type]  # an action's turns carry tool_calls
+    sent = json.dumps(inner.calls[-1])
+    assert "Priya" not in sent and "4111" not in sent and "<PERSON_1>" in sent
+    assert worded == "Opened a ticket for Priya Raman."
