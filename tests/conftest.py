@@ -31,11 +31,30 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 TEST_STATE = PROJECT_ROOT / ".test-state"
 TEST_MODELS = TEST_STATE / "models"
 _SESSION_STATE = Path(tempfile.mkdtemp(prefix="kb-test-session-"))
-# Servers and CLIs a test starts inherit these (a test may pass its own instead):
-# no GGUF the user installed answers a test, and the embedder's derived copy is the tests' own.
-os.environ.update(
-    {"KB_EMBEDDING__CACHE_DIR": str(TEST_MODELS), "KB_LLM__MODEL_DIR": str(_SESSION_STATE / "llm-models")}
-)
+# Servers and CLIs a test starts inherit these (a test may pass its own instead; one that runs on a profile uses
+# profile_env, so that its profile names the state): the session's own state, no GGUF the user installed, and the
+# tests' own copy of the embedder's derived models.
+SESSION_ENV = {
+    "KB_INDEX__PATH": str(_SESSION_STATE / "index"),
+    "KB_AUTH__KEYS_DB": str(_SESSION_STATE / "auth.sqlite"),
+    "KB_AUDIT__PATH": str(_SESSION_STATE / "audit.sqlite"),
+    "KB_SERVING__FEEDBACK_DB": str(_SESSION_STATE / "feedback.sqlite"),
+    "KB_SERVING__UPLOADS_DIR": str(_SESSION_STATE / "uploads"),
+    "KB_STORAGE__CONVERSATIONS_DB": str(_SESSION_STATE / "conversations.sqlite"),
+    "KB_LLM__MODEL_DIR": str(_SESSION_STATE / "llm-models"),
+    "KB_EMBEDDING__CACHE_DIR": str(TEST_MODELS),
+}
+os.environ.update(SESSION_ENV)
+
+
+def profile_env(profile: Path, **more: str) -> dict[str, str]:
+    """The environment for a server or CLI that runs on a profile file as an operator's would: the session's state
+    paths are left out (the environment would override the profile's), the tests' model folders kept."""
+    keep = ("KB_LLM__MODEL_DIR", "KB_EMBEDDING__CACHE_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in SESSION_ENV or k in keep}
+    return {**env, "KB_PROFILE": str(profile), **more}
+
+
 # What the guard below watches: the user's own state in the checkout.
 USER_STATE = [PROJECT_ROOT / "data" / name for name in ("index", "models", "uploads")] + [
     PROJECT_ROOT / "data" / f"{store}.sqlite{suffix}"

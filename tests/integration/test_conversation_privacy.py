@@ -6,7 +6,6 @@ conversations and responses not touched within it, at start-up and with `audit p
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import threading
@@ -21,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, profile_env
 from tests.integration.conftest import AppServer, start_app
 
 pytestmark = pytest.mark.integration
@@ -68,7 +67,7 @@ class Deployment:
         sections = self.sections
         url = sections["storage"].pop("url", None)
         profile.write_text(yaml.safe_dump(sections))
-        env = {**os.environ, "KB_PROFILE": str(profile)}
+        env = profile_env(profile)
         if url:
             env["KB_STORAGE__URL"] = url  # as a deployment passes it: from the environment
         return subprocess.run(

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from eval.bench.loopback import free_port, stop, wait_for_port
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, profile_env
 from tests.integration.conftest import AppServer, start_app
 
 pytestmark = pytest.mark.integration
@@ -251,7 +251,8 @@ def _profile(tmp_path: Path, **sections: Any) -> Path:
         "auth": {"keys_db": str(tmp_path / "auth.sqlite")},
         "access": {"groups": GROUPS},
         "audit": {"path": str(tmp_path / "audit.sqlite")},
-        "serving": {"feedback_db": str(tmp_path / "feedback.sqlite")},
+        "serving": {"feedback_db": str(tmp_path / "feedback.sqlite"), "uploads_dir": str(tmp_path / "uploads")},
+        "storage": {"conversations_db": str(tmp_path / "conversations.sqlite")},
         "llm": {"backend": "extractive"},
         **sections,
     }
@@ -262,7 +263,7 @@ def _profile(tmp_path: Path, **sections: Any) -> Path:
 
 def test_personal_data_in_a_question_never_reaches_the_audit_trail_or_the_log(kb_index: Path, tmp_path: Path) -> None:
     keys = _keys(tmp_path / "auth.sqlite")
-    env = {**os.environ, "KB_PROFILE": str(_profile(tmp_path))}
+    env = profile_env(_profile(tmp_path))
     port, log = free_port(), tmp_path / "server.log"
     pii = ["Maria Gonzalez", "maria.gonzalez@northwind.example", "+44 20 7946 0958", "4111 1111 1111 1111"]
     question = f"I am {pii[0]} ({pii[1]}, phone {pii[2]}, card {pii[3]}): how many days of paid annual leave do I get?"
@@ -307,7 +308,7 @@ def test_personal_data_in_a_question_never_reaches_the_audit_trail_or_the_log(kb
 
 
 def test_listening_beyond_loopback_without_authentication_is_refused(kb_index: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "KB_PROFILE": str(_profile(tmp_path))}
+    env = profile_env(_profile(tmp_path))
     command = [PYTHON, "-m", "serving", "--index", str(kb_index), "--host", "0.0.0.0", "--port", str(free_port())]
     refused = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert refused.returncode == 1
