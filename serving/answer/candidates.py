@@ -15,9 +15,9 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems
+from serving.answer.citations import Citation
 from serving.answer.passages import Sentence, read
 from serving.answer.prompts import withhold_instructions
-from serving.answer.sources import Citation
 
 logger = logging.getLogger(__name__)
 

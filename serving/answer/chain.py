@@ -22,7 +22,7 @@ from retrieval.retriever import STAGE_NAMES, Retriever
 from retrieval.text import marker_numbers
 from serving.answer.blocks import run_on
 from serving.answer.by_parts import cover_parts, extract_parts, search_parts
-from serving.answer.citations import CitationFilter
+from serving.answer.citations import Citation, CitationFilter
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.grounding import Grounder, Removed, SentenceBuffer
 from serving.answer.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
@@ -37,7 +37,7 @@ from serving.answer.results import (
     PartResult,
     cited_numbers,
 )
-from serving.answer.sources import Citation, number_hits
+from serving.answer.sources import number_hits
 from serving.answer.verify.verifier import Verifier
 from serving.llm.protocol import ChatModel, Message, Usage, complete
 

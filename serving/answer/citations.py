@@ -1,12 +1,55 @@
-"""Citation markers: checked while streaming, so a marker that points at no source never reaches the user."""
+"""Citations: the numbered source shown under an answer, and its [n] markers, checked while streaming so that a
+marker pointing at no source never reaches the user."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from retrieval.text import MARKER, attach_markers, marker_numbers, sentences, strip_markers
 
 _MAX_PENDING = 12  # longest marker we wait for, e.g. "[12, 13, 14]"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source shown under an answer."""
+
+    index: int
+    source: str
+    relpath: str
+    title: str
+    page: int | None
+    section: str
+    text: str  # the chunk's verbatim text
+    start: int  # offsets of the chunk within its page/section text
+    end: int
+    score: float
+    withheld: bool = False  # the passage contained text addressed to the assistant, withheld from the model
+    chunk: int = 0  # the chunk's position in its file: reading order across sections
+
+    @property
+    def where(self) -> str:
+        """'page 3' or 'section Sick leave' or ''."""
+        return f"page {self.page}" if self.page else (f"section {self.section}" if self.section else "")
+
+    @property
+    def label(self) -> str:
+        """File, page or section: 'hr/leave-policy.md, section Sick leave'."""
+        return f"{self.relpath}, {self.where}" if self.where else self.relpath
+
+    @property
+    def context(self) -> str:
+        """The passage under its document title and section, as the verifier reads it: a heading line is
+        evidence for every sentence under it ("VPN Setup Guide > Connecting" tells what 'the connection' is)."""
+        heading = " > ".join(p for p in (self.title, self.section.removeprefix(self.title + " > ")) if p)
+        if self.section == self.title:
+            heading = self.title
+        return f"{heading}\n{self.text}" if heading else self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 class CitationFilter:

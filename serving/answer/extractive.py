@@ -26,12 +26,12 @@ import numpy as np
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems
 from serving.answer.candidates import Candidate, Scoring, candidates_of, near_duplicate, rarity
+from serving.answer.citations import Citation
 from serving.answer.cues import key_terms, uncovered
 from serving.answer.passages import is_signature, signature_name
 from serving.answer.question import Part, kind_of
 from serving.answer.quoting import render_all, top
 from serving.answer.scoring import MARGIN, asking_part, score, unanswered
-from serving.answer.sources import Citation
 from serving.answer.steps import StepReader
 
 logger = logging.getLogger(__name__)

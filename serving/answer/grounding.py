@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from retrieval.text import content_stems, is_content, marker_numbers, sentence_spans, stem, strip_markers, tokens
-from serving.answer.citations import with_markers
+from serving.answer.citations import Citation, with_markers
 from serving.answer.prompts import REFUSAL
-from serving.answer.sources import Citation
 from serving.answer.verify.verifier import Verifier, check_sentence
 
 _ONLY_MARKERS = re.compile(r"^(?:\[\d{1,3}(?:\s*,\s*\d{1,3})*\]\s*)+$")

@@ -26,7 +26,7 @@ from serving.answer.blocks import (
     line_span,
     list_of,
 )
-from serving.answer.sources import Citation
+from serving.answer.citations import Citation
 
 _ANAPHOR = re.compile(
     r"^(?:it|its|this|these|they|their|that|those|such|he|she|then|however|also|in addition|"

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from retrieval.text import marker_numbers
+from serving.answer.citations import Citation
 from serving.answer.grounding import Removed
 from serving.answer.question import Part
-from serving.answer.sources import Citation
 from serving.llm.protocol import Usage
 
 # llm: a verified generated answer; extractive: no LLM configured; fallback: the LLM is unreachable;

@@ -14,10 +14,10 @@ import numpy as np
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems, numbers, stem
 from serving.answer.candidates import Candidate, Scoring, faq_matches, rarity
+from serving.answer.citations import Citation
 from serving.answer.cues import applies, asked_values, conditions
 from serving.answer.passages import Sentence
 from serving.answer.question import Part
-from serving.answer.sources import Citation
 from serving.answer.steps import StepReader
 
 logger = logging.getLogger(__name__)

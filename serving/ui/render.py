@@ -7,9 +7,8 @@ import html
 from urllib.parse import quote
 
 from retrieval.text import content_stems, sentence_spans
-from serving.answer.citations import claims
+from serving.answer.citations import Citation, claims
 from serving.answer.results import Answer
-from serving.answer.sources import Citation
 
 
 def file_link(c: Citation) -> str:

@@ -13,9 +13,9 @@ from eval.quality.answer_facts import find, normalise, unsupported_numbers
 from eval.quality.answer_report import report
 from eval.quality.answer_scoring import match_part, score
 from eval.quality.answer_sets import PartSpec, QuestionRow, expected_splits, load_set
+from serving.answer.citations import Citation
 from serving.answer.prompts import NO_CONTEXT
 from serving.answer.results import Answer, PartResult
-from serving.answer.sources import Citation
 
 SETS = PROJECT_ROOT / "data" / "answers"
 

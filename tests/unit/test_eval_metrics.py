@@ -5,9 +5,9 @@ from eval.answer_metrics import citation_validity, generated_supported_share, ve
 from eval.nightly.history import append_run, load_history, verdict
 from eval.retrieval_metrics import documents_ranked, evaluate_run
 from retrieval.types import Chunk, ChunkMeta, Hit
+from serving.answer.citations import Citation
 from serving.answer.grounding import Removed
 from serving.answer.results import Answer
-from serving.answer.sources import Citation
 from serving.answer.verify.verifier import FeatureVerifier
 
 SOURCES = ["Employees get 25 days of paid annual leave per year.", "The VPN times out after 12 hours."]

@@ -15,10 +15,11 @@ from retrieval.store import InMemoryStore
 from retrieval.text import marker_numbers, numbers, strip_markers
 from retrieval.types import Chunk, ChunkMeta, Hit
 from serving.answer import blocks
+from serving.answer.citations import Citation
 from serving.answer.cues import asked_values, conditions
 from serving.answer.extractive import ExtractiveAnswerer, compared
 from serving.answer.question import Part, kind_of
-from serving.answer.sources import Citation, number_hits
+from serving.answer.sources import number_hits
 
 
 def page(*paragraphs: str) -> str:
