@@ -1,10 +1,12 @@
-"""The ChatModel fake: a fixed reply, for tests and demos of everything around the model."""
+"""The ChatModel fakes: a fixed reply (and, for actions, a fixed tool call), for tests and demos of everything
+around the model."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
-from serving.llm.protocol import Message, Usage
+from serving.llm.protocol import Message, ToolReply, Usage
 
 
 class ScriptedChatModel:
@@ -33,3 +35,23 @@ class ScriptedChatModel:
             usage.add(Usage(sum(len((m.get("content") or "").split()) for m in messages), len(text.split())))
         for i in range(0, len(text), self._piece):
             yield text[i : i + self._piece]
+
+
+class ScriptedToolChatModel(ScriptedChatModel):
+    """The scripted model that can also be offered tools (a ToolChatModel): each tool turn is recorded with the
+    other calls and answered by `turn` from the messages it was sent."""
+
+    def __init__(self, reply: str, turn: Callable[[Sequence[Message]], ToolReply]) -> None:
+        super().__init__(reply)
+        self._turn = turn
+
+    def tool_round(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        tool_choice: str | dict[str, Any],
+        max_tokens: int,
+        usage: Usage | None = None,
+    ) -> ToolReply:
+        self.calls.append(list(messages))
+        return self._turn(messages)

@@ -5,7 +5,6 @@ gate: the last tests run the gate in front of the mounted page (FastAPI's TestCl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,8 @@ from serving.actions.tools import Toolbox
 from serving.answer.chain import AnswerChain
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.verify.verifier import FeatureVerifier
-from serving.llm.fake import ScriptedChatModel
-from serving.llm.protocol import Message, ToolCall, ToolReply, Usage
+from serving.llm.fake import ScriptedChatModel, ScriptedToolChatModel
+from serving.llm.protocol import ToolCall, ToolReply
 from serving.observability.recorder import Recorder
 from serving.store.conversations import ConversationStore
 from serving.store.feedback import FeedbackStore
@@ -53,18 +52,10 @@ DOCS = {
 }
 
 
-class TicketModel(ScriptedChatModel):
+def TicketModel(reply: str) -> ScriptedToolChatModel:  # noqa: N802  # reads as the model it builds
     """A scripted model that can be offered tools and always asks to open a ticket."""
-
-    def tool_round(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[dict[str, Any]],
-        tool_choice: str | dict[str, Any],
-        max_tokens: int,
-        usage: Usage | None = None,
-    ) -> ToolReply:
-        return ToolReply("", (ToolCall("call_1", "open_ticket", json.dumps({"title": "VPN is down"})),))
+    call = ToolCall("call_1", "open_ticket", json.dumps({"title": "VPN is down"}))
+    return ScriptedToolChatModel(reply, lambda _: ToolReply("", (call,)))
 
 
 @dataclass

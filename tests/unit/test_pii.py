@@ -13,8 +13,8 @@ import pytest
 
 from configs.settings import PrivacySettings
 from serving.access.pii import RedactingChatModel, RedactingFilter, Redactor, redacting
-from serving.llm.fake import ScriptedChatModel
-from serving.llm.protocol import Message, ToolCall, ToolReply, Usage, supports_tools
+from serving.llm.fake import ScriptedChatModel, ScriptedToolChatModel
+from serving.llm.protocol import Message, ToolCall, ToolReply, supports_tools
 
 QUESTION = (
     "Hi, I'm Priya Raman (priya.raman@northwind.example, +44 20 7946 0958). My card 4111 1111 1111 1111 was "
@@ -59,21 +59,15 @@ def test_a_remote_model_sees_placeholders_and_the_reader_sees_the_real_values(re
     assert answer == "Dear Priya Raman, the refund goes to GB82 WEST 1234 5698 7654 32 within 5 days."
 
 
-class ToolScripted(ScriptedChatModel):
+def ToolScripted(reply: str) -> ScriptedToolChatModel:  # noqa: N802  # reads as the model it builds
     """The scripted model that can also be offered tools: it calls open_ticket for the first person it is told of."""
 
-    def tool_round(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[dict[str, Any]],
-        tool_choice: str | dict[str, Any],
-        max_tokens: int,
-        usage: Usage | None = None,
-    ) -> ToolReply:
-        self.calls.append(list(messages))
+    def turn(messages: Sequence[Message]) -> ToolReply:
         person = re.findall(r"<PERSON_\d+>", messages[-1]["content"])[0]
         call = ToolCall("c1", "open_ticket", json.dumps({"for": person}))
         return ToolReply(f"Opening a ticket for {person}.", (call,))
+
+    return ScriptedToolChatModel(reply, turn)
 
 
 def test_a_model_offered_tools_behind_placeholders_can_still_act_with_the_real_values(redactor: Redactor) -> None:
