@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retrieval.text import strip_markers
 from serving.answer.citations import claims
+from serving.answer.markers import marker_numbers, strip_markers
 from serving.answer.prompts import NO_CONTEXT, REFUSAL
 from serving.answer.results import Answer
 from serving.answer.verify.verifier import Verifier, check_sentence
@@ -89,8 +89,6 @@ def rouge_l(candidate: str, reference: str) -> float:
 
 def first_cited_is_gold(answer: Answer, gold_docs: Sequence[str]) -> float | None:
     """1.0 when the first source the answer cites is a gold document (by file stem), None without gold labels."""
-    from retrieval.text import marker_numbers
-
     if not gold_docs:
         return None
     cited = marker_numbers(answer.text)

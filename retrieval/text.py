@@ -46,6 +46,8 @@ _ABBREVIATIONS = frozenset(
 )
 
 WORD = re.compile(r"\d+(?:[.,]\d+)*(?:st|nd|rd|th)?|[^\W\d_]+(?:['’][^\W\d_]+)*")
+# A citation marker "[1]" or "[2, 3]": the tokenizer blanks it so its digits are never read as a number the text
+# states. Defined here, below serving, for that reason; serving.answer.markers holds the helpers built on it.
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 # A sentence ends at . ! ? (and closing quotes) before a space, before a capitalised word glued to it (text
 # concatenated without spaces: "in 1987.Hot Rod is"), or at a line break.
@@ -121,29 +123,6 @@ def sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
-def attach_markers(parts: list[str]) -> list[str]:
-    """Citation markers written after a full stop ("... a receipt. [1]") belong to the sentence before them."""
-    out: list[str] = []
-    for part in parts:
-        lead = re.match(r"^((?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+)\s*", part)
-        if lead and out:
-            out[-1] = out[-1] + " " + lead.group(1).strip()
-            part = part[lead.end() :]
-        if part.strip():
-            out.append(part)
-    return out
-
-
-def strip_markers(text: str) -> str:
-    """The text without [n] citation markers."""
-    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
-
-
-def marker_numbers(text: str) -> list[int]:
-    """Source numbers cited by [n] markers, in order of appearance (repeats kept)."""
-    return [int(x) for m in MARKER.finditer(text) for x in m.group(1).split(",")]
-
-
 def _number(token: str) -> float | None:
     lower = token.lower()
     if lower[:1].isdigit():
@@ -194,50 +173,3 @@ def content_stems(text: str) -> set[str]:
 def numbers(text: str) -> set[float]:
     """Every number a text states (digits, number words, ordinals)."""
     return {t.number for t in tokens(text) if t.number is not None}
-
-
-# Words whose swap turns a claim into its opposite while keeping every other word in the source.
-_POLAR = [
-    ("increase", "decrease"),
-    ("increase", "reduce"),
-    ("higher", "lower"),
-    ("more", "less"),
-    ("more", "fewer"),
-    ("larger", "smaller"),
-    ("greater", "smaller"),
-    ("above", "below"),
-    ("before", "after"),
-    ("earlier", "later"),
-    ("older", "younger"),
-    ("maximum", "minimum"),
-    ("first", "last"),
-    ("improve", "worsen"),
-    ("positive", "negative"),
-    ("allow", "forbid"),
-    ("allow", "prohibit"),
-    ("mandatory", "optional"),
-    ("required", "optional"),
-    ("always", "never"),
-    ("inside", "outside"),
-    ("rise", "fall"),
-    ("gain", "loss"),
-    ("accept", "reject"),
-    ("approve", "decline"),
-    ("include", "exclude"),
-    ("success", "failure"),
-    ("full", "partial"),
-]
-ANTONYMS: dict[str, set[str]] = {}  # stem -> stems of its opposites
-for _a, _b in _POLAR:
-    ANTONYMS.setdefault(stem(_a), set()).add(stem(_b))
-    ANTONYMS.setdefault(stem(_b), set()).add(stem(_a))
-NEGATING_PREFIXES = ("un", "in", "im", "non", "dis", "ir", "il")
-
-# Units that give a number its meaning: "6 weeks" is not "6 months", "300 euros per shift" not "per day".
-UNITS = frozenset(
-    stem(u)
-    for u in """second seconds minute minutes hour hours day days week weeks month months year years decade decades
-    euro euros eur dollar dollars usd pound pounds percent percentage km kilometre kilometres kilometer kilometers
-    mile miles metre metres meter meters kg gram grams mg ml litre litres liter liters character characters word
-    words shift shifts night nights person people patient patients employee employees time times""".split()
-)

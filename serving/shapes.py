@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from retrieval.text import marker_numbers
+from serving.answer.markers import marker_numbers
 from serving.answer.results import Answer
 from serving.store.conversations import new_id
 

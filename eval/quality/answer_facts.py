@@ -6,7 +6,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from retrieval.text import MARKER, numbers, stem, strip_markers, tokens
+from retrieval.text import numbers, stem, tokens
+from serving.answer.markers import MARKER, strip_markers
 
 _UNITS = {
     w: str(i)

@@ -11,7 +11,8 @@ from typing import Any
 
 from eval.quality.answer_facts import earliest, find, normalise, unsupported_numbers
 from eval.quality.answer_sets import PartSpec, QuestionRow
-from retrieval.text import content_stems, sentences, strip_markers
+from retrieval.text import content_stems, sentences
+from serving.answer.markers import strip_markers
 
 # What an answer says when it has nothing for the whole question or for one part of it.
 DECLINE = re.compile(

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 from retrieval.filters import Filter, Scope
 from retrieval.retriever import Retrieval, Retriever
-from retrieval.text import content_stems, marker_numbers
+from retrieval.text import content_stems
 from serving.answer.citations import Citation, CitationFilter
 from serving.answer.extractive import ExtractiveAnswerer
+from serving.answer.markers import marker_numbers
 from serving.answer.question import Part
 from serving.answer.results import PartResult, cited_numbers, not_found
 

@@ -19,12 +19,12 @@ from configs.errors import InvalidRequest, ModelUnavailable
 from configs.settings import AnswerSettings, LLMSettings
 from retrieval.filters import EVERYTHING, Filter, Scope
 from retrieval.retriever import STAGE_NAMES, Retriever
-from retrieval.text import marker_numbers
 from serving.answer.blocks import run_on
 from serving.answer.by_parts import cover_parts, extract_parts, search_parts
 from serving.answer.citations import Citation, CitationFilter
 from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.grounding import Grounder, Removed, SentenceBuffer
+from serving.answer.markers import marker_numbers
 from serving.answer.prompts import NO_CONTEXT, PromptSource, answer_messages, condense_messages
 from serving.answer.question import Part, parts
 from serving.answer.results import (

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.text import MARKER, attach_markers, marker_numbers, sentences, strip_markers
+from retrieval.text import sentences
+from serving.answer.markers import MARKER, attach_markers, marker_numbers, strip_markers
 
 _MAX_PENDING = 12  # longest marker we wait for, e.g. "[12, 13, 14]"
 

@@ -14,8 +14,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from retrieval.text import STOPWORDS, UNITS, Token, stem, tokens
+from retrieval.text import STOPWORDS, Token, stem, tokens
 from serving.answer.citations import Citation
+from serving.answer.verify.lexicon import UNITS
 
 _IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+(?![\w])")
 _CAMEL = re.compile(r"\b(?:[a-z]+[A-Z][A-Za-z0-9]*|[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\b")

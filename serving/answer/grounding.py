@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from retrieval.text import content_stems, is_content, marker_numbers, sentence_spans, stem, strip_markers, tokens
+from retrieval.text import content_stems, is_content, sentence_spans, stem, tokens
 from serving.answer.citations import Citation, with_markers
+from serving.answer.markers import marker_numbers, strip_markers
 from serving.answer.prompts import REFUSAL
 from serving.answer.verify.verifier import Verifier, check_sentence
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from retrieval.text import marker_numbers
 from serving.answer.citations import Citation
 from serving.answer.grounding import Removed
+from serving.answer.markers import marker_numbers
 from serving.answer.question import Part
 from serving.llm.protocol import Usage
 

@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from retrieval.text import numbers, strip_markers
+from retrieval.text import numbers
 from serving.answer.citations import claims
+from serving.answer.markers import strip_markers
 from serving.answer.results import Answer, Delta
 from serving.llm.fake import ScriptedChatModel
 from tests.conftest import make_settings

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from retrieval.store import InMemoryStore
-from retrieval.text import marker_numbers, numbers, strip_markers
+from retrieval.text import numbers
 from retrieval.types import Chunk, ChunkMeta, Hit
 from serving.answer import blocks
 from serving.answer.citations import Citation
 from serving.answer.cues import asked_values, conditions
 from serving.answer.extractive import ExtractiveAnswerer, compared
+from serving.answer.markers import marker_numbers, strip_markers
 from serving.answer.question import Part, kind_of
 from serving.answer.sources import number_hits
 

@@ -1,6 +1,6 @@
-"""The shared text helpers: one sentence splitter, numbers, citation markers."""
+"""The shared text helpers: one sentence splitter, numbers, content stems."""
 
-from retrieval.text import attach_markers, content_stems, marker_numbers, numbers, sentences, strip_markers
+from retrieval.text import content_stems, numbers, sentences
 
 
 def test_sentences_end_at_full_stops_but_not_inside_abbreviations_initials_or_numbers() -> None:
@@ -31,13 +31,6 @@ def test_a_pdf_line_wrap_does_not_end_a_sentence_but_a_heading_or_list_item_does
         "1. Install WireGuard [1].",
         "2. Import the file.",
     ]
-
-
-def test_markers_after_the_full_stop_belong_to_the_sentence_before() -> None:
-    parts = attach_markers(sentences("Claims are paid monthly. [2] Receipts are needed [1]."))
-    assert parts == ["Claims are paid monthly. [2]", "Receipts are needed [1]."]
-    assert marker_numbers("a [1] b [2, 3]") == [1, 2, 3]
-    assert strip_markers("Receipts are needed [1].") == "Receipts are needed."
 
 
 def test_numbers_are_read_from_digits_words_and_ordinals() -> None:

@@ -7,18 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.text import (
-    ANTONYMS,
-    NEGATING_PREFIXES,
-    NEGATIONS,
-    STOPWORDS,
-    UNITS,
-    Token,
-    is_content,
-    sentences,
-    stem,
-    tokens,
-)
+from retrieval.text import NEGATIONS, STOPWORDS, Token, is_content, sentences, stem, tokens
+from serving.answer.verify.lexicon import ANTONYMS, NEGATING_PREFIXES, UNITS
 
 _CLAUSE = re.compile(r";\s+|,\s+(?=(?:and|but|while|whereas|so|although|though|yet)\s)")
 

@@ -12,7 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.text import Token, is_content, stem, strip_markers, tokens
+from retrieval.text import Token, is_content, stem, tokens
+from serving.answer.markers import strip_markers
 from serving.answer.verify.analysis import (
     Sentence,
     Text,

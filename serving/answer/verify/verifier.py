@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from retrieval.text import STOPWORDS, content_stems, sentences, stem, strip_markers, tokens
+from retrieval.text import STOPWORDS, content_stems, sentences, stem, tokens
+from serving.answer.markers import marker_numbers, strip_markers
 from serving.answer.verify.analysis import clauses
 from serving.answer.verify.evidence import explain, features
 from serving.answer.verify.polar import Statement, polar_answer, statement
@@ -180,8 +181,6 @@ def check_sentence(
     """One sentence of an answer against the sources its [n] markers cite (all sources when it cites none).
     Returns the verdict and the source numbers that support it: those cited, or, when the sentence cites none or
     cites the wrong one, the single source that supports it best (a reader must be able to check it)."""
-    from retrieval.text import marker_numbers
-
     plain = strip_markers(sentence)
     n = len(sources)
     cited = [i for i in dict.fromkeys(marker_numbers(sentence)) if 1 <= i <= n]
