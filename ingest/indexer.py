@@ -31,6 +31,7 @@ from ingest.manifest import ChunkRow, FileRecord, Manifest
 from ingest.parsing import FileParser, Parsed, ParseStage
 from ingest.plan import ChangePlan
 from ingest.records import Fingerprint, chunk_id, chunk_meta, moved_meta
+from ingest.runlog import append_run
 from ingest.writer import IndexWriter, Written
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.store import ChromaStore, VectorStore
@@ -38,9 +39,6 @@ from retrieval.store import ChromaStore, VectorStore
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]  # (event, amount): "total" files to go through, "file" one done
-
-
-RUNS_FILE = "ingest-runs.jsonl"
 
 
 @dataclass
@@ -149,20 +147,8 @@ class Indexer:
             report.lexical_seconds = time.perf_counter() - t0
             writer.finish()
             report.seconds = time.perf_counter() - started
-            self._log_run(report)
+            append_run(self.index_dir, asdict(report))
         return report
-
-    def _log_run(self, report: IngestReport) -> None:
-        """One line per run in <index>/ingest-runs.jsonl: how a server's /metrics learns what runs in other
-        processes did (a failure to write it never fails the run)."""
-        record = {k: v for k, v in asdict(report).items() if k != "skipped"}
-        record["skipped"] = [{"reason": s["reason"]} for s in report.skipped]  # reasons only, no paths
-        record["time"] = time.time()
-        try:
-            with (self.index_dir / RUNS_FILE).open("a", encoding="utf-8") as out:
-                out.write(json.dumps(record) + "\n")
-        except OSError as exc:
-            logger.warning("could not record the run in %s: %s", self.index_dir / RUNS_FILE, exc)
 
     def _pass(
         self,

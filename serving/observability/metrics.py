@@ -12,7 +12,6 @@ rerank (retrieval), llm_first_token, generate, verify, extractive, and total.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -27,7 +26,7 @@ from prometheus_client.registry import Collector
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingest.indexer import RUNS_FILE
+from ingest.runlog import read_runs
 from retrieval.retriever import STAGE_NAMES
 
 # 1 ms .. 60 s, dense enough that P50/P90/P99 interpolate within a few per cent anywhere from 5 ms to 60 s.
@@ -78,24 +77,15 @@ class IndexCollector(Collector):
         files, chunks = self.size()
         yield GaugeMetricFamily("kb_index_files", "Files in the index", value=files)
         yield GaugeMetricFamily("kb_index_chunks", "Chunks in the index", value=chunks)
-        runs, outcomes, skips, written = 0, Tally[str](), Tally[str](), 0
-        path = self.index_dir / RUNS_FILE
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-        except OSError:
-            lines = []
-        for line in lines:
-            try:
-                run = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash
-            runs += 1
-            written += int(run.get("chunks_written", 0))
-            for outcome in ("new", "changed", "moved", "deleted", "unchanged"):
-                outcomes[outcome] += int(run.get(outcome, 0))
-            for skip in run.get("skipped", []):
-                skips[skip_category(str(skip.get("reason", "")))] += 1
-        yield CounterMetricFamily("kb_ingest_runs", "Ingest runs on this index", value=runs)
+        runs = read_runs(self.index_dir)
+        outcomes, skips = Tally[str](), Tally[str]()
+        for run in runs:
+            for outcome, n in run.files.items():
+                outcomes[outcome] += n
+            for reason in run.skip_reasons:
+                skips[skip_category(reason)] += 1
+        written = sum(run.chunks_written for run in runs)
+        yield CounterMetricFamily("kb_ingest_runs", "Ingest runs on this index", value=len(runs))
         files_total = CounterMetricFamily("kb_ingest_files", "Files handled by ingest runs", labels=["outcome"])
         for outcome, n in sorted(outcomes.items()):
             files_total.add_metric([outcome], n)
