@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from configs.audit import AuditLog
+from configs.environment import prometheus_multiprocess
 from configs.errors import AccessDenied
 from configs.settings import Settings
 from retrieval.embeddings import build_embedder
@@ -83,7 +84,7 @@ class Assistant:
                 "OpenAI-compatible server with tool calling or a local GGUF (llm.backend)",
                 model.name if model is not None else "(none: extractive answers)",
             )
-        self.metrics = Metrics()
+        self.metrics = Metrics(multiprocess=prometheus_multiprocess())
         self.metrics.register_index(IndexCollector(self.index_dir, self._index_size))
         self.recorder = Recorder(
             audit,

@@ -12,7 +12,6 @@ Every call goes through `Toolbox.call`, which is where the rules live:
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from urllib.parse import quote
 import httpx
 import yaml
 
+from configs.environment import tool_secret
 from configs.errors import ConfigError
 from configs.settings import ToolsSettings
 
@@ -122,8 +122,10 @@ class Toolbox:
         search: Callable[[str, Any], list[dict[str, Any]]] | None,
         record: Callable[[str, Any, dict[str, Any]], None],
         root: Path,
+        secret: Callable[[str], str | None] = tool_secret,
     ) -> None:
         self.settings = settings
+        self._secret = secret  # a tool's auth_env -> its value, at each call
         self._search = search
         self._record = record
         tools = [SEARCH_TOOL] if search is not None else []
@@ -187,7 +189,7 @@ class Toolbox:
             url = url.replace("{" + key + "}", quote(str(rest.pop(key, "")), safe=""))
         headers = {}
         if tool.auth_header and tool.auth_env:
-            value = os.environ.get(tool.auth_env)
+            value = self._secret(tool.auth_env)
             if value is None:
                 return Outcome("error", f"{tool.name} is not configured: the environment variable {tool.auth_env} "
                                         "is not set. Nothing was done.")  # fmt: skip

@@ -56,8 +56,9 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def install(spec: ModelSpec, model_dir: Path, endpoint: str | None = None) -> Path:
-    """Download, verify and install one model; returns the installed file. Raises ModelUnavailable."""
+def install(spec: ModelSpec, model_dir: Path, endpoint: str | None = None, offline: bool = False) -> Path:
+    """Download, verify and install one model; returns the installed file. Raises ModelUnavailable.
+    endpoint: another hub or a mirror (default: the hub); offline: downloads are forbidden (HF_HUB_OFFLINE)."""
     target = model_dir / spec.filename
     marker = target.with_name(target.name + ".sha256")
     if target.is_file() and marker.is_file() and marker.read_text().split()[0] == spec.sha256:
@@ -66,7 +67,7 @@ def install(spec: ModelSpec, model_dir: Path, endpoint: str | None = None) -> Pa
     tmp = model_dir / f".download-{spec.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        downloaded = _download(spec, tmp, endpoint)
+        downloaded = _download(spec, tmp, endpoint, offline)
         digest = sha256_of(downloaded)
         if digest != spec.sha256:
             raise ModelUnavailable(
@@ -83,15 +84,15 @@ def install(spec: ModelSpec, model_dir: Path, endpoint: str | None = None) -> Pa
     return target
 
 
-def _download(spec: ModelSpec, folder: Path, endpoint: str | None) -> Path:
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+def _download(spec: ModelSpec, folder: Path, endpoint: str | None, offline: bool) -> Path:
+    if offline:
         raise ModelUnavailable("HF_HUB_OFFLINE is set, so nothing can be downloaded; run `make model`, which unsets it")
     try:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as exc:  # pragma: no cover - a dependency of sentence-transformers
         raise ModelUnavailable("huggingface_hub is not installed; run `make setup`") from exc
-    hub = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    hub = (endpoint or "https://huggingface.co").rstrip("/")
     _reachable(hub, f"{hub}/{spec.repo}/resolve/{spec.revision}/{spec.filename}", spec.filename)
     try:
         path = hf_hub_download(
@@ -131,6 +132,7 @@ def _reachable(hub: str, url: str, filename: str) -> None:
 def main(argv: list[str]) -> int:
     import logging
 
+    from configs.environment import hub_access
     from configs.loading import load_settings
     from configs.logs import configure_logging
 
@@ -156,7 +158,8 @@ def main(argv: list[str]) -> int:
             return 2
         spec = chosen
         print(f"downloading {spec.filename} ({spec.size}, {spec.licence}) from {spec.repo}", file=sys.stderr)
-        path = install(spec, model_dir)
+        hub = hub_access()
+        path = install(spec, model_dir, endpoint=hub.endpoint, offline=hub.offline)
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,6 @@ rerank (retrieval), llm_first_token, generate, verify, extractive, and total.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections import Counter as Tally
@@ -101,13 +100,14 @@ class IndexCollector(Collector):
 class Metrics:
     """The assistant's series, in a registry of their own."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, multiprocess: bool = False) -> None:
+        """multiprocess: aggregate a pre-forking server's processes (PROMETHEUS_MULTIPROC_DIR is set)."""
         if registry is None:
             registry = CollectorRegistry()
-            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-                from prometheus_client import multiprocess
+            if multiprocess:
+                from prometheus_client.multiprocess import MultiProcessCollector
 
-                multiprocess.MultiProcessCollector(registry)
+                MultiProcessCollector(registry)
         self.registry = registry
         r = registry
         self.http = Histogram(
