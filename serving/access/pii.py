@@ -35,6 +35,8 @@ _EXTRA = {
     "IT_FISCAL_CODE": "ItFiscalCodeRecognizer",
 }
 _PLACEHOLDER = re.compile(r"<([A-Z_]+)_(\d+)>")
+# Process-wide on purpose: an analyzer takes seconds and a spaCy model's memory to load and is read-only once built,
+# so every Redactor in a process (several in-process apps in a test run, eval's PII suite) shares one per configuration.
 _ENGINES: dict[tuple[str, tuple[str, ...]], Any] = {}
 _ENGINES_LOCK = threading.Lock()
 

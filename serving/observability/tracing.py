@@ -20,19 +20,20 @@ from configs.logs import REQUEST_ID
 from configs.settings import ObservabilitySettings
 
 logger = logging.getLogger(__name__)
+# OpenTelemetry keeps one tracer provider per process (trace.set_tracer_provider works once), so what is added to it,
+# the OTLP endpoints it exports to, is process-wide too, and so is the lock that guards setting both up.
 _LOCK = threading.Lock()
-_PROVIDER: TracerProvider | None = None
 _EXPORTING: set[str] = set()
 
 
 def provider(settings: ObservabilitySettings) -> TracerProvider:
     """The process's tracer provider (OpenTelemetry allows one per process), exporting to every
     observability.otlp_endpoint an app in this process was configured with."""
-    global _PROVIDER
     with _LOCK:
-        if _PROVIDER is None:
-            _PROVIDER = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
-            trace.set_tracer_provider(_PROVIDER)
+        current = trace.get_tracer_provider()
+        if not isinstance(current, TracerProvider):  # the API's no-op proxy: nothing set it up yet
+            current = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+            trace.set_tracer_provider(current)
         if settings.otlp_endpoint:
             endpoint = settings.otlp_endpoint.rstrip("/")
             if not endpoint.endswith("/v1/traces"):
@@ -41,9 +42,9 @@ def provider(settings: ObservabilitySettings) -> TracerProvider:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
                 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-                _PROVIDER.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=5)))
+                current.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=5)))
                 _EXPORTING.add(endpoint)
-        return _PROVIDER
+        return current
 
 
 def instrument(app: Any, settings: ObservabilitySettings) -> None:
