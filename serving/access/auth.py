@@ -10,7 +10,6 @@ middleware in front of the whole app, the page's own routes included, so no rout
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from configs.settings import AuthSettings, Settings
 from serving.access.identity import LOCAL, Identity
 from serving.access.keys import KeyStore
 from serving.access.oidc import OidcProvider, TokenError
+from serving.error_shape import error_body, send_json
 
 logger = logging.getLogger(__name__)
 
@@ -190,12 +190,8 @@ async def _refuse(scope: Scope, send: Send, message: str, status: int = 401) -> 
         await send({"type": "websocket.close", "code": 1008})
         return
     kind = "authentication_error" if status == 401 else "api_error"
-    body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="kb-assistant"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    challenge = [(b"www-authenticate", b'Bearer realm="kb-assistant"')] if status == 401 else []
+    await send_json(send, status, error_body(message, kind, with_param=True), challenge)
 
 
 async def _redirect(send: Send, location: str) -> None:
