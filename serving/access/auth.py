@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from functools import partial
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
@@ -176,8 +177,19 @@ class AuthGate:
             else:
                 await _refuse(scope, send, "sign in, or send 'Authorization: Bearer <key>' (python -m serving keys)")
             return
-        scope.setdefault("state", {})["identity"] = identity
+        state = scope.setdefault("state", {})
+        state["identity"] = identity
+        # The page's events run later than the request that queued them (Gradio's queue), so the page asks this
+        # again when an event runs (serving.ui.services.who): signed out or revoked meanwhile, it acts no more.
+        state["signed_in"] = partial(self._still_signed_in, headers, cookie_ok, identity)
         await self.app(scope, receive, send)
+
+    def _still_signed_in(self, headers: Mapping[str, str], allow_cookie: bool, identity: Identity | None) -> bool:
+        """The request's credential still names the identity the gate let in (a store or provider outage raises)."""
+        try:
+            return identity is not None and self.auth.identify(headers, allow_cookie=allow_cookie) == identity
+        except AuthError:
+            return False
 
 
 def _query(scope: Scope) -> str:
