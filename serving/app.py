@@ -14,6 +14,7 @@ from starlette.requests import Request
 from configs.settings import Settings
 from serving.access.identity import Access
 from serving.assistant import Assistant
+from serving.error_shape import error_body
 from serving.llm.protocol import ChatModel
 from serving.observability.metrics import Metrics
 
@@ -127,17 +128,16 @@ def _metrics_route(metrics: Metrics, token: str | None, access: Access) -> Any:
     def scrape(request: Request) -> Response:
         if token is not None and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
             return JSONResponse(
-                {"error": {"message": "send the metrics token as 'Authorization: Bearer <token>'",
-                           "type": "authentication_error", "param": None, "code": None}},
+                error_body("send the metrics token as 'Authorization: Bearer <token>'", "authentication_error",
+                           with_param=True),
                 status_code=401,
                 headers={"www-authenticate": 'Bearer realm="metrics"', "cache-control": "no-store"},
             )  # fmt: skip
         identity = getattr(request.state, "identity", None)
         if token is None and (identity is None or access.read_scope(identity).collections is not None):
             return JSONResponse(
-                {"error": {"message": "metrics count every collection: only a user who may read all of them sees "
-                           "them; a scraper sends observability.metrics_token", "type": "permission_error",
-                           "param": None, "code": None}},
+                error_body("metrics count every collection: only a user who may read all of them sees them; a "
+                           "scraper sends observability.metrics_token", "permission_error", with_param=True),
                 status_code=403, headers={"cache-control": "no-store"},
             )  # fmt: skip
         return Response(

@@ -10,7 +10,7 @@ import pytest
 
 from retrieval.filters import Filter
 from retrieval.types import Chunk, ChunkMeta, Hit
-from serving.llm.protocol import Usage
+from serving.llm.protocol import TokenUsage
 
 TEXTS = [
     "Employees get 25 days of paid annual leave per year.",
@@ -127,7 +127,7 @@ class ChatModelContract:
         raise NotImplementedError
 
     def test_streams_a_reply_in_pieces_and_counts_its_tokens(self, model: Any) -> None:
-        usage = Usage()
+        usage = TokenUsage()
         pieces = list(model.stream([{"role": "user", "content": "Name one colour of the sky."}], 24, 0.0, usage))
         assert pieces and all(isinstance(p, str) and p for p in pieces) and "".join(pieces).strip()
         assert usage.completion_tokens >= 1 and usage.prompt_tokens >= 1 and model.name

@@ -10,10 +10,10 @@ middleware in front of the whole app, the page's own routes included, so no rout
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections.abc import Mapping
+from functools import partial
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from configs.settings import AuthSettings, Settings
 from serving.access.identity import LOCAL, Identity
 from serving.access.keys import KeyStore
 from serving.access.oidc import OidcProvider, TokenError
+from serving.error_shape import error_body, send_json
 
 logger = logging.getLogger(__name__)
 
@@ -176,8 +177,19 @@ class AuthGate:
             else:
                 await _refuse(scope, send, "sign in, or send 'Authorization: Bearer <key>' (python -m serving keys)")
             return
-        scope.setdefault("state", {})["identity"] = identity
+        state = scope.setdefault("state", {})
+        state["identity"] = identity
+        # The page's events run later than the request that queued them (Gradio's queue), so the page asks this
+        # again when an event runs (serving.ui.services.who): signed out or revoked meanwhile, it acts no more.
+        state["signed_in"] = partial(self._still_signed_in, headers, cookie_ok, identity)
         await self.app(scope, receive, send)
+
+    def _still_signed_in(self, headers: Mapping[str, str], allow_cookie: bool, identity: Identity | None) -> bool:
+        """The request's credential still names the identity the gate let in (a store or provider outage raises)."""
+        try:
+            return identity is not None and self.auth.identify(headers, allow_cookie=allow_cookie) == identity
+        except AuthError:
+            return False
 
 
 def _query(scope: Scope) -> str:
@@ -190,12 +202,8 @@ async def _refuse(scope: Scope, send: Send, message: str, status: int = 401) -> 
         await send({"type": "websocket.close", "code": 1008})
         return
     kind = "authentication_error" if status == 401 else "api_error"
-    body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="kb-assistant"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    challenge = [(b"www-authenticate", b'Bearer realm="kb-assistant"')] if status == 401 else []
+    await send_json(send, status, error_body(message, kind, with_param=True), challenge)
 
 
 async def _redirect(send: Send, location: str) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from configs.errors import ModelUnavailable
 from configs.settings import PrivacySettings
-from serving.llm.protocol import ChatModel, Message, ToolChatModel, ToolReply, Usage, supports_tools
+from serving.llm.protocol import ChatModel, Message, TokenUsage, ToolChatModel, ToolReply, supports_tools
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class RedactingChatModel:
         return sent, mapping
 
     def stream(
-        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: TokenUsage | None = None
     ) -> Iterator[str]:
         sent, mapping = self.pseudonymized(messages)
         held = ""
@@ -241,7 +241,7 @@ class RedactingToolChatModel(RedactingChatModel):
         tools: Sequence[dict[str, Any]],
         tool_choice: str | dict[str, Any],
         max_tokens: int,
-        usage: Usage | None = None,
+        usage: TokenUsage | None = None,
     ) -> ToolReply:
         sent, mapping = self.pseudonymized(messages)
         reply = self.inner.tool_round(sent, tools, tool_choice, max_tokens, usage)

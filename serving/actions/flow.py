@@ -16,7 +16,7 @@ from configs.settings import Settings
 from serving.access.identity import Access
 from serving.actions.tools import SEARCH, Outcome, Toolbox
 from serving.answer.chain import AnswerChain
-from serving.llm.protocol import ToolCall, Usage, complete, supports_tools, tool_round
+from serving.llm.protocol import TokenUsage, ToolCall, complete, supports_tools, tool_round
 from serving.observability.recorder import Recorder
 
 
@@ -47,7 +47,7 @@ class Decision:
     call: ToolCall
     outcome: Outcome
     messages: list[dict[str, Any]]
-    usage: Usage
+    usage: TokenUsage
     text: str = ""  # what the reader is told (report); "" while the call waits for the user's confirmation
 
 
@@ -83,7 +83,7 @@ def decide(
         *history,
         {"role": "user", "content": question},
     ]
-    usage = Usage()
+    usage = TokenUsage()
     reply = tool_round(assistant.chain.chat_model, messages, toolbox.definitions(), wanted, 256, usage)
     calls = [c for c in (reply.calls if reply else ()) if c.name != SEARCH]
     if not calls:
@@ -108,7 +108,7 @@ def confirm(assistant: ActionServices, call: ToolCall, identity: Any, approve: b
 
 
 def confirmed(
-    assistant: ActionServices, question: str, call: ToolCall, identity: Any, approve: bool, usage: Usage
+    assistant: ActionServices, question: str, call: ToolCall, identity: Any, approve: bool, usage: TokenUsage
 ) -> tuple[Outcome, str]:
     """A held action the user confirmed (it runs) or declined (recorded), and what the reader is told of it."""
     outcome = confirm(assistant, call, identity, approve)
@@ -128,7 +128,7 @@ def report(
     call: ToolCall,
     outcome: Outcome,
     messages: list[dict[str, Any]],
-    usage: Usage,
+    usage: TokenUsage,
 ) -> str:
     """What the reader is told about an action that ran, failed or was declined."""
     from serving.answer.verify.verifier import verify_answer

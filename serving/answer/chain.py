@@ -39,7 +39,7 @@ from serving.answer.results import (
 )
 from serving.answer.sources import number_hits
 from serving.answer.verify.verifier import Verifier
-from serving.llm.protocol import ChatModel, Message, Usage, complete
+from serving.llm.protocol import ChatModel, Message, TokenUsage, complete
 
 logger = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("kb.serving")
@@ -98,7 +98,7 @@ class AnswerChain:
             )
         return question
 
-    def standalone(self, question: str, history: Sequence[Message], usage: Usage | None = None) -> str:
+    def standalone(self, question: str, history: Sequence[Message], usage: TokenUsage | None = None) -> str:
         """A follow-up rewritten so retrieval can understand it without the conversation."""
         turns = recent_turns(history, self.settings.history_turns, self.settings.history_tokens)
         if not turns:
@@ -159,7 +159,7 @@ class AnswerChain:
     ) -> Iterator[Delta | Answer]:
         t0 = time.perf_counter()
         question = self.validate(question)
-        usage = Usage()
+        usage = TokenUsage()
         # The answer's span is current only around calls that do not yield (a generator may resume elsewhere).
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
@@ -230,7 +230,7 @@ class AnswerChain:
         timings: dict[str, float],
         t0: float,
         generation: Generation | None,
-        usage: Usage,
+        usage: TokenUsage,
         asked: Sequence[Part],
         span: trace.Span,
     ) -> Generator[Delta, None, tuple[str, Mode, str | None, tuple[Removed, ...]]]:
@@ -281,7 +281,7 @@ class AnswerChain:
         timings: dict[str, float],
         t0: float,
         generation: Generation | None,
-        usage: Usage,
+        usage: TokenUsage,
         asked: Sequence[Part] = (),
     ) -> Iterator[str]:
         """The model's answer, streamed sentence by sentence as each one passes verification."""

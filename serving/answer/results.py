@@ -10,7 +10,7 @@ from serving.answer.citations import Citation
 from serving.answer.grounding import Removed
 from serving.answer.markers import marker_numbers
 from serving.answer.question import Part
-from serving.llm.protocol import Usage
+from serving.llm.protocol import TokenUsage
 
 # llm: a verified generated answer; extractive: no LLM configured; fallback: the LLM is unreachable;
 # unverified: the LLM answered but none of it is supported, so the sources' sentences are shown instead.
@@ -49,7 +49,7 @@ class Answer:
     notice: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     removed: tuple[Removed, ...] = ()  # generated sentences left out because their sources do not support them
-    usage: Usage = field(default_factory=Usage)  # tokens the LLM used (rewriting the question included)
+    usage: TokenUsage = field(default_factory=TokenUsage)  # tokens the LLM used (rewriting the question included)
     parts: tuple[PartResult, ...] = ()  # what the question asked, part by part, and what answered each
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from serving.llm.protocol import Message, ToolReply, Usage
+from serving.llm.protocol import Message, TokenUsage, ToolReply
 
 
 class ScriptedChatModel:
@@ -26,13 +26,13 @@ class ScriptedChatModel:
         return self._name
 
     def stream(
-        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: TokenUsage | None = None
     ) -> Iterator[str]:
         self.calls.append(list(messages))
         self.last_options = {"max_tokens": max_tokens, "temperature": temperature}
         text = self._reply(messages) if callable(self._reply) else self._reply
         if usage is not None:  # one word, one token
-            usage.add(Usage(sum(len((m.get("content") or "").split()) for m in messages), len(text.split())))
+            usage.add(TokenUsage(sum(len((m.get("content") or "").split()) for m in messages), len(text.split())))
         for i in range(0, len(text), self._piece):
             yield text[i : i + self._piece]
 
@@ -51,7 +51,7 @@ class ScriptedToolChatModel(ScriptedChatModel):
         tools: Sequence[dict[str, Any]],
         tool_choice: str | dict[str, Any],
         max_tokens: int,
-        usage: Usage | None = None,
+        usage: TokenUsage | None = None,
     ) -> ToolReply:
         self.calls.append(list(messages))
         return self._turn(messages)

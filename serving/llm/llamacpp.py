@@ -10,7 +10,7 @@ from typing import Any
 
 from configs.errors import ModelUnavailable
 from configs.settings import LLMSettings
-from serving.llm.protocol import Message, ToolCall, ToolReply, Usage
+from serving.llm.protocol import Message, TokenUsage, ToolCall, ToolReply
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -70,7 +70,7 @@ class LlamaCppChatModel:
         return self._llm
 
     def stream(
-        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: TokenUsage | None = None
     ) -> Iterator[str]:
         with self._lock:
             llm = self._load()
@@ -90,7 +90,7 @@ class LlamaCppChatModel:
             finally:
                 if usage is not None:  # the prompt counted by the model's tokenizer (the chat template aside)
                     text = "\n".join(m.get("content") or "" for m in messages)
-                    usage.add(Usage(len(llm.tokenize(text.encode("utf-8"), add_bos=False)), pieces))
+                    usage.add(TokenUsage(len(llm.tokenize(text.encode("utf-8"), add_bos=False)), pieces))
 
     def tool_round(
         self,
@@ -98,7 +98,7 @@ class LlamaCppChatModel:
         tools: Sequence[dict[str, Any]],
         tool_choice: str | dict[str, Any],
         max_tokens: int,
-        usage: Usage | None = None,
+        usage: TokenUsage | None = None,
     ) -> ToolReply:
         """One turn with tools through llama.cpp's function-calling chat format (ChatML, as SmolLM2 and Qwen2.5
         use): a forced tool's arguments are generated under a grammar made from its JSON Schema."""
@@ -119,7 +119,7 @@ class LlamaCppChatModel:
                 raise ModelUnavailable(f"the local model could not take a tool turn ({exc})") from exc
         message = result["choices"][0]["message"]
         if usage is not None and result.get("usage"):
-            usage.add(Usage(result["usage"]["prompt_tokens"], result["usage"]["completion_tokens"]))
+            usage.add(TokenUsage(result["usage"]["prompt_tokens"], result["usage"]["completion_tokens"]))
         calls = tuple(
             ToolCall(c.get("id") or f"call_{n}", c["function"]["name"], c["function"].get("arguments") or "{}")
             for n, c in enumerate(message.get("tool_calls") or [])

@@ -7,7 +7,7 @@ from typing import Any
 
 from configs.errors import ModelUnavailable
 from configs.settings import LLMSettings
-from serving.llm.protocol import Message, ToolCall, ToolReply, Usage
+from serving.llm.protocol import Message, TokenUsage, ToolCall, ToolReply
 
 
 def _estimate_tokens(messages: Sequence[Message]) -> int:
@@ -74,7 +74,7 @@ class OpenAIChatModel:
         return ModelUnavailable(f"the LLM server at {url} failed: {type(exc).__name__}: {str(exc)[:200]}")
 
     def stream(
-        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: TokenUsage | None = None
     ) -> Iterator[str]:
         model = self._resolve_model()
         pieces, reported = 0, False
@@ -89,7 +89,7 @@ class OpenAIChatModel:
             )
             for event in response:
                 if getattr(event, "usage", None) is not None and usage is not None:
-                    usage.add(Usage(event.usage.prompt_tokens, event.usage.completion_tokens))
+                    usage.add(TokenUsage(event.usage.prompt_tokens, event.usage.completion_tokens))
                     reported = True
                 if event.choices and event.choices[0].delta and event.choices[0].delta.content:
                     pieces += 1
@@ -100,7 +100,7 @@ class OpenAIChatModel:
             raise self._translate(exc) from exc
         finally:
             if usage is not None and not reported:  # one streamed piece is one token on llama.cpp and vLLM
-                usage.add(Usage(_estimate_tokens(messages), pieces, estimated=True))
+                usage.add(TokenUsage(_estimate_tokens(messages), pieces, estimated=True))
 
     def tool_round(
         self,
@@ -108,7 +108,7 @@ class OpenAIChatModel:
         tools: Sequence[dict[str, Any]],
         tool_choice: str | dict[str, Any],
         max_tokens: int,
-        usage: Usage | None = None,
+        usage: TokenUsage | None = None,
     ) -> ToolReply:
         """One turn with the tools offered (never an empty list: some servers reject it). vLLM needs
         --enable-auto-tool-choice and a --tool-call-parser for "auto" (`make serve-llm` passes them); llama.cpp's
@@ -126,7 +126,7 @@ class OpenAIChatModel:
         except Exception as exc:
             raise self._translate(exc) from exc
         if usage is not None and response.usage is not None:
-            usage.add(Usage(response.usage.prompt_tokens, response.usage.completion_tokens))
+            usage.add(TokenUsage(response.usage.prompt_tokens, response.usage.completion_tokens))
         message = response.choices[0].message
         calls = tuple(
             ToolCall(c.id or f"call_{n}", c.function.name, c.function.arguments or "{}")

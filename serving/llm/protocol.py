@@ -12,14 +12,14 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 
 
 @dataclass
-class Usage:
+class TokenUsage:
     """Tokens one call used; a backend fills it as it streams (estimated: the server did not report them)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False
 
-    def add(self, other: Usage) -> None:
+    def add(self, other: TokenUsage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.estimated = self.estimated or other.estimated
@@ -32,7 +32,7 @@ class ChatModel(Protocol):
     def name(self) -> str: ...
 
     def stream(
-        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: TokenUsage | None = None
     ) -> Iterator[str]: ...
 
 
@@ -46,7 +46,7 @@ class ToolChatModel(ChatModel, Protocol):
         tools: Sequence[dict[str, Any]],
         tool_choice: str | dict[str, Any],
         max_tokens: int,
-        usage: Usage | None = None,
+        usage: TokenUsage | None = None,
     ) -> ToolReply: ...
 
 
@@ -56,7 +56,11 @@ def supports_tools(model: ChatModel | None) -> TypeGuard[ToolChatModel]:
 
 
 def complete(
-    model: ChatModel, messages: Sequence[Message], max_tokens: int, temperature: float = 0.0, usage: Usage | None = None
+    model: ChatModel,
+    messages: Sequence[Message],
+    max_tokens: int,
+    temperature: float = 0.0,
+    usage: TokenUsage | None = None,
 ) -> str:
     """The whole reply at once."""
     return "".join(model.stream(messages, max_tokens, temperature, usage))
@@ -83,7 +87,7 @@ def tool_round(
     tools: Sequence[dict[str, Any]],
     tool_choice: str | dict[str, Any],
     max_tokens: int,
-    usage: Usage | None = None,
+    usage: TokenUsage | None = None,
 ) -> ToolReply | None:
     """A model turn with tools, for models that support them (None otherwise)."""
     if not supports_tools(model) or not tools:

@@ -22,7 +22,7 @@ from serving.access.quotas import OverLimit
 from serving.actions import flow as actions
 from serving.actions.flow import Decision
 from serving.answer.results import Answer, Delta
-from serving.llm.protocol import ToolCall, Usage
+from serving.llm.protocol import TokenUsage, ToolCall
 from serving.shapes import file_citations, item_text, message_item
 from serving.ui.render import answer_markdown, sources_html
 from serving.ui.services import PageServices, limit_key, who
@@ -249,7 +249,7 @@ class PageHandlers:
             raise gr.Error("no action is waiting for confirmation")
         name, arguments, asked = waiting
         call = ToolCall(f"call_{len(history)}", name, arguments)
-        _, text = actions.confirmed(self.services, asked, call, identity, approve, Usage())
+        _, text = actions.confirmed(self.services, asked, call, identity, approve, TokenUsage())
         history = [*history[:-1], {"role": "assistant", "content": text}]  # the confirmation turn
         conv_id, listed = self.remember(identity, conv_id, asked, text, text, sources_html(None))
         return history, [*kept, None], None, gr.update(visible=False), conv_id, listed

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import gradio as gr
 
+from configs.errors import KBError
 from serving.access.identity import Identity
 from serving.access.quotas import Quotas
 from serving.actions.flow import ActionServices
@@ -29,13 +30,25 @@ class PageServices(ActionServices, Protocol):
     ) -> str: ...
 
 
+SIGNED_OUT = "your sign-in has expired; reload the page to sign in again"
+
+
 def who(request: gr.Request | None) -> Identity:
     """The identity the authentication gate (serving.access.auth.AuthGate, in front of the page's routes) resolved
-    for this request and left in its state. The page never authenticates again; a request the gate did not vouch
-    for is refused, never answered as someone else."""
-    identity = getattr(getattr(request, "state", None), "identity", None) if request is not None else None
-    if not isinstance(identity, Identity):
-        raise gr.Error("your sign-in has expired; reload the page to sign in again")
+    for this request and left in its state, while it is still signed in. An event runs when Gradio's queue reaches
+    it, maybe long after the request that queued it, so the gate's own check (also in the state) is asked again
+    now: an event of a session signed out or revoked meanwhile, or of a revoked key, is refused before it does
+    anything. A request the gate did not vouch for is refused, never answered as someone else."""
+    state = getattr(request, "state", None) if request is not None else None
+    identity, signed_in = getattr(state, "identity", None), getattr(state, "signed_in", None)
+    if not isinstance(identity, Identity) or not callable(signed_in):
+        raise gr.Error(SIGNED_OUT)
+    try:
+        still = signed_in()
+    except KBError as exc:  # the key store or the sign-in provider is down: say so, act for nobody
+        raise gr.Error(str(exc)) from exc
+    if still is not True:
+        raise gr.Error(SIGNED_OUT)
     return identity
 
 

@@ -1,12 +1,12 @@
 """How the API reports errors: one JSON shape (OpenAI's) and one status per kind of problem, for every route.
 
 Routes raise; the handlers here translate. KBError subclasses say what the user can do about the problem, and
-the message is passed on; anything else is logged with its traceback and answered with a generic 500.
+the message is passed on; anything else is logged with its traceback and answered with a generic 500. The body
+itself is built in serving/error_shape.py, which the authentication gate (below the web) uses too.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from configs.errors import AccessDenied, InvalidRequest, KBError, ModelUnavailable, NotFound, StoreUnavailable
 from retrieval.filters import FILTER_KEYS
 from serving.access.quotas import OverLimit
+from serving.error_shape import error_body, send_json
 from serving.web.schemas import ErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -38,10 +39,6 @@ class ApiError(Exception):
     ):
         super().__init__(message)
         self.status, self.message, self.kind, self.code, self.headers = status, message, kind, code, headers
-
-
-def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "code": code}}
 
 
 # The one table from an error family to its HTTP status and OpenAI error type; the first family the error belongs
@@ -142,7 +139,7 @@ class BodyLimit:
 
     async def _refuse(self, send: Send, size: int) -> None:
         message = f"request body is {size:,} bytes; the limit is {self.max_bytes:,} (serving.max_request_kb)"
-        await _send_json(send, 413, error_body(message, "invalid_request_error"))
+        await send_json(send, 413, error_body(message, "invalid_request_error"))
 
 
 class _TooLarge(Exception):
@@ -167,15 +164,6 @@ class MethodGuard:
             if methods is not None and method not in methods | ({"HEAD"} if "GET" in methods else set()):
                 allow = ", ".join(sorted(methods))
                 body = error_body(f"{method} is not allowed here; use {allow}", "invalid_request_error")
-                await _send_json(send, 405, body, [(b"allow", allow.encode())])
+                await send_json(send, 405, body, [(b"allow", allow.encode())])
                 return
         await self.app(scope, receive, send)
-
-
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    payload = json.dumps(body).encode()
-    start = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])]
-    await send({"type": "http.response.start", "status": status, "headers": start})
-    await send({"type": "http.response.body", "body": payload})

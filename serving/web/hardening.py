@@ -11,6 +11,8 @@ from pathlib import Path
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.error_shape import error_body
+
 # The page (Gradio) needs inline scripts for its configuration, `new Function` for its HTML components' templates,
 # and inline styles; so the policy's strength is elsewhere: everything loads from and connects to this origin only
 # (an injected script could not send what it reads anywhere else), no framing by other sites, no plugins, no <base>,
@@ -68,7 +70,7 @@ _NAMES = {k for k, _ in _ALWAYS} | {b"content-security-policy", b"x-frame-option
 
 
 async def _forbidden(send: Send, message: str) -> None:
-    body = json.dumps({"error": {"message": message, "type": "permission_error", "param": None, "code": None}})
+    body = json.dumps(error_body(message, "permission_error", with_param=True))
     await send(
         {
             "type": "http.response.start",

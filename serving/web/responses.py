@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from serving.actions import flow as actions
 from serving.actions.tools import Outcome
 from serving.answer.results import Answer
-from serving.llm.protocol import ToolCall, Usage
+from serving.llm.protocol import TokenUsage, ToolCall
 from serving.shapes import MODEL_ID, asked, file_citations, item_text, message_item, served
 from serving.store.conversations import ConversationStore, new_id
 from serving.web.errors import ApiError, documented
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from serving.web.api import Api
 
 
-def _usage(usage: Usage) -> dict[str, Any]:
+def _usage(usage: TokenUsage) -> dict[str, Any]:
     return {
         "input_tokens": usage.prompt_tokens,
         "output_tokens": usage.completion_tokens,
@@ -200,7 +200,7 @@ class ResponsesApi:
             raise ApiError(400, "that action was already confirmed or declined")
         call = ToolCall(new_id("call"), str(pending["name"]), held["arguments"])
         question = held["kb_question"]
-        usage = Usage()
+        usage = TokenUsage()
         outcome, text = actions.confirmed(self.api.assistant, question, call, identity, approval.approve, usage)
         response = self._reported(call, outcome, text, {**shell, "previous_response_id": previous_id}, usage)
         approval_item = {"type": "mcp_approval_response", "approval_request_id": approval.approval_request_id,
@@ -209,7 +209,7 @@ class ResponsesApi:
         return response
 
     @staticmethod
-    def _reported(call: ToolCall, outcome: Outcome, text: str, shell: dict[str, Any], usage: Usage) -> dict:
+    def _reported(call: ToolCall, outcome: Outcome, text: str, shell: dict[str, Any], usage: TokenUsage) -> dict:
         """The response after an action: the call, its result, and the message about it."""
         call_item = {"type": "function_call", "id": new_id("fc"), "call_id": call.id, "name": call.name,
                      "arguments": call.arguments, "status": "completed"}  # fmt: skip

@@ -148,6 +148,8 @@ class KbOut(BaseModel):
     parts: list[PartOut] = Field(default_factory=list, description="what the question asked, part by part")
 
 
+# The usage block of a chat completion body. The name is the OpenAPI schema's (/v1/openapi.json), so it stays;
+# the LLM layer counts tokens in serving.llm.protocol.TokenUsage, which the routes turn into this.
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int

@@ -20,7 +20,7 @@ from serving.answer.extractive import ExtractiveAnswerer
 from serving.answer.results import Delta
 from serving.answer.verify.verifier import FeatureVerifier
 from serving.llm.fake import ScriptedChatModel
-from serving.llm.protocol import Message, Usage
+from serving.llm.protocol import Message, TokenUsage
 
 DOCS = {
     "hotels": (
@@ -98,7 +98,7 @@ class _Down:
     name = "down"
 
     def stream(
-        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: Usage | None = None
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, usage: TokenUsage | None = None
     ) -> Iterator[str]:
         raise ModelUnavailable("cannot reach the LLM server at http://127.0.0.1:9/v1")
         yield ""  # pragma: no cover - a generator that fails on first use

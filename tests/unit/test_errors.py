@@ -41,8 +41,9 @@ def test_each_error_family_has_its_status_and_an_openai_shaped_body(error: KBErr
         raise error
 
     got = TestClient(app).get("/v1/boom")
-    assert got.status_code == status
-    assert got.json() == {"error": {"message": str(error), "type": kind, "code": None}}
+    assert got.status_code == status and got.headers["content-type"] == "application/json"
+    # Byte for byte: clients parse these bodies (compact JSON, no "param", as OpenAI's SDKs read them).
+    assert got.content == b'{"error":{"message":"%s","type":"%s","code":null}}' % (str(error).encode(), kind.encode())
 
 
 def test_a_store_that_cannot_be_reached_is_unavailable_not_a_configuration_error(tmp_path: Path) -> None:
@@ -67,8 +68,8 @@ def test_over_a_rate_limit_is_429_with_retry_after_in_the_same_shape() -> None:
 
     got = TestClient(app).get("/v1/busy")
     assert got.status_code == 429 and got.headers["retry-after"] == "12"
-    assert got.json() == {"error": {"message": "over 30 requests a minute; wait 12 s", "type": "rate_limit_error",
-                                    "code": None}}  # fmt: skip
+    assert got.content == (b'{"error":{"message":"over 30 requests a minute; wait 12 s","type":"rate_limit_error",'
+                           b'"code":null}}')  # fmt: skip
 
 
 def test_rate_limits_count_per_user_or_without_sign_in_per_client_address() -> None:
@@ -96,3 +97,45 @@ def test_the_gate_answers_a_key_store_outage_with_503_in_the_api_shape(tmp_path:
 
     got = TestClient(app).get("/v1/models", headers={"Authorization": f"Bearer {secret}"})
     assert got.status_code == 503 and "cannot open the key store" in got.json()["error"]["message"]
+    message = got.json()["error"]["message"].encode()
+    assert got.content == b'{"error": {"message": "%s", "type": "api_error", "param": null, "code": null}}' % message
+    assert got.headers["content-type"] == "application/json" and "www-authenticate" not in got.headers
+
+
+def test_the_gate_refuses_without_a_valid_credential_with_401_byte_for_byte(tmp_path: Path) -> None:
+    """The gate answers before any route (and so before the error handlers): the same bodies as ever, with the
+    challenge header that tells a client to authenticate."""
+    from configs.settings import AuthSettings
+    from serving.access.auth import Authenticator, AuthGate
+    from serving.access.keys import KeyStore
+
+    app = FastAPI()
+    keys = KeyStore(tmp_path / "auth.sqlite")
+    app.add_middleware(AuthGate, authenticator=Authenticator(AuthSettings(required=True), keys, None))
+    client = TestClient(app)
+    refusals = {
+        None: b"sign in, or send 'Authorization: Bearer <key>' (python -m serving keys)",
+        "Bearer kb-revoked": b"the API key is unknown or revoked; create one with `python -m serving keys create`",
+        "Basic YTpi": b"send the key or token as 'Authorization: Bearer <key>'",
+    }
+    for header, message in refusals.items():
+        got = client.get("/v1/models", headers={"Authorization": header} if header else {})
+        assert got.status_code == 401 and got.headers["www-authenticate"] == 'Bearer realm="kb-assistant"'
+        assert got.headers["content-type"] == "application/json"
+        body = b'{"error": {"message": "%s", "type": "authentication_error", "param": null, "code": null}}' % message
+        assert got.content == body, header
+
+
+def test_middleware_refusals_under_v1_are_in_the_tables_shape_byte_for_byte() -> None:
+    from serving.web.errors import BodyLimit, MethodGuard
+
+    app = FastAPI()
+    client = TestClient(BodyLimit(MethodGuard(app, lambda path: {"GET"}), max_bytes=10))
+    got = client.request("TRACE", "/v1/models")
+    assert got.status_code == 405 and got.headers["allow"] == "GET"
+    assert got.content == (b'{"error": {"message": "TRACE is not allowed here; use GET", '
+                           b'"type": "invalid_request_error", "code": null}}')  # fmt: skip
+    got = client.post("/v1/models", content=b"x" * 11)
+    assert got.status_code == 413 and got.headers["content-type"] == "application/json"
+    assert got.content == (b'{"error": {"message": "request body is 11 bytes; the limit is 10 '
+                           b'(serving.max_request_kb)", "type": "invalid_request_error", "code": null}}')  # fmt: skip

@@ -120,8 +120,8 @@ def _request(identity: Identity | None, headers: dict[str, str] | None = None) -
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "headers": raw,
                              "client": ("192.0.2.7", 5000), "query_string": b""}  # fmt: skip
-    if identity is not None:
-        scope["state"] = {"identity": identity}
+    if identity is not None:  # and the gate's check that the credential still holds, asked again when an event runs
+        scope["state"] = {"identity": identity, "signed_in": lambda: True}
     return gr.Request(request=Request(scope))
 
 
@@ -137,12 +137,65 @@ def _ask(page: PageHandlers, identity: Identity, question: str = LEAVE, conv_id:
 
 def test_the_page_acts_for_the_identity_the_gate_set_and_refuses_a_request_without_one() -> None:
     assert who(_request(ALICE)) == ALICE
-    # Credentials in the headers are not looked at again: without the gate's identity the request is refused.
+    # The page never authenticates from the headers itself: without the gate's identity the request is refused.
     forged = {"Authorization": "Bearer kb-anything", "Cookie": "kb_session=whatever"}
     with pytest.raises(gr.Error, match="sign-in has expired"):
         who(_request(None, forged))
     with pytest.raises(gr.Error, match="sign-in has expired"):
         who(None)
+    unchecked = Request({"type": "http", "headers": [], "state": {"identity": ALICE}})  # no gate's check: no one
+    with pytest.raises(gr.Error, match="sign-in has expired"):
+        who(gr.Request(request=unchecked))
+
+
+def test_an_event_queued_before_a_sign_out_or_a_key_revocation_is_refused_when_it_runs(tmp_path: Path) -> None:
+    """Gradio's queue runs a page event when its turn comes, after the request that queued it passed the gate: a
+    session signed out, or a key revoked, in between stops the event there, before it answers, audits or stores."""
+    from fastapi.testclient import TestClient
+    from starlette.responses import PlainTextResponse
+    from starlette.types import Receive, Scope, Send
+
+    from configs.audit import AuditLog
+    from configs.settings import AuthSettings
+    from serving.access.auth import Authenticator, AuthGate
+    from serving.access.keys import KeyStore
+
+    model = ScriptedChatModel(REPLY)
+    services = _services(tmp_path, model)
+    services.recorder.audit = AuditLog(tmp_path / "audit.sqlite")
+    page = PageHandlers(services)
+    keys = KeyStore(tmp_path / "auth.sqlite")
+    (record, secret), (second, other) = keys.create("alice", frozenset({"hr"})), keys.create("alice", frozenset({"hr"}))
+    authenticator = Authenticator(AuthSettings(required=True), keys, None)
+    cookie = authenticator.session_cookie(Identity("alice", frozenset({"hr"}), "key", record.id))
+    queued: list[Scope] = []
+
+    async def join(scope: Scope, receive: Receive, send: Send) -> None:  # Gradio's /gradio_api/queue/join
+        queued.append(scope)
+        await PlainTextResponse("queued")(scope, receive, send)
+
+    gate = TestClient(AuthGate(join, authenticator))
+    for credential in ({"Cookie": f"kb_session={cookie}"}, {"Authorization": f"Bearer {other}"}):
+        assert gate.post("/gradio_api/queue/join", headers=credential).status_code == 200
+    by_cookie, by_key = (gr.Request(request=Request(scope)) for scope in queued)
+    assert who(by_cookie).user == "alice" and who(by_key).user == "alice"  # both queued while signed in
+
+    authenticator.end_session(cookie)  # signed out in another tab
+    keys.revoke(second.id)  # and the key of the other request revoked
+    for request in (by_cookie, by_key):
+        with pytest.raises(gr.Error, match="sign-in has expired"):
+            list(page.respond(LEAVE, [], [], None, [], [], [], "", "", request=request))
+        with pytest.raises(gr.Error, match="sign-in has expired"):
+            page.on_new(request)
+    assert model.calls == [] and services.conversations.recent("alice") == []
+    assert list(services.recorder.audit.records()) == []
+    # a request that still holds its credential goes on being answered
+    fresh = TestClient(AuthGate(join, authenticator)).post("/gradio_api/queue/join",
+                                                          headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+    assert fresh.status_code == 200
+    turns = list(page.respond(LEAVE, [], [], None, [], [], [], "", "", request=gr.Request(request=Request(queued[-1]))))
+    assert "25 days" in turns[-1][0][-1]["content"] and services.conversations.recent("alice")
+    assert [r["kind"] for r in services.recorder.audit.records()] == ["answer"]
 
 
 # --- asking -------------------------------------------------------------------------------------------------
