@@ -101,8 +101,11 @@ ingest: setup
 list: setup
 	$(PYTHON) -m ingest --list $(INDEX_ARG)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each test file whole in one of them, so a file's
+# module-scoped servers start once; session fixtures (the embedder, the sample index) are built once per worker.
+TEST_WORKERS ?= 2
 test: setup-llm browser oidc-provider prometheus postgres security-lint layers verifier-data
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 test-unit: setup
 	$(PYTHON) -m pytest -q tests/unit
