@@ -91,6 +91,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 _USER_STATE = pytest.StashKey[dict[str, tuple[int, int]]]()
 
+# The files that take minutes, longest first (`make test` runs whole files in two processes, in collection order):
+# started at once, they run beside each other and the short files fill in around them, instead of one of them
+# running alone at the end. Measured with --durations on 2 cores (BENCHMARKS.md, the test suite's wall time).
+LONGEST_FIRST = (
+    "test_ray.py",
+    "test_verifier_training.py",
+    "test_ingest.py",
+    "test_nightly.py",
+    "test_verified_answers.py",
+    "test_serving_scale.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST_FIRST)))  # stable: the rest keep their order
+
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:

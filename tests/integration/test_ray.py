@@ -131,7 +131,7 @@ def test_ray_ingest_builds_the_same_index_as_the_in_process_path(
 def test_a_worker_killed_mid_run_leaves_the_index_consistent(
     ray_cluster: str, chroma_server: str, tmp_path: Path
 ) -> None:
-    docs = _docs(tmp_path / "docs", 120)
+    docs = _docs(tmp_path / "docs", 48)
     env = {**ENV, "KB_INDEX__CHROMA_URL": chroma_server, "KB_INGEST__BATCH_CHUNKS": "64"}
     index = tmp_path / "ray-index"
     proc = subprocess.Popen(
