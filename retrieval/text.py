@@ -123,11 +123,16 @@ def sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
+_ORDINAL_SUFFIX = re.compile(r"(st|nd|rd|th)$")
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+@functools.lru_cache(maxsize=100_000)
 def _number(token: str) -> float | None:
     lower = token.lower()
     if lower[:1].isdigit():
-        digits = re.sub(r"(st|nd|rd|th)$", "", lower)
-        if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", digits):
+        digits = _ORDINAL_SUFFIX.sub("", lower)
+        if _THOUSANDS.fullmatch(digits):
             digits = digits.replace(",", "")
         try:
             return float(digits.replace(",", "."))
@@ -160,9 +165,12 @@ def stem(word: str) -> str:
     return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
 
 
+_NOT_CONTENT = STOPWORDS | NEGATIONS
+
+
 def is_content(token: Token) -> bool:
     """A word that carries meaning: not a stop word, a negation or a single letter."""
-    return token.number is None and len(token.lower) > 1 and token.lower not in STOPWORDS | NEGATIONS
+    return token.number is None and len(token.lower) > 1 and token.lower not in _NOT_CONTENT
 
 
 def content_stems(text: str) -> set[str]:

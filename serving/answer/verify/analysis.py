@@ -4,6 +4,7 @@ sentences with the heading or term they are listed under, a sentence's clauses, 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -121,7 +122,13 @@ def identifiers(text: str) -> set[str]:
 def analyse(source: str) -> list[Sentence]:
     """A source's sentences, each analysed, with the term it is listed under (see _TERM_LINE); a heading line
     ("VPN Setup Guide > Connecting") or a term line is context for every sentence under it (its words count as said
-    there), not a sentence of its own."""
+    there), not a sentence of its own. Read once per source text: every claim of an answer is checked against the
+    same sources, each alone and together (the Text objects are shared, so they are never modified)."""
+    return list(_analysed(source))
+
+
+@functools.lru_cache(maxsize=4096)
+def _analysed(source: str) -> tuple[Sentence, ...]:
     segments: list[tuple[str | None, str]] = []
     at, term = 0, None
     for m in _TERM_LINE.finditer(source):
@@ -145,7 +152,7 @@ def analyse(source: str) -> list[Sentence]:
             if context is not None:
                 t = _merge(t, context)
             out.append((part, t, seg_term))
-    return out
+    return tuple(out)
 
 
 def term_stems(term: str | None) -> set[str]:

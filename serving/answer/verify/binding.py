@@ -67,6 +67,7 @@ def swapped(claim: list[Token], text: str, sources: list[tuple[list[Token], str]
     def kind(t: Token) -> bool:
         return t.number is not None
 
+    stated = [{key(s) for s in toks} for toks, _ in sources]
     out = []
     for i, t in enumerate(claim):
         if key(t) not in keys:
@@ -75,8 +76,8 @@ def swapped(claim: list[Token], text: str, sources: list[tuple[list[Token], str]
         if not mine:
             continue
         own = other = told = False
-        for toks, sentence in sources:
-            if not any(key(s) == key(t) for s in toks):
+        for (toks, sentence), have in zip(sources, stated, strict=True):
+            if key(t) not in have:
                 continue
             for j, s in enumerate(toks):
                 name = s.capitalised and j > 0 and s.lower not in STOPWORDS

@@ -8,6 +8,7 @@ sentence is still wrong). serving/answer/verify/verifier.py weighs the features;
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -171,6 +172,16 @@ def _coverage(claim: _Claim, src: _Sources) -> _Coverage:
     return _Coverage(best, sentence_cover, window_cover, binding)
 
 
+@functools.lru_cache(maxsize=8192)
+def _clause_polarity(sentence: str) -> tuple[tuple[frozenset[str], bool], ...]:
+    """Each clause of a source sentence: its content stems, and whether it is negated (read once per sentence)."""
+    out = []
+    for part in clauses(sentence):
+        p = Text.of(part)
+        out.append((frozenset(content_stems(p)), negated(part, p.tokens)))
+    return tuple(out)
+
+
 def _best_clause_negation(claim_stems: set[str], src: _Sources) -> tuple[bool, float]:
     """Whether the source clause that matches the claim best is negated, and the share of the claim it shares.
     Among equally good clauses a plain one wins, so a claim is only contradicted when its best match says the
@@ -178,10 +189,8 @@ def _best_clause_negation(claim_stems: set[str], src: _Sources) -> tuple[bool, f
     best_clause_neg, best_shared = False, -1.0
     for group in src.per_source:
         for s, _, _ in group:
-            for part in clauses(s):
-                p = Text.of(part)
-                shared = len(content_stems(p) & claim_stems) / max(1, len(claim_stems))
-                neg = negated(part, p.tokens)
+            for stems, neg in _clause_polarity(s):
+                shared = len(stems & claim_stems) / max(1, len(claim_stems))
                 if shared > best_shared or (shared == best_shared and best_clause_neg and not neg):
                     best_shared, best_clause_neg = shared, neg
     return best_clause_neg, best_shared
