@@ -18,12 +18,13 @@ SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 # Part of every index's fingerprint: a change to how pieces are cut re-chunks every file on the next ingest.
 # 2: a heading line at the end of a piece moves to the next piece; 3: so does a sentence ending on a colon.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 
 # The last line of a piece that names what follows it: a heading, a defined term ("work_mem (integer)", "ort"),
 # an API signature ("getpass.getpass(prompt='Password: ', stream=None)¶"). It goes with what it names.
 _TERMINAL = frozenset(".!?;:,")
 MAX_HEADING_WORDS = 10
+MAX_QUESTION_WORDS = 20
 
 
 # The last sentence of a piece when it ends on a colon: after a sentence end or a line break, at most 400 characters
@@ -52,6 +53,12 @@ def _heading_line(line: str) -> bool:
     return line.endswith("\u00b6") or (len(words) <= MAX_HEADING_WORDS and line[-1] not in _TERMINAL)
 
 
+def _question_line(before: str, line: str) -> bool:
+    """A question that is a paragraph of its own ("How do I know if I want to do a fetch or a pull?" in a FAQ):
+    it heads the answer that follows it, like a heading."""
+    return line.endswith("?") and len(line.split()) <= MAX_QUESTION_WORDS and before.rstrip(" \t").endswith("\n")
+
+
 def _carry_headings(
     text: str, parts: list[tuple[str, int]], budget: int, length: Callable[[str], int]
 ) -> tuple[list[tuple[str, int]], dict[int, str]]:
@@ -77,7 +84,8 @@ def _carry_headings(
                 out[i] = (body[:cut].rstrip(), start)
                 out[i + 1] = (moved.lstrip(), start + cut + (len(moved) - len(moved.lstrip())))
             continue
-        if cut < 0 or not _heading_line(line) or not _stands_alone(body[:cut], line, following):
+        heads = _heading_line(line) or _question_line(body[:cut], line)
+        if cut < 0 or not heads or not _stands_alone(body[:cut], line, following):
             continue
         line_start = start + cut + 1
         moved = text[line_start : next_start + len(following)]

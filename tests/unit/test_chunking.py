@@ -96,6 +96,27 @@ def test_a_sentence_ending_on_a_colon_goes_with_the_list_it_introduces(embedder:
         assert embedder.count_tokens(piece.embed_text) <= 48
 
 
+def test_a_question_of_its_own_goes_with_its_answer_not_with_the_piece_before(embedder: Any) -> None:
+    # a FAQ: each question a paragraph of its own, then its answer (the gitfaq page's "How do I know if I want to do
+    # a fetch or a pull?" ended the chunk before its answer)
+    entries = []
+    for i in range(8):
+        entries.append(f"How do I know whether I need option {i}?")
+        entries.append(" ".join(f"Option {i} stores copy {j} of the changes." for j in range(1 + i % 3)))
+    doc = Document(Path("faq.html"), "html", "FAQ", (Section("\n\n".join(entries), heading="FAQ > Common issues"),))
+    pieces = _chunker(embedder, max_tokens=48).split(doc)
+    assert len(pieces) > 3
+    handed_on = 0
+    for before, piece in zip(pieces, pieces[1:], strict=False):
+        last = before.text.rstrip().splitlines()[-1]
+        if last.endswith("?"):  # moved when it fits, else named as the next piece's heading
+            assert piece.text.startswith(last) or piece.heading == f"FAQ > Common issues > {last}", (before, piece)
+            handed_on += 1
+        assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
+    assert handed_on
+    assert any(p.text.startswith("How do I know whether I need option") for p in pieces[1:])
+
+
 def test_the_last_line_of_a_hard_wrapped_paragraph_is_not_a_heading(embedder: Any) -> None:
     words = " ".join(f"change the configuration file {i} and restart the server so that it" for i in range(40))
     wrapped, line = [], ""
