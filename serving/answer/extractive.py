@@ -25,7 +25,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems
-from serving.answer.candidates import Candidate, Scoring, candidates_of, near_duplicate, rarity
+from serving.answer.candidates import Candidate, Scoring, candidates_of, faq_matches, near_duplicate, rarity
 from serving.answer.citations import Citation
 from serving.answer.cues import key_terms, uncovered
 from serving.answer.passages import is_signature, signature_name
@@ -234,6 +234,9 @@ class ExtractiveAnswerer:
 
     def _comparison(self, candidates: Sequence[Candidate], scoring: Scoring, part: Part) -> list[str]:
         """The best sentence for each side compared ("A or B", "between A and B", "A than B"), side by side."""
+        faq = self._faq_answer(candidates, scoring, part)
+        if faq:  # an FAQ that asks this very question answers it as a whole, better than a sentence per side
+            return faq
         sides = compared(part.text.rsplit(":", 1)[-1])  # "A versus B: is C useful?" compares nothing
         if len(sides) < 2:
             return self._best(candidates, scoring)
@@ -262,6 +265,21 @@ class ExtractiveAnswerer:
             if best not in chosen:
                 chosen.append(best)
         return render_all([candidates[i] for i in chosen], scoring, whole_lists=False)
+
+    def _faq_answer(self, candidates: Sequence[Candidate], scoring: Scoring, part: Part) -> list[str]:
+        """The answer of the FAQ question that asks what the part asks ("How do I know if I want to do a fetch or a
+        pull?" for "What is the difference between git fetch and git pull?"): the sentences after that question,
+        through the end of their paragraph, in order. [] when no FAQ question among the sources asks it."""
+        matches = faq_matches(candidates, asking_part(part.text), self._embedder, scoring.q_vector)
+        best = max(matches, key=lambda q: matches[q], default="")
+        if not best or matches[best] <= 0:
+            return []
+        first = [c for c in candidates if c.asked == best]
+        places = {(c.citation.index, c.sentence.paragraph) for c in first}
+        after = min(c.order for c in first)
+        members = [c for c in candidates if (c.citation.index, c.sentence.paragraph) in places and c.order >= after]
+        members.sort(key=lambda c: c.order)
+        return render_all(members[: self._max_summary], scoring, whole_lists=False)
 
 
 COMPARISON_ENTRY = 2  # sentences of a compared side's own entry

@@ -328,6 +328,32 @@ def test_an_faq_question_is_its_whole_paragraph_and_its_answer_follows(answerer:
     assert "I’ve made a mistake" not in answer  # the FAQ's own question is never an answer
 
 
+PULL = page(
+    "OPTIONS",
+    "Generally, the same rules apply for fetching as when pushing, see the <refspec>... section of git-push(1).",
+    "Note There is a difference between listing multiple <refspec> directly on git pull command line and having "
+    "multiple remote.<repository>.fetch entries in your configuration.",
+)
+FETCH_OR_PULL = page(
+    "Common Issues",
+    "How do I know if I want to do a fetch or a pull?",
+    "A fetch stores a copy of the latest changes from the remote repository, without modifying the working tree or "
+    "current branch. You can then at your leisure inspect, merge, rebase on top of, or ignore the upstream changes. "
+    "A pull consists of a fetch followed immediately by either a merge or rebase. See git-pull(1).",
+)
+
+
+def test_a_comparison_an_faq_asks_is_answered_by_the_faqs_whole_answer(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(
+        answerer,
+        "What is the difference between git fetch and git pull?",
+        cite(1, PULL, "git-pull.html"),
+        cite(2, FETCH_OR_PULL, "gitfaq.html"),
+    )
+    assert answer.startswith("A fetch stores a copy") and "without modifying the working tree" in answer, answer
+    assert "followed immediately by either a merge or rebase [2]" in answer and "[1]" not in answer
+
+
 def test_a_how_to_brings_the_commands_the_next_sentence_introduces(answerer: ExtractiveAnswerer) -> None:
     answer = ask(answerer, "How do I find the commit that broke a feature that used to work?", cite(1, BISECT))
     assert "You start a bisect session as follows [1]:" in answer
