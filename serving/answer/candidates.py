@@ -9,7 +9,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -147,6 +147,7 @@ class Scoring:
     weights: dict[str, float]  # the part's words: its own count 1, those borrowed from the part it leans on less
     idf: Callable[[str], float]
     wants_value: bool = False  # the part asks for an amount, a default, a limit
+    faq: dict[str, float] = field(default_factory=dict)  # how much each FAQ question among them asks the part
 
 
 FAQ_MIN_SIMILARITY = 0.55  # an FAQ question this close in meaning (MiniLM cosine) asks what the reader asks...

@@ -25,7 +25,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems
-from serving.answer.candidates import Candidate, Scoring, candidates_of, faq_matches, near_duplicate, rarity
+from serving.answer.candidates import Candidate, Scoring, candidates_of, near_duplicate, rarity
 from serving.answer.citations import Citation
 from serving.answer.cues import key_terms, uncovered
 from serving.answer.passages import is_signature, signature_name
@@ -234,7 +234,7 @@ class ExtractiveAnswerer:
 
     def _comparison(self, candidates: Sequence[Candidate], scoring: Scoring, part: Part) -> list[str]:
         """The best sentence for each side compared ("A or B", "between A and B", "A than B"), side by side."""
-        faq = self._faq_answer(candidates, scoring, part)
+        faq = self._faq_answer(candidates, scoring)
         if faq:  # an FAQ that asks this very question answers it as a whole, better than a sentence per side
             return faq
         sides = compared(part.text.rsplit(":", 1)[-1])  # "A versus B: is C useful?" compares nothing
@@ -266,11 +266,11 @@ class ExtractiveAnswerer:
                 chosen.append(best)
         return render_all([candidates[i] for i in chosen], scoring, whole_lists=False)
 
-    def _faq_answer(self, candidates: Sequence[Candidate], scoring: Scoring, part: Part) -> list[str]:
+    def _faq_answer(self, candidates: Sequence[Candidate], scoring: Scoring) -> list[str]:
         """The answer of the FAQ question that asks what the part asks ("How do I know if I want to do a fetch or a
         pull?" for "What is the difference between git fetch and git pull?"): the sentences after that question,
         through the end of their paragraph, in order. [] when no FAQ question among the sources asks it."""
-        matches = faq_matches(candidates, asking_part(part.text), self._embedder, scoring.q_vector)
+        matches = scoring.faq  # measured once, by score()
         best = max(matches, key=lambda q: matches[q], default="")
         if not best or matches[best] <= 0:
             return []

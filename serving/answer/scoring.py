@@ -222,4 +222,4 @@ def score(
         if superseded[i]:
             score -= SUPERSEDED
         scores.append(score)
-    return Scoring(np.asarray(scores), q_stems, terms, q_vector, tuple(steps), weight, idf, wants_number)
+    return Scoring(np.asarray(scores), q_stems, terms, q_vector, tuple(steps), weight, idf, wants_number, faq)

@@ -58,6 +58,21 @@ def test_overlap_is_honoured(embedder: Any, overlap: int) -> None:
     assert any(overlaps) == (overlap > 0)
 
 
+def _handed_on(doc: Document, pieces: list[Any], ending: str) -> int:
+    """How many pieces end on a line that names what follows (it ends with `ending`), each checked to go with what
+    it names: moved into the next piece when it fits, else named as the next piece's heading. Every piece must also
+    be its section's text verbatim."""
+    handed_on = 0
+    for before, piece in zip(pieces, pieces[1:], strict=False):
+        last = before.text.rstrip().splitlines()[-1]
+        section = doc.sections[piece.section_index]
+        if last.endswith(ending):
+            assert piece.text.startswith(last) or piece.heading == f"{section.heading} > {last}", (before, piece)
+            handed_on += 1
+        assert section.text[piece.start : piece.end] == piece.text
+    return handed_on
+
+
 def test_a_heading_line_goes_with_what_it_names_not_with_the_piece_before(embedder: Any) -> None:
     # a reference page: each setting's name on its own line, then its description (HTML extraction of a manual)
     entries = []
@@ -67,15 +82,8 @@ def test_a_heading_line_goes_with_what_it_names_not_with_the_piece_before(embedd
     doc = Document(Path("r.html"), "html", "Manual", (Section("\n".join(entries), heading="Manual > Memory"),))
     pieces = _chunker(embedder, max_tokens=48).split(doc)
     assert len(pieces) > 3
-    handed_on = 0
-    for before, piece in zip(pieces, pieces[1:], strict=False):
-        last = before.text.rstrip().splitlines()[-1]
-        if last.endswith("(integer)"):  # moved when it fits, else named as the next piece's heading
-            assert piece.text.startswith(last) or piece.heading == f"Manual > Memory > {last}", (before, piece)
-            handed_on += 1
-        assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
-        assert embedder.count_tokens(piece.embed_text) <= 48
-    assert handed_on  # the layout does put a setting's name at the end of a piece
+    assert _handed_on(doc, pieces, "(integer)")  # the layout does put a setting's name at the end of a piece
+    assert all(embedder.count_tokens(piece.embed_text) <= 48 for piece in pieces)
 
 
 def test_a_sentence_ending_on_a_colon_goes_with_the_list_it_introduces(embedder: Any) -> None:
@@ -106,14 +114,7 @@ def test_a_question_of_its_own_goes_with_its_answer_not_with_the_piece_before(em
     doc = Document(Path("faq.html"), "html", "FAQ", (Section("\n\n".join(entries), heading="FAQ > Common issues"),))
     pieces = _chunker(embedder, max_tokens=48).split(doc)
     assert len(pieces) > 3
-    handed_on = 0
-    for before, piece in zip(pieces, pieces[1:], strict=False):
-        last = before.text.rstrip().splitlines()[-1]
-        if last.endswith("?"):  # moved when it fits, else named as the next piece's heading
-            assert piece.text.startswith(last) or piece.heading == f"FAQ > Common issues > {last}", (before, piece)
-            handed_on += 1
-        assert doc.sections[piece.section_index].text[piece.start : piece.end] == piece.text
-    assert handed_on
+    assert _handed_on(doc, pieces, "?")
     assert any(p.text.startswith("How do I know whether I need option") for p in pieces[1:])
 
 
