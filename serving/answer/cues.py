@@ -4,6 +4,12 @@ Key terms: a name the question asks about (a setting such as `work_mem`, a produ
 a quoted word, a rare proper noun). When one occurs in none of the sources, the sources are about something
 else and the nearest sentence would be a wrong answer: the part is not found.
 
+Absent nouns: when two or more of the things a wh-question names ("the mileage allowance for my own car", "the
+environment variable that sets ...") occur in none of its sources, the sources are about something else, even where
+every name is a common word. One absent noun is not enough: questions name things in words of their own ("a plane",
+"the length"); nor are yes/no questions judged so: they state a claim, and sources say claims in words of their own
+(PubMedQA's titles: "Storage of vaccines in the community: weak link in the cold chain?").
+
 Thresholds: a rule with cases ("Claims up to 500 euros ... Claims above 500 euros ...") answers an asked amount
 ("a 700 euro claim") with the case whose condition the amount meets.
 """
@@ -90,6 +96,29 @@ def uncovered(terms: Iterable[str], citations: Sequence[Citation]) -> list[str]:
             continue
         missing.append(term)
     return missing
+
+
+# Nouns that ask or frame rather than name what is asked ("the steps of", "an overview of", "the number of"): no
+# source need say them.
+FRAMING_NOUNS = frozenset(
+    stem(w)
+    for w in "default defaults step steps overview summary difference differences way ways number kind type thing "
+    "things one ones example examples value values question answer lot bit".split()
+)
+
+ABSENT_NOUNS = 2  # this many of a part's nouns in none of its sources: the part is not found
+
+
+def absent_nouns(nouns: Iterable[str], citations: Sequence[Citation]) -> list[str]:
+    """The plain-word nouns (stemmed, framing nouns left out) that occur in none of the sources, their title,
+    section or file name: 'Who pays for my home internet?' over a handbook that never mentions either -> [home,
+    internet]."""
+    said: set[str] = set()
+    for c in citations:
+        said |= {stem(t.lower) for t in tokens(f"{c.relpath} {c.title} {c.section} {c.text}")}
+    # names with dots, digits or dashes (shutil.copy2, SHA-256) are key terms, matched as written by `uncovered`
+    stems = dict.fromkeys(stem(w.lower()) for w in nouns if w.isalpha() and w.lower() not in STOPWORDS)
+    return [w for w in stems if w and w not in FRAMING_NOUNS and w not in said]
 
 
 def _spelled_out(term: str, haystack: str) -> bool:

@@ -11,7 +11,8 @@ that names the setting asked about, and for the case of a rule whose condition t
 Each part of a question is answered in the shape it asks for (serving/answer/question.py): a fact, yes/no or definition
 by its best one to three sentences; a procedure by its steps in source order (a list stays whole); a summary by one
 key statement per section of the document; a comparison by the best sentence for each side. A sentence is quoted
-with what it needs to be understood (serving/answer/passages.py); a part whose key terms no source mentions gets "".
+with what it needs to be understood (serving/answer/passages.py); a part whose key terms, or two of whose nouns, no
+source mentions gets "" (serving/answer/cues.py).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from retrieval.embeddings import Embedder
 from retrieval.text import content_stems
 from serving.answer.candidates import Candidate, Scoring, candidates_of, near_duplicate, rarity
 from serving.answer.citations import Citation
-from serving.answer.cues import key_terms, uncovered
+from serving.answer.cues import ABSENT_NOUNS, absent_nouns, asked, key_terms, uncovered
 from serving.answer.passages import is_signature, signature_name
 from serving.answer.question import Part, kind_of
 from serving.answer.quoting import render_all, top
-from serving.answer.scoring import MARGIN, asking_part, score, unanswered
+from serving.answer.scoring import MARGIN, WH, asking_part, score, unanswered
 from serving.answer.steps import StepReader
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,11 @@ class ExtractiveAnswerer:
         missing = uncovered(terms, citations)
         if missing:
             logger.debug("no source names %s: part %r not found", missing, part.text)
+            return ""
+        asking = asked(asking_part(part.text))
+        absent = absent_nouns(self._steps.nouns(asking), citations) if WH.match(asking.strip()) else []
+        if len(absent) >= ABSENT_NOUNS:
+            logger.debug("no source mentions %s: part %r not found", absent, part.text)
             return ""
         candidates = candidates_of(citations)
         if not candidates:

@@ -57,6 +57,15 @@ class StepReader:
             step or _obliges(s.text) or bool(_PURPOSE.match(s.text)) for step, s in zip(out, sentences, strict=True)
         ]
 
+    def nouns(self, text: str) -> list[str]:
+        """The nouns and proper nouns of a text, as written ([] without spaCy: nothing is then judged by them)."""
+        nlp = self._load()
+        if nlp is None:
+            return []
+        with self._lock:
+            doc = nlp(text)
+        return [t.text for t in doc if t.pos_ in ("NOUN", "PROPN")]
+
     def _verbs(self, openings: list[list[str]]) -> list[bool]:
         nlp = self._load() if openings else None
         if nlp is None:

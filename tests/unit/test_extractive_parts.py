@@ -442,6 +442,15 @@ def test_a_compared_thing_with_an_entry_of_its_own_is_described_by_it(answerer: 
     assert "Condition" not in answer
 
 
+def test_a_part_whose_things_no_source_mentions_is_not_found(answerer: ExtractiveAnswerer) -> None:
+    sources = [cite(1, EXPENSES, "finance/expenses.txt"), cite(2, VPN_STEPS, "it/vpn.md")]
+    # common words, no name among them: two things asked about (a mobile phone contract) that no source mentions
+    assert ask(answerer, "Who pays for my mobile phone contract?", *sources) == ""
+    assert ask(answerer, "Who approves the mileage allowance for my car?", *sources) == ""
+    # one thing in words of the asker's own ("a chair") is not enough: the rule for the amount still answers
+    assert "Finance" in ask(answerer, "Who must approve a 700 euro claim for a chair?", *sources)
+
+
 def test_a_product_named_with_an_acronym_must_be_in_the_sources(answerer: ExtractiveAnswerer) -> None:
     attributes = page(
         "gitattributes",
