@@ -62,6 +62,8 @@ SECRETS = {
     "auth": ("oidc_client_secret", "session_secret"),
     "observability": ("metrics_token",),
     "storage": ("url",),
+    "slack": ("bot_token", "signing_secret", "app_token"),
+    "teams": ("app_password",),
 }
 # Keys that existed once: a setting that still names one gets a message that says what replaced it.
 REMOVED = {

@@ -311,6 +311,51 @@ class ObservabilitySettings(Section):
     log_format: Literal["text", "json"] = "text"
 
 
+class DoorsSettings(Section):
+    """Who a person reaching the assistant through Slack or Teams is: their verified e-mail names them; their groups
+    come from this mapping, else from an API key created for that e-mail (`python -m serving keys create EMAIL`)."""
+
+    people: dict[str, tuple[str, ...]] = {}  # e-mail -> groups, e.g. {"maria@example.com": ["hr"]}
+    # A person the mapping does not know: "anonymous" reads what an anonymous caller may (nothing once
+    # authentication is on), "refuse" answers them that they must be added first.
+    unmapped: Literal["anonymous", "refuse"] = "refuse"
+
+
+class McpSettings(Section):
+    """The knowledge base as a Model Context Protocol server: streamable HTTP at /mcp on the server's port (behind
+    the same authentication as /v1) and stdio through `python -m serving mcp`."""
+
+    enabled: bool = True  # mount /mcp
+    # `python -m serving mcp` (stdio) acts for this person with these groups; "local" with none: the one person on
+    # this machine, who may read everything while authentication is off.
+    stdio_user: str = "local"
+    stdio_groups: tuple[str, ...] = ()
+
+
+class SlackSettings(Section):
+    """A Slack bot (slack_bolt): mounted at /slack/events once the bot token and signing secret are set (from the
+    environment: KB_SLACK__BOT_TOKEN, KB_SLACK__SIGNING_SECRET), or over Socket Mode with KB_SLACK__APP_TOKEN."""
+
+    bot_token: SecretStr | None = None  # xoxb-...
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None  # xapp-...: Socket Mode (no inbound requests) instead of /slack/events
+    api_url: str = "https://slack.com/api/"  # Slack's Web API base (a test points it at a loopback server)
+    # In a channel: "common" answers in the thread from what every member may read; "private" answers the asker
+    # alone (an ephemeral message) from what they may read.
+    channel_answers: Literal["common", "private"] = "common"
+
+
+class TeamsSettings(Section):
+    """A Microsoft Teams bot (Microsoft 365 Agents SDK): mounted at /teams/messages once app_id is set."""
+
+    app_id: str | None = None  # the bot's Entra ID application (client) id: the audience of incoming tokens
+    app_password: SecretStr | None = None  # from env only: KB_TEAMS__APP_PASSWORD
+    tenant_id: str | None = None
+    # Where the keys that sign incoming activities are published (a test serves its own)
+    openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    issuer: str = "https://api.botframework.com"
+
+
 class Settings(Section):
     """The whole application's configuration."""
 
@@ -330,6 +375,10 @@ class Settings(Section):
     observability: ObservabilitySettings = ObservabilitySettings()
     storage: StorageSettings = StorageSettings()
     tools: ToolsSettings = ToolsSettings()
+    doors: DoorsSettings = DoorsSettings()
+    mcp: McpSettings = McpSettings()
+    slack: SlackSettings = SlackSettings()
+    teams: TeamsSettings = TeamsSettings()
     eval: EvalSettings = EvalSettings()
 
     def resolve(self, path: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Builds the serving object graph from Settings: one process serves the page at / and the API under /v1."""
+"""Builds the serving object graph from Settings: one process serves the page at /, the API under /v1 and the
+configured front doors (/mcp, /slack/events, /teams/messages)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
 
     from serving.access.auth import AuthGate
     from serving.access.signin import build_signin
+    from serving.doors.mounts import mount_doors
     from serving.observability.metrics import HttpMetrics
     from serving.observability.tracing import RequestIds, instrument
     from serving.ui.page import build_page
@@ -50,6 +52,8 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     router = build_router(api, _responses_and_conversations(api, assistant.conversations))
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
+    doors = mount_doors(app, assistant)  # /mcp, /slack/events, /teams/messages: those configured
+    app.router.lifespan_context = doors.lifespan
     obs = settings.observability
     token = obs.metrics_token.get_secret_value() if obs.metrics_token else None
     if obs.metrics:  # before the page, which is mounted at /
@@ -86,7 +90,8 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     )
     # Outermost last: request ids (and the request's trace), then latency by route, security headers, then
     # authentication.
-    app.add_middleware(AuthGate, authenticator=assistant.authenticator, open_paths=("/metrics",) if token else ())
+    open_paths = (("/metrics",) if token else ()) + doors.open_paths
+    app.add_middleware(AuthGate, authenticator=assistant.authenticator, open_paths=open_paths)
     app.add_middleware(SecurityHeaders)
     if obs.metrics:
         app.add_middleware(HttpMetrics, metrics=assistant.metrics)

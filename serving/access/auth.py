@@ -161,7 +161,9 @@ class AuthGate:
         try:
             # The cookie authenticates the page and what it links to (GET); state-changing API calls need a
             # bearer credential, so another site cannot make a signed-in browser post to /v1.
-            cookie_ok = not path.startswith("/v1/") or method in ("GET", "HEAD")
+            # The MCP endpoint is an API too: bearer only, whatever the method (its GET opens an event stream).
+            api = path.startswith("/v1/") or path == "/mcp" or path.startswith("/mcp/")
+            cookie_ok = not api or (method in ("GET", "HEAD") and not path.startswith("/mcp"))
             identity = self.auth.identify(headers, allow_cookie=cookie_ok)
         except AuthError as exc:
             if not self._open(path):  # an open path (sign-in, health, a token-checked /metrics) goes on without one

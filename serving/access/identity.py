@@ -9,7 +9,7 @@ from typing import Literal
 from configs.settings import AccessSettings
 from retrieval.filters import EVERYTHING, Scope
 
-Via = Literal["local", "key", "oidc"]
+Via = Literal["local", "key", "oidc", "door"]  # door: a person a chat platform vouches for (serving/doors)
 ALL = "*"
 OIDC_PREFIX = "oidc:"  # user ids of people signed in through the OpenID provider; no API key user is named so
 

@@ -125,6 +125,10 @@ class Metrics:
             "kb_unverified_answers", "Generated answers with no verified sentence (extractive shown)", registry=r
         )
         self.errors = Counter("kb_errors", "Model errors by component", ["component"], registry=r)
+        self.doors = Histogram(
+            "kb_door_seconds", "Answers and searches through a front door (mcp, slack, teams)", ["door", "kind"],
+            registry=r, buckets=BUCKETS,
+        )  # fmt: skip
 
     def register_index(self, collector: Collector) -> None:
         self.registry.register(collector)
@@ -155,6 +159,10 @@ class Metrics:
                 self.stage.labels(stage).observe(timings_ms[key] / 1000)
         if any("reranker is unavailable" in w for w in warnings):
             self.errors.labels("reranker").inc()
+
+    def through(self, door: str, kind: str, seconds: float) -> None:
+        """One answer (kind "ask") or search through a front door, and how long it took."""
+        self.doors.labels(door, kind).observe(seconds)
 
     def rated(self, rating: int) -> None:
         self.feedback.labels({1: "up", -1: "down"}.get(rating, "comment")).inc()

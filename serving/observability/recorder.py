@@ -50,10 +50,12 @@ class Recorder:
         filters: dict[str, Any] | None = None,
         history: Sequence[Message] = (),
         session: str = "",
+        door: str = "",
     ) -> int | None:
         """Records an answered question; returns its audit sequence number (None with the audit trail off).
-        The conversation it belongs to is named by who asked, where (session: the page's tab) and its first
-        question; its turn is the number of questions asked so far, this one included."""
+        The conversation it belongs to is named by who asked, where (session: the page's tab, a Slack thread) and
+        its first question; its turn is the number of questions asked so far, this one included. door: the way in
+        (mcp, slack, teams), recorded when given."""
         if self.metrics is not None:
             self.metrics.answered(answer)
         if self.trace_question:  # on the request's span, redacted (observability.trace_question)
@@ -77,6 +79,8 @@ class Recorder:
             "conversation": conversation_id(identity.user, session, history, answer.question),
             "turn": 1 + sum(1 for m in history if m.get("role") == "user"),
         }
+        if door:
+            body["door"] = door
         return self.audit.append("answer", identity.user, body)
 
     def feedback_given(
