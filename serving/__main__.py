@@ -4,7 +4,8 @@
 chain uses; `python -m serving model [--list] [--name NAME]`: download a local GGUF model (what `make model` runs);
 `python -m serving keys ...`, `python -m serving sessions ...` and `python -m serving audit ...`: API keys, the
 page's sign-in sessions and the audit trail (serving/admin.py); `python -m serving feedback ...`: the review queue of
-thumbs-down answers (serving/feedback_cli.py).
+thumbs-down answers (serving/feedback_cli.py); `python -m serving mcp [--index DIR]`: the knowledge base as an MCP
+server over stdio, for desktop assistants (serving/doors/mcp.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from configs.errors import KBError
 from configs.loading import load_settings, offline_environment
@@ -34,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
         offline_environment()
         return feedback_cli(argv[1:])
+    if argv[:1] == ["mcp"]:
+        offline_environment()
+        return mcp_main(argv[1:])
     if argv[:1] == ["model"]:
         from serving.llm.download import main as model_main
 
@@ -58,11 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.profile, overrides=overrides)
         configure_logging(args.verbose, settings.observability.log_format)
-        index_dir = args.index.resolve() if args.index else settings.resolve(settings.index.path)
-        if not (index_dir / "manifest.sqlite").exists():
-            print(
-                f"error: no index at {index_dir}; run `make ingest DOCS=...` first (or pass --index)", file=sys.stderr
-            )
+        index_dir = _index_dir(args.index, settings)
+        if index_dir is None:
             return 1
         from serving.access.auth import check_exposure
         from serving.app import build_app, server_options
@@ -88,6 +90,42 @@ def main(argv: list[str] | None = None) -> int:
         app, host=host, port=port, log_level="info" if args.verbose else "warning", log_config=None,
         **server_options(settings),
     )  # fmt: skip
+    return 0
+
+
+def _index_dir(given: Path | None, settings: Any) -> Path | None:
+    """The index to serve (--index, else index.path); None, with the error said, when there is none."""
+    index_dir = given.resolve() if given else settings.resolve(settings.index.path)
+    if not (index_dir / "manifest.sqlite").exists():
+        print(f"error: no index at {index_dir}; run `make ingest DOCS=...` first (or pass --index)", file=sys.stderr)
+        return None
+    return index_dir
+
+
+def mcp_main(argv: list[str]) -> int:
+    """MCP over stdin/stdout for a desktop assistant that starts this command; it acts for mcp.stdio_user."""
+    import contextlib
+
+    p = argparse.ArgumentParser(prog="python -m serving mcp", description=mcp_main.__doc__)
+    p.add_argument("--index", type=Path, help="index directory (default: index.path)")
+    p.add_argument("--profile", help="config profile: configs/<profile>.yaml")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logs (on stderr: stdout carries MCP)")
+    args = p.parse_args(argv)
+    try:
+        settings = load_settings(args.profile)
+        configure_logging(args.verbose, settings.observability.log_format)
+        index_dir = _index_dir(args.index, settings)
+        if index_dir is None:
+            return 1
+        from serving.assistant import Assistant
+        from serving.doors.mcp import stdio_server
+
+        with contextlib.redirect_stdout(sys.stderr):  # what libraries print while loading must not reach the client
+            serve = stdio_server(Assistant(settings, index_dir))
+        serve()
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -142,9 +142,12 @@ class AuthGate:
     """ASGI middleware: resolves every request's identity into scope["state"]["identity"], and refuses requests
     without one (401 JSON for the API and the page's calls, a redirect to /login for a browser opening a page)."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, open_paths: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, open_paths: tuple[str, ...] = (), host: str = "127.0.0.1:7860"
+    ) -> None:
         self.app = app
         self.auth = authenticator
+        self.host = host  # host:port it listens on, for addresses it gives out
         self.open_paths = OPEN_PATHS + open_paths  # e.g. /metrics when it checks a token of its own
 
     def _open(self, path: str) -> bool:
@@ -167,7 +170,7 @@ class AuthGate:
             identity = self.auth.identify(headers, allow_cookie=cookie_ok)
         except AuthError as exc:
             if not self._open(path):  # an open path (sign-in, health, a token-checked /metrics) goes on without one
-                await _refuse(scope, send, str(exc))
+                await _refuse(scope, send, str(exc), challenge=self._challenge(path))
                 return
             identity = None
         except (ModelUnavailable, ConfigError, StoreUnavailable) as exc:  # the provider or key store is down
@@ -177,7 +180,12 @@ class AuthGate:
             if method == "GET" and not path.startswith("/v1/") and "text/html" in headers.get("accept", ""):
                 await _redirect(send, "/login?next=" + quote(path + _query(scope), safe=""))
             else:
-                await _refuse(scope, send, "sign in, or send 'Authorization: Bearer <key>' (python -m serving keys)")
+                await _refuse(
+                    scope,
+                    send,
+                    "sign in, or send 'Authorization: Bearer <key>' (python -m serving keys)",
+                    challenge=self._challenge(path),
+                )
             return
         state = scope.setdefault("state", {})
         state["identity"] = identity
@@ -185,6 +193,15 @@ class AuthGate:
         # again when an event runs (serving.ui.services.who): signed out or revoked meanwhile, it acts no more.
         state["signed_in"] = partial(self._still_signed_in, headers, cookie_ok, identity)
         await self.app(scope, receive, send)
+
+    def _challenge(self, path: str) -> str:
+        """WWW-Authenticate of a 401; for the MCP endpoint with OIDC configured, it names the protected-resource
+        metadata (RFC 9728) through which an MCP client discovers the provider to sign in with."""
+        value = 'Bearer realm="kb-assistant"'
+        s = self.auth.settings
+        if (path == "/mcp" or path.startswith("/mcp/")) and s.oidc_issuer:
+            value += f', resource_metadata="{resource_base(s, self.host)}/.well-known/oauth-protected-resource/mcp"'
+        return value
 
     def _still_signed_in(self, headers: Mapping[str, str], allow_cookie: bool, identity: Identity | None) -> bool:
         """The request's credential still names the identity the gate let in (a store or provider outage raises)."""
@@ -199,13 +216,20 @@ def _query(scope: Scope) -> str:
     return "?" + query if query else ""
 
 
-async def _refuse(scope: Scope, send: Send, message: str, status: int = 401) -> None:
+async def _refuse(
+    scope: Scope, send: Send, message: str, status: int = 401, challenge: str = 'Bearer realm="kb-assistant"'
+) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
     kind = "authentication_error" if status == 401 else "api_error"
-    challenge = [(b"www-authenticate", b'Bearer realm="kb-assistant"')] if status == 401 else []
-    await send_json(send, status, error_body(message, kind, with_param=True), challenge)
+    headers = [(b"www-authenticate", challenge.encode())] if status == 401 else []
+    await send_json(send, status, error_body(message, kind, with_param=True), headers)
+
+
+def resource_base(settings: AuthSettings, listen: str) -> str:
+    """The server's address as clients see it: auth.public_url, else the address it listens on."""
+    return (settings.public_url or f"http://{listen}").rstrip("/")
 
 
 async def _redirect(send: Send, location: str) -> None:
