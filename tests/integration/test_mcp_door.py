@@ -115,13 +115,14 @@ def _result(r: httpx.Response) -> dict[str, Any]:
     return r.json()
 
 
-def test_a_2025_06_18_client_initializes_then_lists_and_calls_the_tools(served: Served) -> None:
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
+def test_a_handshake_era_client_initializes_then_lists_and_calls_the_tools(served: Served, version: str) -> None:
     key = served.keys["alice"]
-    hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    hello = {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
     r = _rpc(served.endpoint, key, "initialize", hello)
     assert r.status_code == 200, r.text
-    assert _result(r)["result"]["protocolVersion"] == "2025-06-18"
-    session = {"Mcp-Session-Id": r.headers["mcp-session-id"], "Mcp-Protocol-Version": "2025-06-18"}
+    assert _result(r)["result"]["protocolVersion"] == version
+    session = {"Mcp-Session-Id": r.headers["mcp-session-id"], "Mcp-Protocol-Version": version}
     h = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {key}", **session}
     assert httpx.post(served.endpoint, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=h)
     listed = _result(_rpc(served.endpoint, key, "tools/list", {}, **session))["result"]["tools"]

@@ -313,3 +313,44 @@ def test_an_admin_ends_a_provider_users_page_sessions(deployment: Deployment) ->
     assert _page_opens(deployment, again) and not _page_opens(deployment, cookie)
     signed_out = httpx.get(f"{deployment.app.url}/logout", headers={"cookie": f"kb_session={again}"})
     assert signed_out.status_code == 303 and not _page_opens(deployment, again)
+
+
+def _mcp(url: str, token: str | None) -> httpx.Response:
+    """A tools/call of `search` in the stateless MCP revision (2026-07-28): one self-contained POST."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+    }
+    params = {"name": "search", "arguments": {"query": "How do I reset my VPN password?", "top_k": 20}, "_meta": meta}
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Mcp-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": "search",
+    }
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    return httpx.post(f"{url}/mcp", json=body, headers=headers, timeout=60)
+
+
+@needs_provider
+def test_mcp_takes_the_providers_tokens_and_tells_clients_where_to_get_one(deployment: Deployment) -> None:
+    url = deployment.app.url
+    r = _mcp(url, deployment.token())  # alice, hr-staff
+    assert r.status_code == 200, r.text
+    lines = [x[5:] for x in r.text.splitlines() if x.startswith("data:")] or [r.text]
+    text = json.loads(lines[-1])["result"]["content"][0]["text"]
+    assert "/hr/" in text and "/it/" not in text
+    for token in (None, deployment.token(key=_rsa("provider-key-1")), deployment.token(exp=int(time.time()) - 60)):
+        refused = _mcp(url, token)
+        assert refused.status_code == 401 and "content" not in refused.text
+        # RFC 9728 / the MCP authorization spec: the challenge names the protected-resource metadata ...
+        challenge = refused.headers["www-authenticate"]
+        assert 'resource_metadata="' in challenge and challenge.endswith('/.well-known/oauth-protected-resource/mcp"')
+    # ... which anyone may read, and which names the provider as the authorization server
+    metadata = httpx.get(f"{url}/.well-known/oauth-protected-resource/mcp", timeout=30)
+    assert metadata.status_code == 200, metadata.text
+    assert [s.rstrip("/") for s in metadata.json()["authorization_servers"]] == [deployment.issuer]
+    assert metadata.json()["resource"].endswith("/mcp")
