@@ -251,3 +251,42 @@ def test_stdio_serves_the_same_tools_as_the_configured_user(kb_index: Path, tmp_
         ]
     assert users == [("local", "mcp"), ("maria", "mcp")]
     assert sys.executable  # the subprocess ran the project's interpreter (PYTHON)
+
+
+async def _calls(endpoint: str, key: str, calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[bool, str]]:
+    async with _client(endpoint, key, MODERN) as client:
+        out = []
+        for tool, args in calls:
+            r = await client.call_tool(tool, args)
+            out.append((bool(r.is_error), _text(r)))
+        return out
+
+
+def test_rate_limits_and_size_limits_hold_through_mcp(kb_index: Path, tmp_path: Path) -> None:
+    from serving.access.keys import KeyStore
+
+    _, key = KeyStore(tmp_path / "auth.sqlite").create("carol", frozenset({"it-staff"}))
+    limits = {"requests_per_minute": 3, "answers_per_day": 0, "concurrent_answers": 0}
+    with start_app(
+        kb_index,
+        tmp_path,
+        llm={"backend": "extractive"},
+        auth={"keys_db": str(tmp_path / "auth.sqlite")},
+        access={"groups": GROUPS},
+        limits=limits,
+    ) as app:
+        endpoint = f"{app.url}/mcp"
+        long = "why " * 1500  # over answer.max_question_chars (4000)
+        out = asyncio.run(_calls(endpoint, key, [("ask", {"question": long})] + [("search", {"query": VPN})] * 3))
+        assert out[0][0] and "characters" in out[0][1]  # a clear one-line error, not an answer
+        assert [e for e, _ in out[1:3]] == [False, False]
+        assert out[3][0] and "too many requests" in out[3][1]  # the 4th request of the minute
+        # a body over serving.max_request_kb is refused before any tool runs
+        big = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "ask", "arguments": {"question": "x" * 400_000}},
+        }
+        h = {"Authorization": f"Bearer {key}", "Accept": "application/json, text/event-stream"}
+        assert httpx.post(endpoint, json=big, headers=h, timeout=60).status_code == 413
