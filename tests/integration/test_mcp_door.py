@@ -204,6 +204,8 @@ def test_a_foreign_host_header_is_refused(served: Served) -> None:
     assert _rpc(served.endpoint, served.keys["bob"], "initialize", hello).status_code == 200
     r = _rpc(served.endpoint, served.keys["bob"], "initialize", hello, Host="evil.example")
     assert r.status_code in (400, 403, 421) and "protocolVersion" not in r.text
+    r = _rpc(served.endpoint, served.keys["bob"], "initialize", hello, Origin="https://evil.example")
+    assert r.status_code in (400, 403) and "protocolVersion" not in r.text
 
 
 def test_mcp_is_not_mounted_when_switched_off(kb_index: Path, tmp_path: Path) -> None:
