@@ -66,6 +66,11 @@ def _run_suite_or_training_command(settings: Any, args: argparse.Namespace) -> i
 
         bench_serving(settings, args.out)
         return 0
+    if args.command == "bench-doors":
+        from eval.bench.bench_doors import main as bench_doors
+
+        bench_doors(settings, args.out, args.rounds)
+        return 0
     if args.command == "bench-scale":
         from eval.bench.bench_scale import main as bench_scale
 

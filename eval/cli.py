@@ -64,6 +64,10 @@ def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:
     bs = sub.add_parser("bench-serving", help="time to first token per backend and API load with 8 clients")
     bs.add_argument("--out", type=Path, default=Path("bench/out/serving.json"))
     bs.add_argument("--profile", help="config profile (default: default)")
+    bd = sub.add_parser("bench-doors", help="answer latency through each front door (MCP over HTTP and stdio) vs /v1")
+    bd.add_argument("--rounds", type=int, default=3, help="rounds of the 8 questions after a warm-up (default: 3)")
+    bd.add_argument("--out", type=Path, default=Path("bench/out/doors.json"))
+    bd.add_argument("--profile", help="config profile (default: default)")
     sc = sub.add_parser("bench-scale", help="search latency and memory at 5k / 50k / 500k (replicated) chunks")
     sc.add_argument("--sizes", default="5000,50000,500000", help="comma-separated chunk counts")
     sc.add_argument("--out", type=Path, default=Path("bench/out/scale.json"))
@@ -76,7 +80,7 @@ def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:
     tv.add_argument("--pubmedqa", type=Path, help="PubMedQA folder (default: eval.data_dir/pubmedqa)")
     tv.add_argument("--out", type=Path, help="model file (default: serving/answer/verify/verifier.json)")
     tv.add_argument("--profile", help="config profile (default: default)")
-    return [n, tr, bs, sc, tv]
+    return [n, tr, bs, bd, sc, tv]
 
 
 def _quality_commands(sub: Any) -> list[argparse.ArgumentParser]:
