@@ -354,6 +354,9 @@ class TeamsSettings(Section):
     # Where the keys that sign incoming activities are published (a test serves its own)
     openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
     issuer: str = "https://api.botframework.com"
+    # Where the bot gets its own token for replying (OAuth client credentials); unset: Entra ID's token endpoint for
+    # tenant_id (single-tenant bot), else for botframework.com (multi-tenant). A test points it at loopback.
+    token_url: str | None = None
 
 
 class Settings(Section):

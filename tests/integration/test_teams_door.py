@@ -1,0 +1,338 @@
+"""The Teams door against a Bot Framework on loopback: a small HTTP server that publishes an OpenID metadata document
+and its signing key (an RSA key made here), issues the bot its own token (client credentials), and is the
+activities' serviceUrl (it records the replies posted to it and answers the member look-ups). Activities are posted
+to the real app with tokens signed by that key (and by others)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import free_port
+from tests.integration.conftest import AppServer, start_app
+
+pytestmark = pytest.mark.integration
+APP_ID, SECRET, BOT_TOKEN = "5b1f0a2e-kb-teams-bot", "bot-password", "the-bots-own-token"
+KID = "bf-key-1"
+VPN = "How do I reset my VPN password?"
+GROUPS = {"hr-staff": ["hr"], "it-staff": ["it"]}
+PEOPLE = {
+    "alice@northwind.example": ["hr-staff"],
+    "bob@northwind.example": ["it-staff"],
+    "carol@northwind.example": ["hr-staff", "it-staff"],
+    "dora@northwind.example": ["it-staff"],
+}
+# The connector's member records; mallory's e-mail is in no mapping. carol's e-mail is her UPN only.
+MEMBERS = {
+    uid: {"id": f"29:{uid}", "name": uid.title(), "aadObjectId": f"aad-{uid}", "email": f"{uid}@northwind.example"}
+    for uid in ("alice", "bob", "dora", "mallory")
+}
+MEMBERS["carol"] = {"id": "29:carol", "name": "Carol", "aadObjectId": "aad-carol",
+                    "userPrincipalName": "carol@northwind.example"}  # fmt: skip
+DAILY_ANSWERS = 6  # more than anyone but dora asks in this module
+
+
+def _rsa() -> Any:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class BotFramework:
+    """The Bot Framework's side, on loopback."""
+
+    def __init__(self) -> None:
+        self.key = _rsa()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.metadata_url = f"{self.url}/v1/.well-known/openidconfiguration"
+        self.issuer = f"{self.url}/issuer"  # not Microsoft's: the configured issuer is the one checked
+        self.service_url = f"{self.url}/amer/"
+        self.posted: list[dict[str, Any]] = []  # activities the bot posted: path, authorization, body
+        self.rosters: dict[str, list[str]] = {}  # conversation id -> member names
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+    def jwks(self) -> dict[str, Any]:
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        return {"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256", "endorsements": ["msteams"]}]}
+
+    def token(self, key: Any = None, **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": APP_ID, "nbf": now - 5, "exp": now + 600, "serviceurl": self.service_url}
+        claims.update(overrides)
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": KID})
+
+    def chat(self, *members: str, kind: str = "personal") -> str:
+        """A new conversation with these members; its id."""
+        conversation = f"a:{uuid.uuid4().hex}" if kind == "personal" else f"19:{uuid.uuid4().hex}@thread.v2"
+        self.rosters[conversation] = list(members)
+        return conversation
+
+    def replies_to(self, activity_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [p["body"] for p in self.posted if p["reply_to"] == activity_id and p["body"]["type"] == "message"]
+
+    def wait_reply(self, activity_id: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            replies = self.replies_to(activity_id)
+            if replies:
+                return replies[0]
+            time.sleep(0.1)
+        raise AssertionError(f"no reply to {activity_id} within {timeout} s")
+
+
+CONNECTOR = re.compile(r"^/amer/v3/conversations/([^/]+)/(activities|members)(?:/([^/]+))?$")
+
+
+def _handler(bf: BotFramework) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _json(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+        def do_GET(self) -> None:
+            if self.path == "/v1/.well-known/openidconfiguration":
+                return self._json(200, {"issuer": bf.issuer, "jwks_uri": f"{bf.url}/v1/keys"})
+            if self.path == "/v1/keys":
+                return self._json(200, bf.jwks())
+            match = CONNECTOR.match(self.path)
+            if not match or match.group(2) != "members":
+                return self._json(404, {"error": "no such resource"})
+            if self.headers.get("authorization") != f"Bearer {BOT_TOKEN}":
+                return self._json(401, {"error": "the bot's token is missing"})
+            roster = bf.rosters.get(unquote(match.group(1)), [])
+            if match.group(3) is None:
+                return self._json(200, [MEMBERS[m] for m in roster])
+            member = next((MEMBERS[m] for m in roster if MEMBERS[m]["id"] == unquote(match.group(3))), None)
+            return self._json(200, member) if member else self._json(404, {"error": "not a member"})
+
+        def do_POST(self) -> None:
+            body = self._body()
+            if self.path == "/token":
+                form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+                if form.get("client_id") != APP_ID or form.get("client_secret") != SECRET:
+                    return self._json(401, {"error": "invalid_client"})
+                return self._json(200, {"token_type": "Bearer", "expires_in": 3600, "access_token": BOT_TOKEN})
+            match = CONNECTOR.match(self.path)
+            if not match or match.group(2) != "activities":
+                return self._json(404, {"error": "no such resource"})
+            if self.headers.get("authorization") != f"Bearer {BOT_TOKEN}":
+                return self._json(401, {"error": "the bot's token is missing"})
+            with bf._lock:
+                bf.posted.append({"reply_to": unquote(match.group(3) or ""), "body": json.loads(body)})
+                n = len(bf.posted)
+            return self._json(200, {"id": f"reply-{n}"})
+
+    return Handler
+
+
+@dataclass
+class Teams:
+    app: AppServer
+    bf: BotFramework
+    state: Path
+
+    def post(self, activity: dict[str, Any], token: str | None = None) -> httpx.Response:
+        """Posts an activity as the Bot Framework does, with a valid token unless given one ("": none)."""
+        token = self.bf.token() if token is None else token
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(f"{self.app.url}/teams/messages", json=activity, headers=auth, timeout=60)
+
+    def activity(self, user: str, conversation: str, **fields: Any) -> dict[str, Any]:
+        kind = "personal" if conversation.startswith("a:") else "groupChat"
+        return {
+            "type": "message",
+            "id": uuid.uuid4().hex,
+            "channelId": "msteams",
+            "serviceUrl": self.bf.service_url,
+            "from": {"id": f"29:{user}", "name": user.title(), "aadObjectId": f"aad-{user}"},
+            "recipient": {"id": "28:kb-bot", "name": "KB"},
+            "conversation": {"id": conversation, "conversationType": kind, "isGroup": kind != "personal"},
+            **fields,
+        }
+
+    def ask(self, user: str, conversation: str, question: str) -> tuple[str, dict[str, Any]]:
+        """Posts a question (mentioning the bot); the reply's id and the reply."""
+        activity = self.activity(
+            user,
+            conversation,
+            text=f"<at>KB</at> {question}",
+            entities=[{"type": "mention", "text": "<at>KB</at>", "mentioned": {"id": "28:kb-bot", "name": "KB"}}],
+        )
+        r = self.post(activity)
+        assert r.status_code == 202, r.text
+        reply = self.bf.wait_reply(activity["id"])
+        with self.bf._lock:
+            n = next(i for i, p in enumerate(self.bf.posted, 1) if p["body"] is reply)
+        return f"reply-{n}", reply
+
+    def audit(self, kind: str, user: str) -> list[tuple[int, dict[str, Any]]]:
+        """The audit trail's records of this kind for this person: (seq, body), oldest first."""
+        with sqlite3.connect(self.state / "audit.sqlite") as db:
+            query = "SELECT seq, body FROM records WHERE kind = ? AND user = ? ORDER BY seq"
+            rows = db.execute(query, (kind, f"{user}@northwind.example")).fetchall()
+        return [(seq, json.loads(body)) for seq, body in rows]
+
+    def feedback(self) -> list[tuple[int, str, str]]:
+        with sqlite3.connect(self.state / "feedback.sqlite") as db:
+            return db.execute("SELECT rating, user, comment FROM feedback ORDER BY id").fetchall()
+
+
+@pytest.fixture(scope="module")
+def teams(kb_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Teams]:
+    tmp = tmp_path_factory.mktemp("teams")
+    bf = BotFramework()
+    settings = {
+        "app_id": APP_ID,
+        "app_password": SECRET,  # from the environment in a deployment (KB_TEAMS__APP_PASSWORD)
+        "openid_metadata_url": bf.metadata_url,
+        "issuer": bf.issuer,
+        "token_url": f"{bf.url}/token",
+    }
+    try:
+        with start_app(
+            kb_index,
+            tmp,
+            llm={"backend": "extractive"},
+            teams=settings,
+            doors={"people": PEOPLE},
+            access={"groups": GROUPS},
+            audit={"path": str(tmp / "audit.sqlite")},
+            limits={"requests_per_minute": 0, "answers_per_day": DAILY_ANSWERS, "concurrent_answers": 0},
+        ) as app:
+            yield Teams(app, bf, tmp)
+    finally:
+        bf.close()
+
+
+def _sources(reply: dict[str, Any]) -> set[str]:
+    """The folders of the files a reply lists as its sources."""
+    listed = reply["text"].split("**Sources**", 1)[1] if "**Sources**" in reply["text"] else ""
+    return set(re.findall(r"\((\w+)/[^)]*\)", listed))
+
+
+def test_a_question_is_answered_in_its_conversation_with_its_sources(teams: Teams) -> None:
+    conversation = teams.bf.chat("bob")
+    _, reply = teams.ask("bob", conversation, VPN)
+    assert reply["conversation"]["id"] == conversation and reply["replyToId"]  # a reply, in the same conversation
+    assert "vpn" in reply["text"].lower()
+    assert _sources(reply) == {"it"}
+    _, record = teams.audit("answer", "bob")[-1]
+    assert record["question"] == VPN  # the mention of the bot is not part of the question
+
+
+@pytest.mark.parametrize("case", ["forged", "expired", "audience", "issuer", "service_url", "none"])
+def test_a_request_whose_token_does_not_hold_is_refused_and_nothing_is_sent(teams: Teams, case: str) -> None:
+    bf = teams.bf
+    now = int(time.time())
+    token = {
+        "forged": lambda: bf.token(key=_rsa()),  # the right key id, another key
+        "expired": lambda: bf.token(nbf=now - 7200, exp=now - 3600),
+        "audience": lambda: bf.token(aud="another-bot"),
+        "issuer": lambda: bf.token(iss="https://api.botframework.com"),
+        "service_url": lambda: bf.token(serviceurl="http://127.0.0.1:9/elsewhere/"),
+        "none": lambda: "",
+    }[case]()
+    activity = teams.activity("bob", bf.chat("bob"), text=VPN)
+    r = teams.post(activity, token=token)
+    assert r.status_code == 401
+    time.sleep(1)
+    assert teams.bf.replies_to(activity["id"]) == []
+
+
+def test_a_person_reads_only_their_own_collections(teams: Teams) -> None:
+    _, alice = teams.ask("alice", teams.bf.chat("alice"), VPN)  # the VPN pages are in "it", alice is in hr
+    assert "it" not in _sources(alice)
+    _, carol = teams.ask("carol", teams.bf.chat("carol"), VPN)  # the same question for someone in both
+    assert "it" in _sources(carol)
+
+
+def test_a_group_chat_is_answered_from_what_every_member_may_read(teams: Teams) -> None:
+    _, hr_and_both = teams.ask("carol", teams.bf.chat("alice", "carol", kind="group"), VPN)
+    assert "it" not in _sources(hr_and_both)  # carol may read it, alice may not: the answer leaves it out
+    _, it_and_both = teams.ask("carol", teams.bf.chat("bob", "carol", kind="group"), VPN)
+    assert _sources(it_and_both) == {"it"}
+
+
+def test_a_person_the_mapping_does_not_know_is_refused(teams: Teams) -> None:
+    _, reply = teams.ask("mallory", teams.bf.chat("mallory"), VPN)
+    assert "not known to the knowledge base" in reply["text"] and "**Sources**" not in reply["text"]
+    _, group = teams.ask("bob", teams.bf.chat("bob", "mallory", kind="group"), VPN)
+    assert "Mallory" in group["text"] and "**Sources**" not in group["text"]
+
+
+def test_a_follow_up_is_part_of_the_same_conversation(teams: Teams) -> None:
+    conversation = teams.bf.chat("carol")
+    teams.ask("carol", conversation, VPN)
+    teams.ask("carol", conversation, "And how long does the tunnel stay up?")
+    (_, first), (_, second) = teams.audit("answer", "carol")[-2:]
+    assert second["conversation"] == first["conversation"] and second["turn"] == 2
+
+
+def test_feedback_on_a_reply_is_recorded(teams: Teams) -> None:
+    reply_id, _ = teams.ask("alice", teams.bf.chat("alice"), "How many days of sick leave do I get?")
+    conversation = teams.bf.chat("alice")
+    reaction = teams.activity("alice", conversation, type="messageReaction", replyToId=reply_id,
+                              reactionsAdded=[{"type": "like"}])  # fmt: skip
+    assert teams.post(reaction).status_code == 202
+    submit = {"actionName": "feedback", "actionValue": {"reaction": "dislike", "feedback": '{"feedbackText": "old"}'}}
+    invoke = teams.activity("alice", conversation, type="invoke", name="message/submitAction", replyToId=reply_id,
+                            value=submit)  # fmt: skip
+    r = teams.post(invoke)
+    assert r.status_code == 200
+    deadline = time.monotonic() + 30
+    while len(teams.feedback()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(teams.feedback()) == [(-1, "alice@northwind.example", "old"), (1, "alice@northwind.example", "")]
+    answered, _ = teams.audit("answer", "alice")[-1]
+    assert [b["answer_seq"] for _, b in teams.audit("feedback", "alice")] == [answered, answered]
+
+
+def test_answers_are_audited_as_the_teams_door(teams: Teams) -> None:
+    teams.ask("bob", teams.bf.chat("bob"), VPN)
+    _, record = teams.audit("answer", "bob")[-1]
+    assert record["door"] == "teams" and record["question"] == VPN
+
+
+def test_past_the_rate_limit_the_reply_says_so(teams: Teams) -> None:
+    conversation = teams.bf.chat("dora")
+    for _ in range(DAILY_ANSWERS):
+        _, reply = teams.ask("dora", conversation, VPN)
+        assert "**Sources**" in reply["text"]
+    _, reply = teams.ask("dora", conversation, VPN)
+    assert "too many requests" in reply["text"].lower() and "**Sources**" not in reply["text"]
+
+
+def test_without_an_app_id_there_is_no_teams_endpoint(kb_index: Path, tmp_path: Path) -> None:
+    with start_app(kb_index, tmp_path, llm={"backend": "extractive"}) as app:
+        r = httpx.post(f"{app.url}/teams/messages", json={"type": "message"}, timeout=30)
+    assert r.status_code == 404
