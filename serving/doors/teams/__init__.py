@@ -2,10 +2,11 @@
 checked (serving.doors.teams.tokens), the Microsoft 365 Agents SDK's adapter runs the turn (serving.doors.teams.bot)
 and replies through the activity's serviceUrl with the bot's own token.
 
-By hand here: the route itself, because the SDK's `start_agent_process` answers only when the turn is over, and a
-Teams message is answered in the background instead (202 at once, the reply posted when ready), since an answer can
-take longer than the Bot Framework waits for a response, after which it posts the activity again. Invokes (Teams'
-feedback buttons) still go through the SDK's `CloudAdapter.process`, which gives their response.
+By hand here: the route itself, because the SDK's `start_agent_process` responds only once the turn is over, and an
+answer can take longer than the Bot Framework waits for that response (about 15 s); so a message is answered in the
+background (202 at once, the reply posted through the connector when ready) with the SDK's
+`CloudAdapter.process_activity`. Invokes (Teams' feedback buttons), whose response carries their result, go
+through the SDK's `CloudAdapter.process` as they come.
 """
 
 from __future__ import annotations

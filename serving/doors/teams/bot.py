@@ -145,7 +145,7 @@ class TeamsBot:
             await context.send_activity(str(refused(audience.asker_name)))
             return
         if audience.unknown:
-            names = ", ".join(audience.unknown)
+            names = ", ".join(audience.unknown) + (" is" if len(audience.unknown) == 1 else " are")
             await context.send_activity(
                 f"In a shared conversation I answer only from what every member may read, and {names} not known to "
                 "the knowledge base; ask me in a personal chat, or ask an administrator to add them."
