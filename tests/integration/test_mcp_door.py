@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ GROUPS = {"hr-staff": ["hr"], "it-staff": ["it"]}
 NO_LIMITS = {"requests_per_minute": 0, "answers_per_day": 0, "concurrent_answers": 0}
 VPN = "When does the VPN connection time out?"
 MODERN = "2026-07-28"
+METRICS_TOKEN = "metrics-scraper-token-0123456789"
 
 
 @dataclass
@@ -55,6 +57,7 @@ def served(kb_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         access={"groups": GROUPS},
         audit={"path": str(tmp / "audit.sqlite")},
         limits=NO_LIMITS,
+        observability={"metrics_token": METRICS_TOKEN},
     ) as app:
         yield Served(app, keys, tmp / "audit.sqlite")
 
@@ -190,12 +193,18 @@ def test_another_groups_passage_file_and_collection_stay_closed(served: Served) 
     assert theirs[2][0] and "unknown collection" in theirs[2][1] and "(known: hr)" in theirs[2][1]
 
 
-def test_answers_through_mcp_are_audited_with_the_door(served: Served) -> None:
+def test_answers_through_mcp_are_audited_and_counted_with_the_door(served: Served) -> None:
     asyncio.run(_session(served.endpoint, served.keys["bob"], MODERN))
     with sqlite3.connect(served.audit) as db:
         rows = [json.loads(b) for (b,) in db.execute("SELECT body FROM records WHERE kind = 'answer'")]
     assert rows and all(r.get("door") == "mcp" for r in rows)
     assert any(r["question"] == VPN for r in rows)
+    scraped = httpx.get(f"{served.app.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    counts = {
+        kind: re.search(rf'kb_door_seconds_count{{door="mcp",kind="{kind}"}} (\d+)', scraped)
+        for kind in ("ask", "search")
+    }
+    assert all(m and int(m.group(1)) >= 1 for m in counts.values()), scraped[-2000:]
 
 
 def test_a_foreign_host_header_is_refused(served: Served) -> None:
