@@ -33,8 +33,8 @@ WH = re.compile(r"^(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
 # Words that ask rather than name what is asked: no source need contain them.
 ASKING = frozenset(
     stem(w)
-    for w in "many much long soon often get got need needs happen happens take takes tell know give find kind type "
-    "way like please exactly".split()
+    for w in "many much long soon often get got need needs happen happens take takes last lasts stay stays tell know "
+    "give find kind type way like please exactly".split()
 )
 
 IDENTIFIER_NAME = re.compile(r"^[A-Za-z][\w]*(?:[_.][\w]+)+$|^[a-z]+[A-Z]\w*$|^[A-Z][a-z0-9]+[A-Z]\w*$")

@@ -192,6 +192,7 @@ def test_a_heading_or_the_question_repeated_is_not_an_answer(kb_index: Path, tmp
         ("Is there a company password vault I can use?", "Bitwarden"),  # FAQ "Can I use a password manager?"
         ("Do I have to rotate my password every few months?", "do not need to change"),  # "How often must I..."
         ("What happens after a release rollback?", "incident review"),
+        ("How long does the VPN connection last?", "12 hours"),  # "last" asks for the duration, as "take" does
     ],
 )
 def test_the_first_line_of_an_extractive_answer_states_the_fact_asked_for(
