@@ -90,7 +90,7 @@ async def _session(endpoint: str, key: str, mode: str) -> dict[str, Any]:
         }
 
 
-@pytest.mark.parametrize("mode", [MODERN, "legacy"])
+@pytest.mark.parametrize("mode", [MODERN, "auto", "legacy"])  # auto: server/discover first
 def test_the_sdk_client_lists_the_tools_and_gets_a_verified_answer_with_its_sources(served: Served, mode: str) -> None:
     out = asyncio.run(_session(served.endpoint, served.keys["bob"], mode))
     assert {"search", "ask", "list_collections", "fetch"} <= set(out["tools"])
