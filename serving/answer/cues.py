@@ -27,7 +27,8 @@ from serving.answer.verify.lexicon import UNITS
 _IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+(?![\w])")
 _CAMEL = re.compile(r"\b(?:[a-z]+[A-Z][A-Za-z0-9]*|[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\b")
 _QUOTED = re.compile(r"[\"“`]([^\"”`]{2,40})[\"”`]")
-_CAPITALISED = re.compile(r"(?<=[\w,;:)] )[A-Z][a-z]{2,}(?:['’]s)?\b(?![-\w])")
+# a capitalised word inside a sentence, also before a lower-case compound ("a Zstandard-compressed archive")
+_CAPITALISED = re.compile(r"(?<=[\w,;:)] )[A-Z][a-z]{2,}(?:['’]s)?\b(?!\w|-[A-Z])")
 # "Git LFS", "Apache JMX": a name with an acronym after it names a product or a component, written that way
 _PRODUCT = re.compile(r"(?<=[\w,;:)] )[A-Z][a-z]{2,} [A-Z]{2,6}s?\b(?![-\w])")
 _ROMAN = re.compile(r"^(?=[IVXL]{1,5}$)L?X{0,3}(?:IX|IV|V?I{0,3})$")

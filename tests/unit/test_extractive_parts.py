@@ -16,7 +16,7 @@ from retrieval.text import numbers
 from retrieval.types import Chunk, ChunkMeta, Hit
 from serving.answer import blocks
 from serving.answer.citations import Citation
-from serving.answer.cues import asked_values, conditions
+from serving.answer.cues import asked_values, conditions, key_terms
 from serving.answer.extractive import ExtractiveAnswerer, compared
 from serving.answer.markers import marker_numbers, strip_markers
 from serving.answer.question import Part, kind_of
@@ -461,6 +461,10 @@ def test_a_product_named_with_an_acronym_must_be_in_the_sources(answerer: Extrac
     assert ask(answerer, "How do I configure Git LFS to track large binary files?", cite(1, attributes)) == ""
     # named apart ("vpn.northwind.example", "VPN"): the sources are about it
     assert ask(answerer, "How long does a Northwind VPN connection last?", cite(1, VPN_STEPS)) != ""
+    # a rare name before a compound ("a Zstandard-compressed archive") is a name the sources must mention too
+    rare = answerer._rare
+    assert key_terms("How do I write a Zstandard-compressed archive with zipfile?", rare) == ["Zstandard"]
+    assert key_terms("Is it a Gram-negative or a Long-Term thing?", rare) == []  # common words; two capitals
 
 
 def test_a_list_line_of_several_sentences_is_quoted_once(answerer: ExtractiveAnswerer) -> None:
