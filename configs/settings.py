@@ -316,8 +316,8 @@ class DoorsSettings(Section):
     come from this mapping, else from an API key created for that e-mail (`python -m serving keys create EMAIL`)."""
 
     people: dict[str, tuple[str, ...]] = {}  # e-mail -> groups, e.g. {"maria@example.com": ["hr"]}
-    # A person the mapping does not know: "anonymous" reads what an anonymous caller may (nothing once
-    # authentication is on), "refuse" answers them that they must be added first.
+    # A person the mapping does not know: "refuse" answers them that they must be added first; "anonymous" lets them
+    # ask but reads nothing for them (never the machine's local user, even while the server has no authentication).
     unmapped: Literal["anonymous", "refuse"] = "refuse"
 
 

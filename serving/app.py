@@ -90,9 +90,14 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     )
     # Outermost last: request ids (and the request's trace), then latency by route, security headers, then
     # authentication.
-    open_paths = (("/metrics",) if token else ()) + doors.open_paths
     listen = f"{settings.serving.host}:{settings.serving.port}"
-    app.add_middleware(AuthGate, authenticator=assistant.authenticator, open_paths=open_paths, host=listen)
+    app.add_middleware(
+        AuthGate,
+        authenticator=assistant.authenticator,
+        open_paths=("/metrics",) if token else (),
+        host=listen,
+        own_auth=doors.open_paths,
+    )
     app.add_middleware(SecurityHeaders)
     if obs.metrics:
         app.add_middleware(HttpMetrics, metrics=assistant.metrics)

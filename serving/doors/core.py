@@ -49,7 +49,8 @@ class DoorServices(Protocol):
 @dataclass(frozen=True)
 class Mounted:
     """What a door added to the app: its paths that check their own credentials (a Slack signature, a Bot Framework
-    token), which the authentication gate lets through to that check, and what must run while the server runs."""
+    token) or are public (the MCP protected-resource metadata), which the authentication gate passes through
+    without reading any credential, and what must run while the server runs."""
 
     name: str
     open_paths: tuple[str, ...] = ()
@@ -68,9 +69,16 @@ class Door:
     """One way in (name: mcp, slack, teams). Every method acts for an identity, within what access.groups lets
     it read (or a narrower scope the door passes: a Slack channel's members' common collections)."""
 
-    def __init__(self, assistant: DoorServices, name: str) -> None:
+    def __init__(self, assistant: DoorServices, name: str, counted_outside: bool = False) -> None:
+        """counted_outside: the door counts each of its requests against the rate limit itself (MCP over HTTP
+        counts every /mcp request), so a call here is not counted again."""
         self.assistant = assistant
         self.name = name
+        self._count = not counted_outside
+
+    def _request(self, identity: Identity) -> None:
+        if self._count:
+            self.assistant.quotas.request(identity.limit_key)  # OverLimit: the door says "too many requests"
 
     def scope(self, identity: Identity) -> Scope:
         return self.assistant.access.read_scope(identity)
@@ -93,9 +101,8 @@ class Door:
         """The verified answer, as /v1/chat/completions gives it: counted against the identity's rate limits,
         recorded in the audit trail (redacted) with this door's name."""
         a = self.assistant
-        key = identity.limit_key
-        a.quotas.request(key)  # OverLimit: the door says "too many requests"
-        release = a.quotas.start_answer(key)
+        self._request(identity)
+        release = a.quotas.start_answer(identity.limit_key)
         try:
             question = a.chain.validate(question)
             flt = self._filter(filters, identity)
@@ -112,7 +119,7 @@ class Door:
     ) -> list[Hit]:
         """The passages /v1/retrieve would return, within the identity's collections."""
         a = self.assistant
-        a.quotas.request(identity.limit_key)
+        self._request(identity)
         query = a.chain.validate(query)
         flt = self._filter(filters, identity)
         t0 = time.perf_counter()
@@ -128,7 +135,7 @@ class Door:
     def passage(self, identity: Identity, chunk_id: str) -> Chunk | None:
         """One indexed passage by its id, when it lies in a collection the identity may read (else None: its
         existence is not confirmed)."""
-        self.assistant.quotas.request(identity.limit_key)
+        self._request(identity)
         chunk = self.assistant.retriever.store.fetch([chunk_id]).get(chunk_id)
         if chunk is None or not self.scope(identity).allows(chunk.meta.collection):
             return None
@@ -137,7 +144,7 @@ class Door:
     def document(self, identity: Identity, source: str) -> list[Chunk]:
         """An indexed file's passages in reading order, when the identity may read it ([] otherwise)."""
         a = self.assistant
-        a.quotas.request(identity.limit_key)
+        self._request(identity)
         lexical = a.retriever.lexical
         scoped = self.scope(identity).restrict(Filter(sources=(source,)))
         if lexical is None or scoped is None:
@@ -158,8 +165,8 @@ def person(
 ) -> Identity | None:
     """The identity of a person a chat platform vouches for by their verified e-mail: their groups from
     doors.people, else from an active API key created for that e-mail. Someone neither knows: None when
-    doors.unmapped is "refuse", else an anonymous caller (who reads everything while authentication is off, and
-    nothing once it is on)."""
+    doors.unmapped is "refuse", else an anonymous caller who reads nothing (a chat door is reached from outside
+    this machine: never as its local user, even while the server itself has no authentication)."""
     doors = settings.doors
     address = (email or "").strip().lower()
     if address:
@@ -171,7 +178,7 @@ def person(
                 return Identity(address, record.groups, "door", key_id=record.id, name=name or address)
     if doors.unmapped == "refuse":
         return None
-    return Identity(f"anonymous:{address or 'unknown'}", frozenset(), "door" if auth_required else "local", name=name)
+    return Identity(f"anonymous:{address or 'unknown'}", frozenset(), "door", name=name)
 
 
 def refused(who: str) -> AccessDenied:

@@ -24,17 +24,21 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
+from starlette.routing import Route
 
-from configs.errors import KBError
+from configs.errors import ConfigError, KBError
 from configs.settings import Settings
 from serving.access.auth import resource_base
 from serving.access.identity import LOCAL, Identity, parse_groups
-from serving.access.quotas import OverLimit
+from serving.access.quotas import OverLimit, Quotas
 from serving.doors.core import MAX_DOCUMENT_CHARS, Door, DoorServices, Mounted
 from serving.doors.mcp_text import answer_text, document_text, hits_text, passage_text
+from serving.error_shape import error_body, send_json
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +163,7 @@ def mount(app: Any, assistant: DoorServices) -> Mounted | None:
     from mcp.server.transport_security import TransportSecuritySettings
 
     base = settings.auth.public_url
-    server = build_server(Door(assistant, "mcp"), _http_caller, base)
+    server = build_server(Door(assistant, "mcp", counted_outside=True), _http_caller, base)  # _Caller counts
     # Host and Origin are checked against the listening address (DNS rebinding), and the public URL when set.
     hosts, origins = _allowed(settings)
     security = TransportSecuritySettings(
@@ -170,9 +174,13 @@ def mount(app: Any, assistant: DoorServices) -> Mounted | None:
         transport_security=security,
         max_request_body_size=settings.serving.max_request_kb * 1024,
     )
-    # The SDK's own route for /mcp, on our app (behind its authentication gate); its session manager runs in our
-    # lifespan below. (Mounting the SDK's Starlette app would answer /mcp with a redirect to /mcp/.)
-    app.router.routes.extend(http.routes)
+    # The SDK's own route for /mcp, on our app (behind its authentication gate), each request bound to its caller;
+    # its session manager runs in our lifespan below. (Mounting the SDK's Starlette app would answer /mcp with a
+    # redirect to /mcp/.)
+    for route in http.routes:
+        if isinstance(route, Route) and route.path == PATH:
+            route = Route(PATH, endpoint=_Caller(route.endpoint, assistant.quotas))
+        app.router.routes.append(route)
     open_paths: tuple[str, ...] = ()
     if settings.auth.oidc_issuer:
         listen = f"{settings.serving.host}:{settings.serving.port}"
@@ -184,6 +192,30 @@ def mount(app: Any, assistant: DoorServices) -> Mounted | None:
             yield
 
     return Mounted("mcp", open_paths, running)
+
+
+class _Caller:
+    """Each /mcp request as the identity the authentication gate found: counted against that identity's rate
+    limit like a /v1 request (tools/list and initialize too, not only tool calls), and named to the SDK as the
+    authenticated user, which binds a handshake-era session to the person who opened it: another person's key
+    with that Mcp-Session-Id is refused (the SDK compares the session's owner on every request)."""
+
+    def __init__(self, app: Any, quotas: Quotas) -> None:
+        self.app = app
+        self.quotas = quotas
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        identity = scope.get("state", {}).get("identity")
+        if scope["type"] == "http" and isinstance(identity, Identity):
+            try:
+                self.quotas.request(identity.limit_key)
+            except OverLimit as exc:
+                body = error_body(str(exc), "rate_limit_error")
+                await send_json(send, 429, body, [(b"retry-after", str(exc.retry_after).encode())])
+                return
+            owner = AccessToken(token="-", client_id=identity.user, scopes=[], subject=identity.user)  # noqa: S106
+            scope = dict(scope, user=AuthenticatedUser(owner))
+        await self.app(scope, receive, send)
 
 
 def _allowed(settings: Settings) -> tuple[list[str], list[str]]:
@@ -218,11 +250,17 @@ def _protected_resource(app: Any, settings: Settings, base: str) -> tuple[str, .
     return tuple(str(r.path) for r in routes)
 
 
-def stdio_identity(settings: Settings) -> Identity:
+def stdio_identity(settings: Settings, auth_required: bool) -> Identity:
     """Who `python -m serving mcp` acts for: mcp.stdio_user with mcp.stdio_groups; "local" without groups is the
-    one person on this machine (everything, while authentication is off)."""
+    one person on this machine (everything), only while the server has no authentication."""
     mcp = settings.mcp
     if mcp.stdio_user == "local" and not mcp.stdio_groups:
+        if auth_required:
+            raise ConfigError(
+                "authentication is on here (API keys or OIDC), so MCP over stdio does not act as the local user: set "
+                "mcp.stdio_user and mcp.stdio_groups (KB_MCP__STDIO_USER, KB_MCP__STDIO_GROUPS) to the person it "
+                "acts for"
+            )
         return LOCAL
     return Identity(mcp.stdio_user, parse_groups(mcp.stdio_groups), "key", name=mcp.stdio_user)
 
@@ -231,6 +269,6 @@ def stdio_server(assistant: DoorServices) -> Callable[[], None]:
     """What serves MCP over stdin/stdout (newline-delimited JSON-RPC) until the client closes it, acting for
     mcp.stdio_user; logs go to stderr."""
     settings = assistant.settings
-    identity = stdio_identity(settings)
+    identity = stdio_identity(settings, assistant.authenticator.required())
     server = build_server(Door(assistant, "mcp"), lambda ctx: identity, settings.auth.public_url)
     return lambda: asyncio.run(server.run_stdio_async())

@@ -107,15 +107,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """Refuses request bodies over a size under /v1 with 413, before any of it is parsed or buffered further."""
+    """Refuses request bodies over a size under /v1 and the front doors' paths (/mcp, /slack/, /teams/) with 413,
+    before any of it is parsed or buffered further (the page's uploads have limits of their own)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/v1") -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, prefixes: tuple[str, ...] = ("/v1", "/mcp", "/slack/", "/teams/")
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.prefix = prefix
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -136,8 +137,13 @@ def test_a_handshake_era_client_initializes_then_lists_and_calls_the_tools(serve
     text = called["result"]["content"][0]["text"]
     # alice (hr) may not read the VPN page: no answer from it, no 'it/' source named
     assert "12 hours" not in text and "it/" not in text
-    # another user's key cannot ride on alice's session: the gate authenticates every request
+    # a wrong key gets nothing, and bob's own valid key cannot ride on (or end) alice's session: it is hers
     assert _rpc(served.endpoint, "wrong", "tools/list", {}, **session).status_code == 401
+    hijack = _rpc(served.endpoint, served.keys["bob"], "tools/list", {}, **session)
+    assert hijack.status_code in (403, 404) and "search" not in hijack.text
+    h_bob = {"Authorization": f"Bearer {served.keys['bob']}", **session}
+    assert httpx.delete(served.endpoint, headers=h_bob).status_code in (403, 404)
+    assert _rpc(served.endpoint, key, "tools/list", {}, **session).status_code == 200  # still alice's, still there
 
 
 def test_without_a_valid_bearer_key_the_endpoint_refuses(served: Served) -> None:
@@ -252,6 +258,15 @@ def test_stdio_serves_the_same_tools_as_the_configured_user(kb_index: Path, tmp_
     names, text = asyncio.run(_stdio(kb_index, env))
     assert {"search", "ask", "list_collections", "fetch"} <= set(names)
     assert "12 hours" in text and "it/" in text  # local, no authentication: everything
+    # once authentication is on here (a key exists), stdio no longer acts as the local user unless told who
+    from serving.access.keys import KeyStore
+
+    KeyStore(tmp_path / "auth.sqlite").create("someone", frozenset({"it-staff"}))
+    refused = subprocess.run(
+        [PYTHON, "-m", "serving", "mcp", "--index", str(kb_index)],
+        env=env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "mcp.stdio_user" in refused.stderr and not refused.stdout
     hr = {**env, "KB_MCP__STDIO_USER": "maria", "KB_MCP__STDIO_GROUPS": '["hr-staff"]'}
     names, text = asyncio.run(_stdio(kb_index, hr))
     assert "12 hours" not in text and "it/" not in text  # maria (hr) reads no IT page
@@ -273,11 +288,26 @@ async def _calls(endpoint: str, key: str, calls: list[tuple[str, dict[str, Any]]
         return out
 
 
+def _call(endpoint: str, key: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """One tools/call in the stateless revision (2026-07-28): a self-contained POST; its result."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
+    }
+    params = {"name": tool, "arguments": arguments, "_meta": meta}
+    headers = {"Mcp-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": tool}
+    r = _rpc(endpoint, key, "tools/call", params, **headers)
+    assert r.status_code == 200, r.text
+    return dict(_result(r)["result"])
+
+
 def test_rate_limits_and_size_limits_hold_through_mcp(kb_index: Path, tmp_path: Path) -> None:
+    """Every /mcp request counts once, as on /v1: a tool call, and opening a session or listing the tools too."""
     from serving.access.keys import KeyStore
 
     _, key = KeyStore(tmp_path / "auth.sqlite").create("carol", frozenset({"it-staff"}))
-    limits = {"requests_per_minute": 3, "answers_per_day": 0, "concurrent_answers": 0}
+    limits = {"requests_per_minute": 4, "answers_per_day": 0, "concurrent_answers": 0}
     with start_app(
         kb_index,
         tmp_path,
@@ -288,10 +318,14 @@ def test_rate_limits_and_size_limits_hold_through_mcp(kb_index: Path, tmp_path: 
     ) as app:
         endpoint = f"{app.url}/mcp"
         long = "why " * 1500  # over answer.max_question_chars (4000)
-        out = asyncio.run(_calls(endpoint, key, [("ask", {"question": long})] + [("search", {"query": VPN})] * 3))
-        assert out[0][0] and "characters" in out[0][1]  # a clear one-line error, not an answer
-        assert [e for e, _ in out[1:3]] == [False, False]
-        assert out[3][0] and "too many requests" in out[3][1]  # the 4th request of the minute
+        out = [_call(endpoint, key, "ask", {"question": long})]
+        out += [_call(endpoint, key, "search", {"query": VPN}) for _ in range(2)]
+        assert out[0]["isError"] and "characters" in out[0]["content"][0]["text"]  # a one-line error, no answer
+        assert [r["isError"] for r in out[1:]] == [False, False]  # each tool call counted once: 3 of 4
+        hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        assert _rpc(endpoint, key, "initialize", hello).status_code == 200  # the 4th request of the minute
+        over = _rpc(endpoint, key, "tools/list", {}, **{"Mcp-Protocol-Version": MODERN})
+        assert over.status_code == 429 and "retry-after" in over.headers
         # a body over serving.max_request_kb is refused before any tool runs
         big = {
             "jsonrpc": "2.0",

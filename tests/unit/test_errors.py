@@ -139,3 +139,32 @@ def test_middleware_refusals_under_v1_are_in_the_tables_shape_byte_for_byte() ->
     assert got.status_code == 413 and got.headers["content-type"] == "application/json"
     assert got.content == (b'{"error": {"message": "request body is 11 bytes; the limit is 10 '
                            b'(serving.max_request_kb)", "type": "invalid_request_error", "code": null}}')  # fmt: skip
+
+
+def test_the_gate_leaves_a_door_that_checks_its_own_token_alone(tmp_path: Path) -> None:
+    """/teams/messages and /slack/events carry credentials that are not ours (a Bot Framework token, a Slack
+    signature): the gate must not look them up (an OIDC provider that is down would refuse Teams with 503) nor
+    refuse them; every other path still needs a credential."""
+    from configs.settings import AuthSettings
+    from serving.access.auth import Authenticator, AuthGate
+    from serving.access.keys import KeyStore
+
+    app = FastAPI()
+    keys = KeyStore(tmp_path / "auth.sqlite")
+    (tmp_path / "auth.sqlite").mkdir(exist_ok=True)  # any key lookup would fail with 503
+    gate = Authenticator(AuthSettings(required=True), keys, None)
+    app.add_middleware(AuthGate, authenticator=gate, own_auth=("/teams/messages",))
+
+    @app.post("/teams/messages")
+    def messages() -> dict[str, str]:
+        return {"checked": "by the door"}
+
+    @app.post("/teams/other")
+    def other() -> dict[str, str]:
+        return {"open": "never"}
+
+    client = TestClient(app)
+    bearer = {"Authorization": "Bearer eyJ.not-ours.x"}
+    assert client.post("/teams/messages", headers=bearer).json() == {"checked": "by the door"}
+    assert client.post("/teams/other", headers=bearer).status_code in (401, 503)
+    assert client.post("/teams/messages/", headers=bearer).status_code in (401, 404, 503)  # exact path only
