@@ -10,7 +10,7 @@ from typing import Any
 
 from serving.doors.core import DoorServices, Mounted
 
-DOORS = ("serving.doors.mcp", "serving.doors.teams")  # modules, each with mount(app, assistant) -> Mounted | None
+DOORS = ("serving.doors.mcp", "serving.doors.slack", "serving.doors.teams")  # each with mount(app, assistant)
 
 
 class Doors:
