@@ -4,6 +4,7 @@ and what every member of a channel may read (the intersection of their scopes)."
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import anyio
@@ -14,6 +15,8 @@ from retrieval.filters import Scope
 from serving.access.identity import Identity
 from serving.doors.core import Door, person
 from serving.doors.slack.memory import Bounded
+
+logger = logging.getLogger(__name__)
 
 NOTHING = Scope(frozenset())
 SLACKBOT = "USLACKBOT"  # Slack's own helper: a member of every channel, never a reader
@@ -46,6 +49,7 @@ class Directory:
         self.door = door
         self.client = client
         self._profiles: Bounded[str, Profile] = Bounded(20_000, ttl_s)
+        self._told = False  # about a person Slack shows no e-mail for (said once)
 
     async def profile(self, user_id: str) -> Profile:
         """users.info: the e-mail needs the users:read.email scope; a user Slack cannot show is nobody known."""
@@ -63,6 +67,13 @@ class Directory:
         name = info.get("real_name") or info.get("display_name") or user.get("name")
         human = not (user.get("is_bot") or user.get("is_app_user") or user_id == SLACKBOT)
         found = Profile(email or None, name or None, human)
+        if human and not found.email and not self._told:
+            self._told = True  # without the scope every person is unknown: say why once, not per question
+            logger.warning(
+                "Slack shows no confirmed e-mail for user %s, who is therefore unknown: the Slack app needs the "
+                "users:read.email scope (docs-snippets/slack.md)",
+                user_id,
+            )
         self._profiles.put(user_id, found)
         return found
 
