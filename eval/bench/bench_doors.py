@@ -2,14 +2,17 @@
 sample handbook with the extractive backend, one server (`python -m serving`, loopback), the same questions.
 
 Each round asks every question once through every door of one process, in turn (so drift of the machine hits
-them alike); the first round warms caches and is not counted. MCP over stdio runs in a process of its own, timed
-alone after the server has stopped. A door's time is the client's: from sending the question to holding
-the answer (for MCP, one `tools/call` of `ask` in an open session, through the SDK's own client).
+them alike); the first round warms caches and is not counted. A door's time is the client's, from sending the
+question to holding the answer: for MCP, one `tools/call` of `ask` in an open session of the SDK's own client
+(over stdio: a process of its own, timed alone after the server has stopped); for Slack, a direct message signed
+as Slack signs it, posted to /slack/events, until the bot has replaced its placeholder with the answer through a
+loopback Slack Web API (eval/bench/slack_peer.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -25,10 +28,12 @@ import httpx
 
 from configs.settings import PROJECT_ROOT, Settings
 from eval.bench.bench_serving import NO_LIMITS, QUESTIONS
+from eval.bench.slack_peer import SlackPeer
 from eval.stats import nearest_rank
 
 Ask = Callable[[str], Awaitable[str]]
 PAUSE_S = 0.5
+SLACK_TOKEN, SLACK_SECRET = "xoxb-bench", "bench-signing-secret"
 
 
 def _v1(client: httpx.AsyncClient) -> Ask:
@@ -71,13 +76,36 @@ async def measure(doors: dict[str, Ask], rounds: int) -> dict[str, Any]:
     return {name: _summary(t) for name, t in times.items()}
 
 
-async def _over_http(url: str, rounds: int) -> dict[str, Any]:
+def _slack(url: str, peer: Any) -> Ask:
+    """A direct message to the bot, signed as Slack signs it; done when the bot has put the answer in place of
+    its placeholder (chat.update), as the asker sees it in Slack."""
+    from eval.bench.slack_peer import callback, deliver
+
+    events = itertools.count(1)
+
+    async def ask(question: str) -> str:
+        n = next(events)
+        seen = len(peer.calls)
+        event = {"type": "message", "channel_type": "im", "channel": "DBENCH", "user": "UBENCH", "text": question,
+                 "ts": f"{1_700_000_000 + n}.000200"}  # fmt: skip
+        r = await asyncio.to_thread(deliver, url, callback(event, f"EvBench{n}"), SLACK_SECRET)
+        r.raise_for_status()
+        while True:
+            update = next((c for c in peer.calls[seen:] if c.method == "chat.update"), None)
+            if update is not None:
+                return str(update.args.get("text", ""))
+            await asyncio.sleep(0.002)
+
+    return ask
+
+
+async def _over_http(url: str, rounds: int, peer: Any) -> dict[str, Any]:
     from mcp import Client
 
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=120))
         over_http = await stack.enter_async_context(Client(f"{url}/mcp", mode="2026-07-28", read_timeout_seconds=300))
-        return await measure({"v1": _v1(http), "mcp-http": _mcp(over_http)}, rounds)
+        return await measure({"v1": _v1(http), "mcp-http": _mcp(over_http), "slack": _slack(url, peer)}, rounds)
 
 
 async def _over_stdio(index: Path, env: dict[str, str], rounds: int) -> dict[str, Any]:
@@ -109,15 +137,25 @@ def main(settings: Settings, out: Path, rounds: int = 3) -> dict[str, Any]:
         "KB_STORAGE__CONVERSATIONS_DB": str(state / "conversations.sqlite"),
     }
     port = free_port()
-    server = subprocess.Popen(  # nosec B603  # this benchmark's own server command, no shell
-        [sys.executable, "-m", "serving", "--index", str(index), "--port", str(port)],
-        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, server, 180)
-        doors = asyncio.run(_over_http(f"http://127.0.0.1:{port}", rounds))
-    finally:
-        stop(server)
+    bench_user = {"id": "UBENCH", "name": "bench", "is_bot": False, "is_email_confirmed": True,
+                  "profile": {"real_name": "Bench", "email": "bench@example.com"}}  # fmt: skip
+    with SlackPeer(SLACK_TOKEN, {"UBENCH": bench_user}, {}) as peer:
+        slack = {
+            "KB_SLACK__BOT_TOKEN": SLACK_TOKEN,
+            "KB_SLACK__SIGNING_SECRET": SLACK_SECRET,
+            "KB_SLACK__API_URL": peer.api_url,
+            "KB_DOORS__PEOPLE": json.dumps({"bench@example.com": ["everyone"]}),
+            "KB_ACCESS__GROUPS": json.dumps({"everyone": ["*"]}),
+        }
+        server = subprocess.Popen(  # nosec B603  # this benchmark's own server command, no shell
+            [sys.executable, "-m", "serving", "--index", str(index), "--port", str(port)],
+            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**env, **slack},
+        )  # fmt: skip
+        try:
+            wait_for_port(port, server, 180)
+            doors = asyncio.run(_over_http(f"http://127.0.0.1:{port}", rounds, peer))
+        finally:
+            stop(server)
     # stdio is its own process: timed alone, with the HTTP server stopped (two idle model servers on two cores
     # slowed each other's answers in a first, interleaved version of this benchmark)
     doors.update(asyncio.run(_over_stdio(index, env, rounds)))

@@ -1,5 +1,5 @@
 """The Slack door against Slack's protocol on loopback: events signed as Slack signs them POSTed to the real app,
-its Web API calls answered by a Slack peer (tests/integration/slack_peer.py) that records them. Who may read what
+its Web API calls answered by a Slack peer (eval/bench/slack_peer.py, which bench-doors uses too) that records them. Who may read what
 comes from a team's settings: people by e-mail, one of them through an API key, groups to collections."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from configs.audit import AuditLog
 from tests.integration.conftest import AppServer, start_app
-from tests.integration.slack_peer import BOT, Call, SlackPeer, callback, deliver
+from eval.bench.slack_peer import BOT, Call, SlackPeer, callback, deliver
 
 pytestmark = pytest.mark.integration
 TOKEN, SECRET, APP_TOKEN = "xoxb-test-token", "signing-secret-for-tests", "xapp-test-token"
@@ -197,7 +197,7 @@ def test_a_wrongly_signed_or_stale_event_is_refused_and_nothing_is_posted(slack:
 def _resigned(body: dict[str, Any], timestamp: str) -> dict[str, str]:
     import json
 
-    from tests.integration.slack_peer import signed
+    from eval.bench.slack_peer import signed
 
     return signed(json.dumps(body).encode(), SECRET, int(timestamp))
 
