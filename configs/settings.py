@@ -350,12 +350,15 @@ class TeamsSettings(Section):
 
     app_id: str | None = None  # the bot's Entra ID application (client) id: the audience of incoming tokens
     app_password: SecretStr | None = None  # from env only: KB_TEAMS__APP_PASSWORD
+    # The organisation's Entra ID tenant (required with app_id): only its people are answered, since doors.people
+    # maps them by sign-in name or e-mail, which another tenant's admin could set to one of ours
     tenant_id: str | None = None
     # Where the keys that sign incoming activities are published (a test serves its own)
     openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
     issuer: str = "https://api.botframework.com"
     # Where the bot gets its own token for replying (OAuth client credentials); unset: Entra ID's token endpoint for
-    # tenant_id (single-tenant bot), else for botframework.com (multi-tenant). A test points it at loopback.
+    # tenant_id (a single-tenant app registration; a multi-tenant one sets Entra ID's endpoint for botframework.com,
+    # https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token). A test points it at loopback.
     token_url: str | None = None
 
 

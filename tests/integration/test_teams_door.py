@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,11 +24,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from configs.errors import ConfigError
 from tests.conftest import free_port
 from tests.integration.conftest import AppServer, start_app
 
 pytestmark = pytest.mark.integration
 APP_ID, SECRET, BOT_TOKEN = "5b1f0a2e-kb-teams-bot", "bot-password", "the-bots-own-token"
+TENANT, OTHER_TENANT = "tenant-northwind", "tenant-evil"
 KID = "bf-key-1"
 VPN = "How do I reset my VPN password?"
 GROUPS = {"hr-staff": ["hr"], "it-staff": ["it"]}
@@ -37,13 +40,18 @@ PEOPLE = {
     "carol@northwind.example": ["hr-staff", "it-staff"],
     "dora@northwind.example": ["it-staff"],
 }
-# The connector's member records; mallory's e-mail is in no mapping. carol's e-mail is her UPN only.
+# The connector's member records; mallory's e-mail is in no mapping. carol's e-mail is her UPN only. eve is of
+# another tenant, whose admin set her e-mail (`mail`) to carol's address; frank is of ours, his `mail` set to carol's.
 MEMBERS = {
     uid: {"id": f"29:{uid}", "name": uid.title(), "aadObjectId": f"aad-{uid}", "email": f"{uid}@northwind.example"}
     for uid in ("alice", "bob", "dora", "mallory")
 }
 MEMBERS["carol"] = {"id": "29:carol", "name": "Carol", "aadObjectId": "aad-carol",
                     "userPrincipalName": "carol@northwind.example"}  # fmt: skip
+MEMBERS["eve"] = {"id": "29:eve", "name": "Eve", "aadObjectId": "aad-eve", "email": "carol@northwind.example",
+                  "tenantId": OTHER_TENANT}  # fmt: skip
+MEMBERS["frank"] = {"id": "29:frank", "name": "Frank", "aadObjectId": "aad-frank", "email": "carol@northwind.example",
+                    "userPrincipalName": "frank@northwind.example"}  # fmt: skip
 DAILY_ANSWERS = 6  # more than anyone but dora asks in this module
 
 
@@ -72,7 +80,8 @@ class BotFramework:
 
     def jwks(self) -> dict[str, Any]:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-        return {"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256", "endorsements": ["msteams"]}]}
+        endorsed = ["msteams", "directline", "webchat", "emulator"]  # as the Bot Framework's keys are
+        return {"keys": [{**public, "kid": KID, "use": "sig", "alg": "RS256", "endorsements": endorsed}]}
 
     def token(self, key: Any = None, **overrides: Any) -> str:
         now = int(time.time())
@@ -167,7 +176,12 @@ class Teams:
         auth = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.post(f"{self.app.url}/teams/messages", json=activity, headers=auth, timeout=60)
 
-    def activity(self, user: str, conversation: str, **fields: Any) -> dict[str, Any]:
+    def post_raw(self, body: bytes | Iterator[bytes], token: str) -> httpx.Response:
+        """Posts bytes as they are (an iterator: chunked, with no Content-Length)."""
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        return httpx.post(f"{self.app.url}/teams/messages", content=body, headers=headers, timeout=120)
+
+    def activity(self, user: str, conversation: str, tenant: str = TENANT, **fields: Any) -> dict[str, Any]:
         kind = "personal" if conversation.startswith("a:") else "groupChat"
         return {
             "type": "message",
@@ -176,15 +190,22 @@ class Teams:
             "serviceUrl": self.bf.service_url,
             "from": {"id": f"29:{user}", "name": user.title(), "aadObjectId": f"aad-{user}"},
             "recipient": {"id": "28:kb-bot", "name": "KB"},
-            "conversation": {"id": conversation, "conversationType": kind, "isGroup": kind != "personal"},
+            "conversation": {
+                "id": conversation,
+                "conversationType": kind,
+                "isGroup": kind != "personal",
+                "tenantId": tenant,
+            },
+            "channelData": {"tenant": {"id": tenant}},
             **fields,
         }
 
-    def ask(self, user: str, conversation: str, question: str) -> tuple[str, dict[str, Any]]:
+    def ask(self, user: str, conversation: str, question: str, tenant: str = TENANT) -> tuple[str, dict[str, Any]]:
         """Posts a question (mentioning the bot); the reply's id and the reply."""
         activity = self.activity(
             user,
             conversation,
+            tenant,
             text=f"<at>KB</at> {question}",
             entities=[{"type": "mention", "text": "<at>KB</at>", "mentioned": {"id": "28:kb-bot", "name": "KB"}}],
         )
@@ -203,28 +224,36 @@ class Teams:
         return [(seq, json.loads(body)) for seq, body in rows]
 
     def feedback(self) -> list[tuple[int, str, str]]:
-        with sqlite3.connect(self.state / "feedback.sqlite") as db:
-            return db.execute("SELECT rating, user, comment FROM feedback ORDER BY id").fetchall()
+        try:
+            with sqlite3.connect(self.state / "feedback.sqlite") as db:
+                return db.execute("SELECT rating, user, comment FROM feedback ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # no feedback yet: the table is made with the first
+            return []
 
 
-@pytest.fixture(scope="module")
-def teams(kb_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Teams]:
-    tmp = tmp_path_factory.mktemp("teams")
-    bf = BotFramework()
-    settings = {
+def _settings(bf: BotFramework, **overrides: Any) -> dict[str, Any]:
+    return {
         "app_id": APP_ID,
         "app_password": SECRET,  # from the environment in a deployment (KB_TEAMS__APP_PASSWORD)
+        "tenant_id": TENANT,
         "openid_metadata_url": bf.metadata_url,
         "issuer": bf.issuer,
         "token_url": f"{bf.url}/token",
+        **overrides,
     }
+
+
+@contextmanager
+def _serving(kb_index: Path, tmp: Path, doors: dict[str, Any]) -> Iterator[Teams]:
+    """The app with the Teams door, and its Bot Framework on loopback."""
+    bf = BotFramework()
     try:
         with start_app(
             kb_index,
             tmp,
             llm={"backend": "extractive"},
-            teams=settings,
-            doors={"people": PEOPLE},
+            teams=_settings(bf),
+            doors=doors,
             access={"groups": GROUPS},
             audit={"path": str(tmp / "audit.sqlite")},
             limits={"requests_per_minute": 0, "answers_per_day": DAILY_ANSWERS, "concurrent_answers": 0},
@@ -232,6 +261,12 @@ def teams(kb_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             yield Teams(app, bf, tmp)
     finally:
         bf.close()
+
+
+@pytest.fixture(scope="module")
+def teams(kb_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Teams]:
+    with _serving(kb_index, tmp_path_factory.mktemp("teams"), {"people": PEOPLE}) as served:
+        yield served
 
 
 def _sources(reply: dict[str, Any]) -> set[str]:
@@ -269,6 +304,35 @@ def test_a_request_whose_token_does_not_hold_is_refused_and_nothing_is_sent(team
     assert teams.bf.replies_to(activity["id"]) == []
 
 
+def test_an_outsiders_body_is_neither_parsed_nor_read_past_the_limit(teams: Teams) -> None:
+    """Before the token holds, nothing of the body is parsed (a body that is no activity is a 401, not a 400), and
+    no body is read past serving.max_request_kb (413): megabytes sent with any token cost the server nothing."""
+    assert teams.post_raw(b"{ not an activity", "x").status_code == 401
+    assert teams.post_raw(b"{ not an activity", teams.bf.token()).status_code == 400  # the token holds: parsed
+    valid = teams.activity("bob", teams.bf.chat("bob"), text=VPN)
+    heavy = json.dumps({**valid, "entities": [{"type": "x"}] * 250_000}).encode()  # 3.8 MB, as an outsider sent
+    assert teams.post_raw(heavy, "x").status_code == 413
+    assert teams.post_raw(heavy, teams.bf.token()).status_code == 413
+    over = json.dumps({**valid, "text": "A" * 300 * 1024}).encode()  # just over the default 256 KB
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit holds as the body is read
+        yield from (over[i : i + 16_384] for i in range(0, len(over), 16_384))
+
+    assert teams.post_raw(chunked(), "x").status_code == 401  # not read at all
+    assert teams.post_raw(chunked(), teams.bf.token()).status_code == 413
+    time.sleep(1)
+    assert teams.bf.replies_to(valid["id"]) == []
+
+
+@pytest.mark.parametrize("channel", ["directline", "webchat", "emulator"])
+def test_only_the_teams_channel_is_served(teams: Teams, channel: str) -> None:
+    """The Bot Framework's keys are endorsed for other channels too, where the client writes who it is."""
+    activity = teams.activity("bob", teams.bf.chat("bob"), text=VPN, channelId=channel)
+    assert teams.post(activity).status_code == 401
+    time.sleep(1)
+    assert teams.bf.replies_to(activity["id"]) == []
+
+
 def test_a_person_reads_only_their_own_collections(teams: Teams) -> None:
     _, alice = teams.ask("alice", teams.bf.chat("alice"), VPN)  # the VPN pages are in "it", alice is in hr
     assert "it" not in _sources(alice)
@@ -290,6 +354,29 @@ def test_a_person_the_mapping_does_not_know_is_refused(teams: Teams) -> None:
     assert "Mallory" in group["text"] and "**Sources**" not in group["text"]
 
 
+def test_another_tenant_is_not_answered(teams: Teams) -> None:
+    """eve, of another tenant, has carol's address as her e-mail: her activities are refused (403), whatever
+    tenant they name the token must agree, and were one to name ours, Teams' member record says hers."""
+    bf = teams.bf
+    refused = [
+        teams.activity("eve", bf.chat("eve"), OTHER_TENANT, text=VPN),
+        teams.activity("eve", bf.chat("eve"), text=VPN, channelData={}),  # no tenant named
+    ]
+    for activity in refused:
+        assert teams.post(activity).status_code == 403
+    activity = teams.activity("carol", bf.chat("carol"), text=VPN)
+    assert teams.post(activity, bf.token(tid=OTHER_TENANT)).status_code == 403  # the token is another tenant's
+    assert all(bf.replies_to(a["id"]) == [] for a in [*refused, activity])
+    _, reply = teams.ask("eve", bf.chat("eve"), VPN)  # the activity names our tenant; her member record does not
+    assert "not known to the knowledge base" in reply["text"] and "**Sources**" not in reply["text"]
+
+
+def test_a_person_is_mapped_by_sign_in_name_before_e_mail(teams: Teams) -> None:
+    """frank's e-mail was set to carol's address; his sign-in name (UPN) is his own, and unknown."""
+    _, reply = teams.ask("frank", teams.bf.chat("frank"), VPN)
+    assert "not known to the knowledge base" in reply["text"] and "**Sources**" not in reply["text"]
+
+
 def test_a_follow_up_is_part_of_the_same_conversation(teams: Teams) -> None:
     conversation = teams.bf.chat("carol")
     teams.ask("carol", conversation, VPN)
@@ -299,8 +386,8 @@ def test_a_follow_up_is_part_of_the_same_conversation(teams: Teams) -> None:
 
 
 def test_feedback_on_a_reply_is_recorded(teams: Teams) -> None:
-    reply_id, _ = teams.ask("alice", teams.bf.chat("alice"), "How many days of sick leave do I get?")
     conversation = teams.bf.chat("alice")
+    reply_id, _ = teams.ask("alice", conversation, "How many days of sick leave do I get?")
     reaction = teams.activity("alice", conversation, type="messageReaction", replyToId=reply_id,
                               reactionsAdded=[{"type": "like"}])  # fmt: skip
     assert teams.post(reaction).status_code == 202
@@ -315,6 +402,27 @@ def test_feedback_on_a_reply_is_recorded(teams: Teams) -> None:
     assert sorted(teams.feedback()) == [(-1, "alice@northwind.example", "old"), (1, "alice@northwind.example", "")]
     answered, _ = teams.audit("answer", "alice")[-1]
     assert [b["answer_seq"] for _, b in teams.audit("feedback", "alice")] == [answered, answered]
+
+
+def test_feedback_counts_only_in_the_replys_conversation_from_its_members(teams: Teams) -> None:
+    """A rating of alice's reply from bob's chat (as bob, or naming alice's id) is not stored; nor one naming
+    alice's id in her group chat once she has left it: the connector, not the activity, says who rates."""
+    bf = teams.bf
+    reply_id, _ = teams.ask("alice", bf.chat("alice"), "How many days of sick leave do I get?")
+    group = bf.chat("alice", "carol", kind="group")
+    group_reply, _ = teams.ask("alice", group, "How many days of sick leave do I get?")
+    bf.rosters[group] = ["carol"]  # alice left
+    before = teams.feedback()
+    elsewhere = bf.chat("bob")
+    reactions = [
+        *(teams.activity(u, elsewhere, type="messageReaction", replyToId=reply_id, reactionsAdded=[{"type": "angry"}])
+          for u in ("bob", "alice")),
+        teams.activity("alice", group, type="messageReaction", replyToId=group_reply, reactionsAdded=[{"type": "sad"}]),
+    ]  # fmt: skip
+    for reaction in reactions:
+        assert teams.post(reaction).status_code == 202
+    time.sleep(3)
+    assert teams.feedback() == before
 
 
 def test_answers_are_audited_as_the_teams_door(teams: Teams) -> None:
@@ -336,3 +444,21 @@ def test_without_an_app_id_there_is_no_teams_endpoint(kb_index: Path, tmp_path: 
     with start_app(kb_index, tmp_path, llm={"backend": "extractive"}) as app:
         r = httpx.post(f"{app.url}/teams/messages", json={"type": "message"}, timeout=30)
     assert r.status_code == 404
+
+
+def test_without_a_tenant_id_the_door_does_not_start(kb_index: Path, tmp_path: Path) -> None:
+    bf = BotFramework()
+    try:
+        with pytest.raises(ConfigError, match="teams.tenant_id"):
+            start_app(kb_index, tmp_path, llm={"backend": "extractive"}, teams=_settings(bf, tenant_id=None))
+    finally:
+        bf.close()
+
+
+def test_with_unmapped_anonymous_a_person_no_mapping_knows_reads_nothing(kb_index: Path, tmp_path: Path) -> None:
+    """doors.unmapped: anonymous on a server without authentication (a first setup): mallory is answered, from
+    nothing, never as the machine's `local` user who reads everything."""
+    with _serving(kb_index, tmp_path, {"people": PEOPLE, "unmapped": "anonymous"}) as served:
+        _, reply = served.ask("mallory", served.bf.chat("mallory"), VPN)
+        _, group = served.ask("bob", served.bf.chat("bob", "mallory", kind="group"), VPN)
+    assert "**Sources**" not in reply["text"] and "**Sources**" not in group["text"]

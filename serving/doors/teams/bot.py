@@ -1,8 +1,8 @@
 """The Teams bot's turns, as Microsoft 365 Agents SDK routes: a message is answered through the door (as the asker,
 within what everyone in the conversation may read), a reaction or Teams' own feedback buttons rate the answer.
 
-Who asks comes from the connector (the member's e-mail or UPN, through the activity's serviceUrl), never from the
-activity's own fields, which name a person but do not prove it; `person` maps the e-mail to groups.
+Who asks comes from the connector (the member's UPN or e-mail, through the activity's serviceUrl), never from the
+activity's own fields, which name a person but do not prove it; `person` maps the address to groups.
 """
 
 from __future__ import annotations
@@ -96,9 +96,18 @@ class TeamsBot:
         return app
 
     def _person(self, account: TeamsChannelAccount) -> Identity | None:
+        """The identity of a member record the connector gave, mapped by its user principal name (the sign-in
+        name, which no one can give an account unless they own the address), else its e-mail (the directory's
+        `mail`, which a tenant's admin sets freely: another tenant's could name one of ours). A member of another
+        tenant is no one here (None). Never the machine's `local` user: someone the mapping does not know reads
+        nothing, whether or not authentication is on."""
         s = self.services
-        email = account.email or account.user_principal_name
-        return person(s.settings, s.authenticator.keys, s.authenticator.required(), email, account.name)
+        tenant = s.settings.teams.tenant_id or ""
+        if account.tenant_id and account.tenant_id.strip().lower() != tenant.strip().lower():
+            logger.warning("Teams: member %s belongs to tenant %s, not teams.tenant_id", account.id, account.tenant_id)
+            return None
+        address = account.user_principal_name or account.email
+        return person(s.settings, s.authenticator.keys, True, address, account.name)  # True: never `local`
 
     async def _member(self, context: TurnContext, account: ChannelAccount) -> TeamsChannelAccount:
         member = await _connector(context).conversations.get_conversation_member(
@@ -175,7 +184,7 @@ class TeamsBot:
         sent = await context.send_activity(reply)
         self.conversations.add(conversation, Turn(question, asked.answer.text, scope))
         if sent is not None and sent.id:
-            self.sent.put(sent.id, Sent(activity.from_property.id, asker, asked.answer, asked.audit_seq))
+            self.sent.put(sent.id, Sent(_conversation(activity), asked.answer, asked.audit_seq))
 
     async def on_reaction(self, context: TurnContext, state: TurnState) -> None:
         """A reaction to one of the bot's answers: like or heart rates it up, dislike, sad or angry down."""
@@ -199,16 +208,22 @@ class TeamsBot:
         await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200)))
 
     async def _rate(self, context: TurnContext, rating: int | None, comment: str) -> None:
-        """Feedback on a reply the bot still remembers, from the person who gave it (the asker, or another member
-        the mapping knows)."""
+        """Feedback on a reply the bot still remembers, given in the conversation it was posted in, from the
+        person the connector says gave it (the asker, or another member the mapping knows): the activity's own
+        `from` names a person but does not prove it."""
         activity = context.activity
         sent = self.sent.get(activity.reply_to_id) if activity.reply_to_id else None
         if sent is None or rating is None:
             return
-        rater: Identity | None = sent.identity
-        if activity.from_property.id != sent.asker_id:
+        if _conversation(activity) != sent.conversation:
+            logger.warning("Teams: ignored a rating of reply %s from another conversation", activity.reply_to_id)
+            return
+        try:
             member = await self._member(context, activity.from_property)
-            rater = await asyncio.to_thread(self._person, member)
+        except Exception:
+            logger.warning("Teams: ignored a rating by %s, whom the connector does not list", activity.from_property.id)
+            return
+        rater = await asyncio.to_thread(self._person, member)
         if rater is not None:
             await asyncio.to_thread(self.door.rated, rater, sent.answer, rating, sent.audit_seq, comment)
 

@@ -12,7 +12,6 @@ from typing import Generic, TypeVar
 from urllib.parse import quote
 
 from retrieval.filters import Scope
-from serving.access.identity import Identity
 from serving.answer.results import Answer
 from serving.llm.protocol import Message
 
@@ -88,10 +87,10 @@ class Conversations:
 
 @dataclass(frozen=True)
 class Sent:
-    """An answer the bot posted: who asked (their Teams id and identity), the answer and its audit record."""
+    """An answer the bot posted: the conversation it was posted in (only there may it be rated), the answer and
+    its audit record."""
 
-    asker_id: str
-    identity: Identity
+    conversation: str
     answer: Answer
     audit_seq: int | None
 

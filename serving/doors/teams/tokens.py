@@ -1,5 +1,5 @@
 """The Teams door's two tokens: the Bot Framework's token on each incoming activity, checked before anything reads
-the activity, and the bot's own token for replying through the activity's serviceUrl.
+the activity's body, and the bot's own token for replying through the activity's serviceUrl.
 
 Written by hand because the Microsoft 365 Agents SDK (1.9) lacks both as this door needs them:
 - Its `JwtTokenValidator` fetches signing keys from a fixed address (login.botframework.com, or Entra ID's
@@ -7,9 +7,10 @@ Written by hand because the Microsoft 365 Agents SDK (1.9) lacks both as this do
   not be honoured (nor a test serve its own keys); its issuer check is opt-in and always admits Microsoft's
   first-party tenants; and it leaves the token's `serviceurl` claim unchecked (a warning only). Here: the keys come
   from the `jwks_uri` of teams.openid_metadata_url; issuer, audience, expiry and signature are checked with PyJWT
-  (as the SDK does underneath), the key's endorsements must name the activity's channel, and the token must name
-  the activity's serviceUrl, so a token issued for one service cannot send the bot's replies (and its own bearer
-  token) to another. The result is the SDK's `ClaimsIdentity`, which its adapter takes.
+  (as the SDK does underneath) before the body is read (`verify`); once it is parsed, the key's endorsements must
+  name the activity's channel and the token must name the activity's serviceUrl (`holds`), so a token issued for
+  one service cannot send the bot's replies (and its own bearer token) to another. The result is the SDK's
+  `ClaimsIdentity`, which its adapter takes.
 - Its outgoing tokens come from the separate MSAL package (microsoft-agents-authentication-msal, not a dependency
   here); `ClientCredentials` is the one OAuth client-credentials request the bot needs, as an SDK
   `AccessTokenProviderBase` for its `ConnectionManager`, against teams.token_url.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -54,6 +56,16 @@ def _same_url(a: str, b: str) -> bool:
     return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A bearer token whose signature, issuer, audience and expiry hold, and the channels its key is endorsed for
+    (None: the key names none)."""
+
+    token: str
+    claims: dict[str, Any]
+    endorsements: tuple[str, ...] | None
+
+
 class IncomingTokens:
     """Checks the bearer token the Bot Framework sends with each activity."""
 
@@ -65,9 +77,10 @@ class IncomingTokens:
         self._read_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def claims(self, authorization: str | None, service_url: str, channel_id: str) -> ClaimsIdentity:
-        """The verified claims of a request's `Authorization: Bearer <token>` for an activity from channel_id that
-        names service_url; Refused when anything does not hold."""
+    async def verify(self, authorization: str | None) -> Verified:
+        """The token of a request's `Authorization: Bearer <token>`, its signature, issuer, audience and expiry
+        checked; needs nothing of the body, so a request that fails here is refused before its body is read.
+        Refused when anything does not hold."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Refused("no bearer token")
@@ -76,9 +89,6 @@ class IncomingTokens:
         except jwt.PyJWTError as exc:
             raise Refused(f"unreadable token ({type(exc).__name__})") from exc
         jwk = await self._key(str(kid or ""))
-        endorsements = jwk.get("endorsements")
-        if isinstance(endorsements, list) and channel_id not in endorsements:
-            raise Refused(f"the signing key is not endorsed for channel {channel_id!r}")
         try:
             claims = jwt.decode(
                 token,
@@ -91,10 +101,19 @@ class IncomingTokens:
             )
         except jwt.PyJWTError as exc:
             raise Refused(f"token rejected ({type(exc).__name__})") from exc
-        named = claims.get("serviceurl")
+        endorsements = jwk.get("endorsements")
+        return Verified(token, claims, tuple(endorsements) if isinstance(endorsements, list) else None)
+
+    @staticmethod
+    def holds(verified: Verified, service_url: str, channel_id: str) -> ClaimsIdentity:
+        """The claims of a verified token, for an activity from channel_id that names service_url: the signing
+        key must be endorsed for that channel and the token must name that serviceUrl (Refused otherwise)."""
+        if verified.endorsements is not None and channel_id not in verified.endorsements:
+            raise Refused(f"the signing key is not endorsed for channel {channel_id!r}")
+        named = verified.claims.get("serviceurl")
         if not isinstance(named, str) or not _same_url(named, service_url):
             raise Refused("the token does not name the activity's serviceUrl")
-        return ClaimsIdentity(claims, "Bearer", security_token=token)
+        return ClaimsIdentity(verified.claims, "Bearer", security_token=verified.token)
 
     async def _key(self, kid: str) -> dict[str, Any]:
         """The published key with this id, re-reading the keys when they are old or (rarely) when a token names
