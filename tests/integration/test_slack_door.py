@@ -1,6 +1,7 @@
 """The Slack door against Slack's protocol on loopback: events signed as Slack signs them POSTed to the real app,
-its Web API calls answered by a Slack peer (eval/bench/slack_peer.py, which bench-doors uses too) that records them. Who may read what
-comes from a team's settings: people by e-mail, one of them through an API key, groups to collections."""
+its Web API calls answered by a Slack peer (eval/bench/slack_peer.py, which bench-doors uses too) that records
+them. Who may read what comes from a team's settings: people by e-mail, one of them through an API key, groups to
+collections."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 
 from configs.audit import AuditLog
-from tests.integration.conftest import AppServer, start_app
 from eval.bench.slack_peer import BOT, Call, SlackPeer, callback, deliver
+from tests.integration.conftest import AppServer, start_app
 
 pytestmark = pytest.mark.integration
 TOKEN, SECRET, APP_TOKEN = "xoxb-test-token", "signing-secret-for-tests", "xapp-test-token"
