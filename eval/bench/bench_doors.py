@@ -6,7 +6,8 @@ them alike); the first round warms caches and is not counted. A door's time is t
 question to holding the answer: for MCP, one `tools/call` of `ask` in an open session of the SDK's own client
 (over stdio: a process of its own, timed alone after the server has stopped); for Slack, a direct message signed
 as Slack signs it, posted to /slack/events, until the bot has replaced its placeholder with the answer through a
-loopback Slack Web API (eval/bench/slack_peer.py).
+loopback Slack Web API (eval/bench/slack_peer.py); for Teams, a personal-chat message with a Bot Framework token
+until the reply reaches the loopback connector (eval/bench/botframework.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -28,12 +30,14 @@ import httpx
 
 from configs.settings import PROJECT_ROOT, Settings
 from eval.bench.bench_serving import NO_LIMITS, QUESTIONS
+from eval.bench.botframework import BotFramework
 from eval.bench.slack_peer import SlackPeer
 from eval.stats import nearest_rank
 
 Ask = Callable[[str], Awaitable[str]]
 PAUSE_S = 0.5
 SLACK_TOKEN, SLACK_SECRET = "xoxb-bench", "bench-signing-secret"
+TEAMS_APP, TEAMS_TENANT = "kb-bench-bot", "tenant-bench"
 
 
 def _v1(client: httpx.AsyncClient) -> Ask:
@@ -99,13 +103,39 @@ def _slack(url: str, peer: Any) -> Ask:
     return ask
 
 
-async def _over_http(url: str, rounds: int, peer: Any) -> dict[str, Any]:
+def _teams(url: str, bf: BotFramework) -> Ask:
+    """A personal-chat message as the Bot Framework posts it (its token, our tenant), until the bot's reply has
+    reached the activity's serviceUrl (the loopback connector)."""
+    conversation = bf.chat("bench")
+
+    async def ask(question: str) -> str:
+        activity_id = uuid.uuid4().hex
+        activity = {
+            "type": "message", "id": activity_id, "channelId": "msteams", "serviceUrl": bf.service_url,
+            "from": {"id": "29:bench", "name": "Bench", "aadObjectId": "aad-bench"},
+            "recipient": {"id": "28:kb-bot", "name": "KB"}, "text": question,
+            "conversation": {"id": conversation, "conversationType": "personal", "tenantId": TEAMS_TENANT},
+            "channelData": {"tenant": {"id": TEAMS_TENANT}},
+        }  # fmt: skip
+        headers = {"Authorization": f"Bearer {bf.token()}"}
+        async with httpx.AsyncClient(timeout=60) as http:
+            r = await http.post(f"{url}/teams/messages", json=activity, headers=headers)
+        r.raise_for_status()
+        while not (replies := bf.replies_to(activity_id)):
+            await asyncio.sleep(0.002)
+        return str(replies[0].get("text", ""))
+
+    return ask
+
+
+async def _over_http(url: str, rounds: int, peer: Any, bf: BotFramework) -> dict[str, Any]:
     from mcp import Client
 
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=120))
         over_http = await stack.enter_async_context(Client(f"{url}/mcp", mode="2026-07-28", read_timeout_seconds=300))
-        return await measure({"v1": _v1(http), "mcp-http": _mcp(over_http), "slack": _slack(url, peer)}, rounds)
+        doors = {"v1": _v1(http), "mcp-http": _mcp(over_http), "slack": _slack(url, peer), "teams": _teams(url, bf)}
+        return await measure(doors, rounds)
 
 
 async def _over_stdio(index: Path, env: dict[str, str], rounds: int) -> dict[str, Any]:
@@ -139,23 +169,32 @@ def main(settings: Settings, out: Path, rounds: int = 3) -> dict[str, Any]:
     port = free_port()
     bench_user = {"id": "UBENCH", "name": "bench", "is_bot": False, "is_email_confirmed": True,
                   "profile": {"real_name": "Bench", "email": "bench@example.com"}}  # fmt: skip
+    member = {"id": "29:bench", "name": "Bench", "aadObjectId": "aad-bench", "userPrincipalName": "bench@example.com"}
+    bf = BotFramework(TEAMS_APP, "bench-password", "bench-bot-token", {"bench": member})
     with SlackPeer(SLACK_TOKEN, {"UBENCH": bench_user}, {}) as peer:
-        slack = {
+        doors_env = {
             "KB_SLACK__BOT_TOKEN": SLACK_TOKEN,
             "KB_SLACK__SIGNING_SECRET": SLACK_SECRET,
             "KB_SLACK__API_URL": peer.api_url,
+            "KB_TEAMS__APP_ID": TEAMS_APP,
+            "KB_TEAMS__APP_PASSWORD": "bench-password",
+            "KB_TEAMS__TENANT_ID": TEAMS_TENANT,
+            "KB_TEAMS__OPENID_METADATA_URL": bf.metadata_url,
+            "KB_TEAMS__ISSUER": bf.issuer,
+            "KB_TEAMS__TOKEN_URL": f"{bf.url}/token",
             "KB_DOORS__PEOPLE": json.dumps({"bench@example.com": ["everyone"]}),
             "KB_ACCESS__GROUPS": json.dumps({"everyone": ["*"]}),
         }
         server = subprocess.Popen(  # nosec B603  # this benchmark's own server command, no shell
             [sys.executable, "-m", "serving", "--index", str(index), "--port", str(port)],
-            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**env, **slack},
+            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**env, **doors_env},
         )  # fmt: skip
         try:
             wait_for_port(port, server, 180)
-            doors = asyncio.run(_over_http(f"http://127.0.0.1:{port}", rounds, peer))
+            doors = asyncio.run(_over_http(f"http://127.0.0.1:{port}", rounds, peer, bf))
         finally:
             stop(server)
+            bf.close()
     # stdio is its own process: timed alone, with the HTTP server stopped (two idle model servers on two cores
     # slowed each other's answers in a first, interleaved version of this benchmark)
     doors.update(asyncio.run(_over_stdio(index, env, rounds)))
