@@ -343,6 +343,9 @@ class SlackSettings(Section):
     # In a channel: "common" answers in the thread from what every member may read; "private" answers the asker
     # alone (an ephemeral message) from what they may read.
     channel_answers: Literal["common", "private"] = "common"
+    # An answer ready within this many seconds is posted as it is; a slower one is announced by a placeholder
+    # message that the answer then replaces (chat.update).
+    placeholder_after_s: float = Field(default=5.0, ge=0)
 
 
 class TeamsSettings(Section):

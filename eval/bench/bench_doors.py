@@ -33,6 +33,7 @@ from eval.bench.bench_serving import NO_LIMITS, QUESTIONS
 from eval.bench.botframework import BotFramework
 from eval.bench.slack_peer import SlackPeer
 from eval.stats import nearest_rank
+from serving.doors.slack.text import PLACEHOLDER
 
 Ask = Callable[[str], Awaitable[str]]
 PAUSE_S = 0.5
@@ -81,8 +82,8 @@ async def measure(doors: dict[str, Ask], rounds: int) -> dict[str, Any]:
 
 
 def _slack(url: str, peer: Any) -> Ask:
-    """A direct message to the bot, signed as Slack signs it; done when the bot has put the answer in place of
-    its placeholder (chat.update), as the asker sees it in Slack."""
+    """A direct message to the bot, signed as Slack signs it; done when the answer is in the thread as the asker
+    sees it in Slack (posted, or, when slow, put in place of the placeholder)."""
     from eval.bench.slack_peer import callback, deliver
 
     events = itertools.count(1)
@@ -94,10 +95,11 @@ def _slack(url: str, peer: Any) -> Ask:
                  "ts": f"{1_700_000_000 + n}.000200"}  # fmt: skip
         r = await asyncio.to_thread(deliver, url, callback(event, f"EvBench{n}"), SLACK_SECRET)
         r.raise_for_status()
-        while True:
-            update = next((c for c in peer.calls[seen:] if c.method == "chat.update"), None)
-            if update is not None:
-                return str(update.args.get("text", ""))
+        while True:  # the answer posted in the thread, or (a slow one) the placeholder's update
+            said = [c for c in peer.calls[seen:] if c.method in ("chat.postMessage", "chat.update")]
+            done = next((c for c in said if c.args.get("text") != PLACEHOLDER), None)
+            if done is not None:
+                return str(done.args.get("text", ""))
             await asyncio.sleep(0.002)
 
     return ask

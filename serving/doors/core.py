@@ -168,7 +168,9 @@ def person(
     doors.unmapped is "refuse", else an anonymous caller who reads nothing (a chat door is reached from outside
     this machine: never as its local user, even while the server itself has no authentication)."""
     doors = settings.doors
-    address = (email or "").strip().lower()
+    address = (email or "").strip()
+    # a look-alike ("kate" with a Kelvin sign for the K) must not lower() into a mapped address
+    address = address.lower() if address.isascii() else ""
     if address:
         people = {k.lower(): v for k, v in doors.people.items()}
         if address in people:

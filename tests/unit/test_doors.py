@@ -27,3 +27,9 @@ def test_people_are_mapped_by_e_mail_else_by_a_key_made_for_it_else_refused_or_r
     for auth_required in (True, False):  # never the machine's local user, even on a server without sign-in
         eve = person(anonymous, keys, auth_required, "eve@example.com")
         assert eve is not None and eve.via == "door" and access.read_scope(eve).collections == frozenset()
+    # a look-alike address (a Kelvin sign for the K) does not lower() into a mapped one
+    kate = settings.model_copy(
+        update={"doors": settings.doors.model_copy(update={"people": {"kate@example.com": ["x"]}})}
+    )
+    assert person(kate, keys, True, "\u212aate@example.com") is None
+    assert person(kate, keys, True, "Kate@example.com") is not None

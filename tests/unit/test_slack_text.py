@@ -31,3 +31,9 @@ def test_nothing_a_document_says_can_ping_a_channel_or_make_a_link() -> None:
     assert "<!channel>" not in text and "<https://evil" not in text and "&lt;!channel&gt;" in text
     label = answer_text(_answer("Yes [1].", relpath="it/a|b>.md"), "https://kb.example.com")
     assert "|it/a/b&gt;.md" in label  # the label cannot end the link early
+
+
+def test_a_plain_at_channel_in_a_document_cannot_ping_either() -> None:
+    text = answer_text(_answer("Tell @channel and @Here and @everyone [1]."), None)
+    assert "@channel" not in text and "@Here" not in text and "@everyone" not in text
+    assert "@\u2060channel" in text  # still readable

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SecretStr
+from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -43,6 +45,11 @@ def mount(app: Any, assistant: DoorServices) -> Mounted | None:
         return None
     if settings.bot_token is None:
         raise ConfigError("slack is half configured: set KB_SLACK__BOT_TOKEN (the app's xoxb- bot token) as well")
+    blank = [name for name in ("bot_token", "signing_secret", "app_token") if _blank(getattr(settings, name))]
+    if blank:
+        raise ConfigError(
+            f"slack.{blank[0]} is set but empty: set KB_SLACK__{blank[0].upper()} to its value, or unset it"
+        )
     if settings.signing_secret is None and settings.app_token is None:
         raise ConfigError(
             "slack.bot_token is set but Slack's requests cannot be checked: set KB_SLACK__SIGNING_SECRET (Events API "
@@ -57,9 +64,20 @@ def mount(app: Any, assistant: DoorServices) -> Mounted | None:
         app_token = settings.app_token.get_secret_value()
         return Mounted("slack", (), lambda: bot.socket_mode(app_token))
     handler = AsyncSlackRequestHandler(bot.app)
+    assert settings.signing_secret is not None  # checked above: no app token, so a signing secret
+    verifier = SignatureVerifier(settings.signing_secret.get_secret_value())
 
     async def events(request: Request) -> Response:
+        # The signature first, on the raw bytes (slack_sdk's verifier, the one Bolt uses): Bolt parses the body
+        # before it checks, so a malformed unsigned body would otherwise cost a parse and end in a 500.
+        body = await request.body()
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return Response('{"error": "invalid signature or timestamp"}', 401, media_type="application/json")
         return await handler.handle(request)
 
     app.add_api_route(PATH, events, methods=["POST"], include_in_schema=False)
     return Mounted("slack", (PATH,), bot.running)
+
+
+def _blank(secret: SecretStr | None) -> bool:
+    return secret is not None and not secret.get_secret_value().strip()

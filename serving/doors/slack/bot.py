@@ -63,6 +63,7 @@ class SlackBot:
         self.app = AsyncApp(client=self.client, signing_secret=secret, name="kb-slack")
         self.door = door
         self.private_in_channels = settings.channel_answers == "private"
+        self.placeholder_after_s = settings.placeholder_after_s
         self.public_url = public_url
         self.people = Directory(door, self.client)
         self.events = Seen()  # event ids: a retry (X-Slack-Retry-Num) of an event already taken is only acknowledged
@@ -83,7 +84,8 @@ class SlackBot:
         return None
 
     async def _mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
-        self._spawn(self._question(event, context.bot_user_id))
+        if not event.get("bot_id") and not event.get("subtype"):  # people only: two bots must not talk in a loop
+            self._spawn(self._question(event, context.bot_user_id))
 
     async def _message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         # Direct messages only, and only what a person wrote (no edits, joins or bots' posts)
@@ -102,8 +104,9 @@ class SlackBot:
         dm = event.get("channel_type") == "im" or channel.startswith("D")
         place = Place(channel, event.get("thread_ts") or ts, user, not dm and self.private_in_channels)
         identity, profile = await self.people.identity(user)
-        if identity is None:
-            await self._post(place, escape(str(refused(profile.email or profile.name or "This Slack user"))))
+        if identity is None:  # said to the asker alone: a channel need not learn their address
+            alone = Place(place.channel, place.thread, place.asker, not dm)
+            await self._post(alone, escape(str(refused(profile.email or profile.name or "This Slack user"))))
             return
         if dm or place.private:
             scope = self.door.scope(identity)
@@ -115,27 +118,34 @@ class SlackBot:
         await self._answer(place, identity, question_text(event.get("text") or "", bot_user_id), scope)
 
     async def _answer(self, place: Place, identity: Identity, question: str, scope: Scope) -> None:
-        """The answer in the thread: a placeholder at once, replaced by the answer (privately: the answer alone,
-        since an ephemeral message cannot be edited)."""
-        shown = None if place.private else await self._post(place, PLACEHOLDER)
+        """The answer in the thread (chat.postMessage with the question's thread_ts); one that takes longer than
+        slack.placeholder_after_s is announced by a placeholder that the answer then replaces (chat.update).
+        Privately: the answer alone, since an ephemeral message cannot be edited."""
         history = self.threads.history(place.conversation)
         ask = partial(self.door.ask, identity, question, history, None, scope, place.thread)
-        asked: Asked | None = None
-        try:
-            asked = await anyio.to_thread.run_sync(ask)
-            text = answer_text(asked.answer, self.public_url)
-        except OverLimit:
-            text = TOO_MANY
-        except KBError as exc:  # an empty or over-long question, a store that cannot be reached: says what to do
-            text = escape(str(exc))
-        except Exception:
-            logger.exception("a Slack question could not be answered")
-            text = FAILED
+        work = asyncio.ensure_future(self._ask(ask))
+        shown = None
+        if not place.private and not (await asyncio.wait({work}, timeout=self.placeholder_after_s))[0]:
+            shown = await self._post(place, PLACEHOLDER)
+        text, asked = await work
         posted = await self._post(place, text, shown)
         if asked is not None:
             self.threads.add(place.conversation, question, asked.answer.text)
             if posted is not None:
                 self.given.put((place.channel, posted), Given(place.asker, identity, asked.answer, asked.audit_seq))
+
+    async def _ask(self, ask: Callable[[], Asked]) -> tuple[str, Asked | None]:
+        """The answer's text for Slack (or what went wrong, said so the asker knows what to do) and the answer."""
+        try:
+            asked = await anyio.to_thread.run_sync(ask)
+            return answer_text(asked.answer, self.public_url), asked
+        except OverLimit:
+            return TOO_MANY, None
+        except KBError as exc:  # an empty or over-long question, a store that cannot be reached: says what to do
+            return escape(str(exc)), None
+        except Exception:
+            logger.exception("a Slack question could not be answered")
+            return FAILED, None
 
     async def _post(self, place: Place, text: str, replacing: str | None = None) -> str | None:
         """Posts (or replaces) a message in the thread; returns its ts (None for an ephemeral one)."""
@@ -144,12 +154,17 @@ class SlackBot:
                 channel=place.channel, user=place.asker, text=text, thread_ts=place.thread
             )
             return None
+        # parse="none", link_names off: only the links the bot writes itself are links (chat.update would
+        # otherwise parse the text as a client does, turning a document's "@channel" or URL into a ping or a link)
         if replacing is not None:
-            await self.client.chat_update(channel=place.channel, ts=replacing, text=text)
+            await self.client.chat_update(
+                channel=place.channel, ts=replacing, text=text, parse="none", link_names=False
+            )
             return replacing
         posted = await self.client.chat_postMessage(
-            channel=place.channel, thread_ts=place.thread, text=text, unfurl_links=False, unfurl_media=False
-        )
+            channel=place.channel, thread_ts=place.thread, text=text, unfurl_links=False, unfurl_media=False,
+            parse="none", link_names=False,
+        )  # fmt: skip
         return str(posted["ts"])
 
     async def _reaction(self, event: dict[str, Any]) -> None:

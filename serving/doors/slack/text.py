@@ -38,10 +38,15 @@ def question_text(text: str, bot_user_id: str | None) -> str:
     return html.unescape(_ENTITY.sub(readable, text)).strip()
 
 
+_PING = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+
+
 def escape(text: str) -> str:
-    """Text Slack shows as written: &, < and > escaped, so nothing in a document can ping a channel or make a
-    link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text Slack shows as written: &, < and > escaped, and a plain @channel, @here or @everyone broken by a
+    zero-width joiner, so nothing in a document or a question can ping a channel or make a link (the bot also
+    posts with parse=none and link_names off)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _PING.sub("@\u2060\\1", text)
 
 
 def mrkdwn(text: str) -> str:
