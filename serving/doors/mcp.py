@@ -31,7 +31,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 from starlette.routing import Route
 
-from configs.errors import ConfigError, KBError
+from configs.errors import KBError
 from configs.settings import Settings
 from serving.access.auth import resource_base
 from serving.access.identity import LOCAL, Identity, parse_groups
@@ -253,14 +253,14 @@ def _protected_resource(app: Any, settings: Settings, base: str) -> tuple[str, .
 
 def stdio_identity(settings: Settings, auth_required: bool) -> Identity:
     """Who `python -m serving mcp` acts for: mcp.stdio_user with mcp.stdio_groups; "local" without groups is the
-    one person on this machine (everything), only while the server has no authentication."""
+    one person on this machine (everything). Whoever starts it can read the index's files already, so with
+    authentication on, "local" is still served, with a warning that names the settings to narrow it."""
     mcp = settings.mcp
     if mcp.stdio_user == "local" and not mcp.stdio_groups:
         if auth_required:
-            raise ConfigError(
-                "authentication is on here (API keys or OIDC), so MCP over stdio does not act as the local user: set "
-                "mcp.stdio_user and mcp.stdio_groups (KB_MCP__STDIO_USER, KB_MCP__STDIO_GROUPS) to the person it "
-                "acts for"
+            logger.warning(
+                "MCP over stdio acts as the local user (every collection) although authentication is on here: set "
+                "mcp.stdio_user and mcp.stdio_groups (KB_MCP__STDIO_USER, KB_MCP__STDIO_GROUPS) to act for one person"
             )
         return LOCAL
     return Identity(mcp.stdio_user, parse_groups(mcp.stdio_groups), "key", name=mcp.stdio_user)
