@@ -97,16 +97,38 @@ def measured_precision(
     alone mislead: on a Zen 4 EPYC with AVX512-BF16 but no AMX, int8 (VNNI) encodes 3x faster than bf16."""
     import json
 
-    import torch
+    from filelock import FileLock
 
     key = f"{openvino_int8.cpu_signature()}|{path}|{','.join(candidates)}"
     record_path = cache_dir / "precision.json"
-    try:
-        known = json.loads(record_path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key in known:
-        return str(known[key]["choice"])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # One process measures and the others wait for its verdict: two processes timing each other on a busy machine
+    # could choose differently, and an index written by both would mix two fingerprints (chunk ids).
+    with FileLock(str(cache_dir / "precision.lock")):
+        try:
+            known = json.loads(record_path.read_text())
+        except (OSError, ValueError):
+            known = {}
+        if key in known:
+            return str(known[key]["choice"])
+        return _measure(model, path, cache_dir, threads, batch_size, candidates, known, key, record_path)
+
+
+def _measure(
+    model: Any,
+    path: Path,
+    cache_dir: Path,
+    threads: int | None,
+    batch_size: int,
+    candidates: Sequence[str],
+    known: dict[str, Any],
+    key: str,
+    record_path: Path,
+) -> str:
+    import json
+
+    import torch
+
     texts = [t for t in openvino_int8.CALIBRATION.read_text(encoding="utf-8").splitlines() if t.strip()][:128]
 
     def st_encode(bf16: bool) -> Callable[[], np.ndarray]:
@@ -138,7 +160,6 @@ def measured_precision(
     ]
     choice = min(fit, key=lambda n: seconds[n])
     known[key] = {"choice": choice, "seconds": {n: round(t, 3) for n, t in seconds.items()}, "agreement": agreement}
-    cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = record_path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(known, indent=1))
     os.replace(tmp, record_path)
