@@ -67,6 +67,11 @@ class IngestSettings(Section):
     # unset, everything runs in the ingest process. `python -m ingest --ray ADDRESS` sets it for one run.
     ray_address: str | None = None
     ray_encoders: int = Field(default=0, ge=0)  # encoder actors; 0: one per GPU, or one per node without GPUs
+    # `python -m ingest PATH --watch`, and the folders the server itself keeps in sync (watch_paths): a burst of
+    # changes is applied watch_debounce_s after its last change, at most watch_max_delay_s after its first.
+    watch_paths: tuple[Path, ...] = ()
+    watch_debounce_s: float = Field(default=1.0, ge=0.05, le=600)
+    watch_max_delay_s: float = Field(default=30.0, ge=0.05)
 
     @field_validator("extensions")
     @classmethod

@@ -71,6 +71,11 @@ def _run_suite_or_training_command(settings: Any, args: argparse.Namespace) -> i
 
         bench_doors(settings, args.out, args.rounds)
         return 0
+    if args.command == "bench-watch":
+        from eval.bench.bench_watch import main as bench_watch
+
+        bench_watch(settings, args.out, args.files, args.rounds)
+        return 0
     if args.command == "bench-scale":
         from eval.bench.bench_scale import main as bench_scale
 

@@ -68,6 +68,11 @@ def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:
     bd.add_argument("--rounds", type=int, default=3, help="rounds of the 8 questions after a warm-up (default: 3)")
     bd.add_argument("--out", type=Path, default=Path("bench/out/doors.json"))
     bd.add_argument("--profile", help="config profile (default: default)")
+    bw = sub.add_parser("bench-watch", help="seconds from a file change to its being searchable, with --watch")
+    bw.add_argument("--files", type=int, default=200, help="generated files beside the sample handbook (default: 200)")
+    bw.add_argument("--rounds", type=int, default=10, help="add, edit and delete rounds (default: 10)")
+    bw.add_argument("--out", type=Path, default=Path("bench/out/watch.json"))
+    bw.add_argument("--profile", help="config profile (default: default)")
     sc = sub.add_parser("bench-scale", help="search latency and memory at 5k / 50k / 500k (replicated) chunks")
     sc.add_argument("--sizes", default="5000,50000,500000", help="comma-separated chunk counts")
     sc.add_argument("--out", type=Path, default=Path("bench/out/scale.json"))
@@ -80,7 +85,7 @@ def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:
     tv.add_argument("--pubmedqa", type=Path, help="PubMedQA folder (default: eval.data_dir/pubmedqa)")
     tv.add_argument("--out", type=Path, help="model file (default: serving/answer/verify/verifier.json)")
     tv.add_argument("--profile", help="config profile (default: default)")
-    return [n, tr, bs, bd, sc, tv]
+    return [n, tr, bs, bd, bw, sc, tv]
 
 
 def _quality_commands(sub: Any) -> list[argparse.ArgumentParser]:

@@ -18,6 +18,7 @@ from configs.logs import configure_logging
 from configs.progress import progress_bar
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` and argument errors stay instant
+    from configs.settings import IngestSettings
     from ingest.indexer import Indexer, IngestReport
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
@@ -34,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="parse and embed on this Ray cluster (e.g. 127.0.0.1:6379; default: ingest.ray_address, "
         "env KB_INGEST__RAY_ADDRESS; unset: in this process)",
+    )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="after indexing, keep watching the folders and apply every change within seconds (Ctrl-C stops); "
+        "see ingest.watch_debounce_s",
     )
     p.add_argument("--list", action="store_true", help="list indexed files and exit")
     p.add_argument("--remove", action="store_true", help="remove the given paths from the index")
@@ -64,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_usage(sys.stderr)
         print("error: give files or folders to index (or --list)", file=sys.stderr)
         return EXIT_USAGE
+    if args.watch and (args.list or args.remove):
+        print("error: --watch keeps folders in sync; it cannot be combined with --list or --remove", file=sys.stderr)
+        return EXIT_USAGE
     try:
         settings = load_settings(args.profile)
         if args.ray:
@@ -80,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         indexer = build_indexer(settings, index_dir=index_dir)
         if args.list:
             return _list(indexer, args.json)
+        if args.watch:
+            return _watch(indexer, args.paths, settings.ingest, args.json)
         report = indexer.remove(args.paths) if args.remove else _run_with_progress(indexer, args.paths)
         indexer.close()
         if args.remove and settings.audit.enabled:  # an admin action: on the audit trail
@@ -100,6 +112,31 @@ def main(argv: list[str] | None = None) -> int:
 def _run_with_progress(indexer: Indexer, paths: list[Path]) -> IngestReport:
     with progress_bar("ingest", "file") as progress:
         return indexer.run(paths, progress=progress)
+
+
+def _watch(indexer: Indexer, paths: list[Path], ingest: IngestSettings, as_json: bool) -> int:
+    """Index, then apply each burst of changes as it settles; one summary (or JSON line) per run."""
+    import signal
+
+    from ingest.watch import FolderWatch
+
+    def report(r: IngestReport) -> None:
+        if as_json:
+            print(r.to_json(), flush=True)
+        else:
+            print(_summary(r), flush=True)
+
+    watch = FolderWatch(indexer, paths, ingest.watch_debounce_s, ingest.watch_max_delay_s, report)
+    signal.signal(signal.SIGTERM, lambda *_: watch.stop.set())
+    print(f"watching {', '.join(str(p) for p in watch.roots)} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        watch.run()
+    except KeyboardInterrupt:
+        watch.stop.set()
+    finally:
+        indexer.close()
+    print("stopped watching; the index is consistent", file=sys.stderr)
+    return EXIT_OK
 
 
 def _list(indexer: object, as_json: bool) -> int:

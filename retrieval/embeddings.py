@@ -101,17 +101,22 @@ def measured_precision(
 
     key = f"{openvino_int8.cpu_signature()}|{path}|{','.join(candidates)}"
     record_path = cache_dir / "precision.json"
+
+    def known() -> dict[str, Any]:
+        try:
+            return dict(json.loads(record_path.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    if key in (verdicts := known()):  # decided before: nothing is written (the cache may be read-only)
+        return str(verdicts[key]["choice"])
     cache_dir.mkdir(parents=True, exist_ok=True)
     # One process measures and the others wait for its verdict: two processes timing each other on a busy machine
     # could choose differently, and an index written by both would mix two fingerprints (chunk ids).
     with FileLock(str(cache_dir / "precision.lock")):
-        try:
-            known = json.loads(record_path.read_text())
-        except (OSError, ValueError):
-            known = {}
-        if key in known:
-            return str(known[key]["choice"])
-        return _measure(model, path, cache_dir, threads, batch_size, candidates, known, key, record_path)
+        if key in (verdicts := known()):
+            return str(verdicts[key]["choice"])
+        return _measure(model, path, cache_dir, threads, batch_size, candidates, verdicts, key, record_path)
 
 
 def _measure(

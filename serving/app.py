@@ -53,7 +53,7 @@ def build_app(settings: Settings, index_dir: Path | None = None, chat_model: Cha
     app.include_router(router)
     app.include_router(build_signin(assistant.authenticator, settings.auth.public_url, assistant.recorder.action))
     doors = mount_doors(app, assistant)  # /mcp, /slack/events, /teams/messages: those configured
-    app.router.lifespan_context = doors.lifespan
+    app.router.lifespan_context = _lifespan(doors.lifespan, assistant)
     obs = settings.observability
     token = obs.metrics_token.get_secret_value() if obs.metrics_token else None
     if obs.metrics:  # before the page, which is mounted at /
@@ -169,6 +169,26 @@ def _private_paths(assistant: Assistant) -> list[str]:
     s = assistant.settings
     files = (s.auth.keys_db, s.serving.feedback_db, s.storage.conversations_db, s.audit.path, s.serving.uploads_dir)
     return [str(p.resolve()) for p in (assistant.index_dir, *(s.resolve(f) for f in files))]
+
+
+def _lifespan(doors: Callable[[Any], Any], assistant: Assistant) -> Callable[[Any], Any]:
+    """While the server runs: the doors' own needs, and the folders of ingest.watch_paths kept in sync."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        watch = assistant.folder_watch()
+        if watch is not None:
+            threading.Thread(target=watch.run, name="kb-watch", daemon=True).start()
+            logger.info("keeping %s in sync with the index", ", ".join(str(r) for r in watch.roots))
+        try:
+            async with doors(app):
+                yield
+        finally:
+            if watch is not None:
+                watch.stop.set()
+
+    return lifespan
 
 
 def _warm(assistant: Assistant) -> None:

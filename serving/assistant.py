@@ -7,7 +7,7 @@ import logging
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from configs.audit import AuditLog
 from configs.environment import prometheus_multiprocess
@@ -32,6 +32,9 @@ from serving.observability.metrics import IndexCollector, Metrics
 from serving.observability.recorder import Recorder
 from serving.store.conversations import ConversationStore
 from serving.store.feedback import FeedbackStore
+
+if TYPE_CHECKING:
+    from ingest.watch import FolderWatch
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +123,32 @@ class Assistant:
         who = "" if identity.via == "local" else f" · signed in as **{identity.display}**"
         size = f"{files} files, {chunks} chunks" if chunks is not None else f"{files} files you may read"
         return f"LLM: **{self.chain.backend_name}** ({self.backend.reason}) · index: **{size}**{who}"
+
+    def folder_watch(self) -> FolderWatch | None:
+        """What keeps ingest.watch_paths in sync with this index while the server runs (None when no folder is
+        configured): run() it in a thread, set its stop to end it. Its runs share the uploads' lock."""
+        folders = [self.settings.resolve(p) for p in self.settings.ingest.watch_paths]
+        if not folders:
+            return None
+        from ingest.indexer import Indexer
+        from ingest.watch import FolderWatch
+
+        ingest = self.settings.ingest
+        indexer = Indexer(ingest, self.settings.chunking, self.index_dir, self.retriever.embedder, self.retriever.store)
+
+        def report(r: Any) -> None:
+            logger.info(
+                "watch: %d new, %d changed, %d moved, %d deleted, %d skipped",
+                r.new,
+                r.changed,
+                r.moved,
+                r.deleted,
+                len(r.skipped),
+            )
+
+        return FolderWatch(
+            indexer, folders, ingest.watch_debounce_s, ingest.watch_max_delay_s, report, self._ingest_lock
+        )
 
     def ingest_upload(
         self, paths: list[Path], collection: str, identity: Identity, limit_key: str | None = None
