@@ -314,6 +314,9 @@ class ObservabilitySettings(Section):
     service_name: str = "kb-assistant"
     trace_question: bool = False  # put the question text on the answer's span (it is PII-redacted first)
     log_format: Literal["text", "json"] = "text"
+    # Libraries' warnings (deprecations, tracer notes) go here, not to the console. The command line sets up logging
+    # before it reads a profile, so only the environment (KB_OBSERVABILITY__LOG_FILE) moves it.
+    log_file: Path = Path("data/logs/kb.log")
 
 
 class DoorsSettings(Section):

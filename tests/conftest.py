@@ -43,6 +43,7 @@ SESSION_ENV = {
     "KB_STORAGE__CONVERSATIONS_DB": str(_SESSION_STATE / "conversations.sqlite"),
     "KB_LLM__MODEL_DIR": str(_SESSION_STATE / "llm-models"),
     "KB_EMBEDDING__CACHE_DIR": str(TEST_MODELS),
+    "KB_OBSERVABILITY__LOG_FILE": str(_SESSION_STATE / "kb.log"),
 }
 os.environ.update(SESSION_ENV)
 
@@ -50,13 +51,13 @@ os.environ.update(SESSION_ENV)
 def profile_env(profile: Path, **more: str) -> dict[str, str]:
     """The environment for a server or CLI that runs on a profile file as an operator's would: the session's state
     paths are left out (the environment would override the profile's), the tests' model folders kept."""
-    keep = ("KB_LLM__MODEL_DIR", "KB_EMBEDDING__CACHE_DIR")
+    keep = ("KB_LLM__MODEL_DIR", "KB_EMBEDDING__CACHE_DIR", "KB_OBSERVABILITY__LOG_FILE")
     env = {k: v for k, v in os.environ.items() if k not in SESSION_ENV or k in keep}
     return {**env, "KB_PROFILE": str(profile), **more}
 
 
 # What the guard below watches: the user's own state in the checkout.
-USER_STATE = [PROJECT_ROOT / "data" / name for name in ("index", "models", "uploads")] + [
+USER_STATE = [PROJECT_ROOT / "data" / name for name in ("index", "models", "uploads", "logs")] + [
     PROJECT_ROOT / "data" / f"{store}.sqlite{suffix}"
     for store in ("audit", "auth", "feedback", "conversations")
     for suffix in ("", "-wal", "-shm", "-journal")

@@ -56,9 +56,10 @@ def test_auto_precision_is_measured_once_per_cpu_and_remembered(embedder: Any, t
     from retrieval.embeddings import measured_precision, resolve_model_path
 
     model_dir = resolve_model_path("bundled")
+    model = embedder._load()
+    openvino_int8.Int8Encoder(model, model_dir, TEST_MODELS, None)  # built once per machine, unless it is there
     for built in TEST_MODELS.glob(f"{model_dir.name}-int8-*"):
         shutil.copytree(built, tmp_path / built.name)  # reuse the int8 model built for the suite
-    model = embedder._load()
     candidates = ["fp32", "bf16", "int8"]
     choice = measured_precision(model, model_dir, tmp_path, None, 32, candidates)
     record = json.loads((tmp_path / "precision.json").read_text())
@@ -71,3 +72,21 @@ def test_auto_precision_is_measured_once_per_cpu_and_remembered(embedder: Any, t
     entry["choice"] = "bf16" if choice != "bf16" else "int8"  # a remembered verdict is used, not re-measured
     (tmp_path / "precision.json").write_text(json.dumps(record))
     assert measured_precision(model, model_dir, tmp_path, None, 32, candidates) == entry["choice"]
+
+
+def test_an_int8_model_is_built_only_where_int8_products_are_measurably_faster(embedder: Any, tmp_path: Path) -> None:
+    """On a CPU without VNNI (AVX2 only) int8 products run no faster than fp32: a two-second probe of them saves
+    building the int8 model (about a minute) that the full measurement would then throw away."""
+    from retrieval import openvino_int8
+    from retrieval.embeddings import MIN_SPEEDUP, measured_precision, resolve_model_path
+
+    model_dir = resolve_model_path("bundled")
+    choice = measured_precision(embedder._load(), model_dir, tmp_path, None, 32, ["fp32", "int8"])
+    entry = json.loads((tmp_path / "precision.json").read_text())[
+        f"{openvino_int8.cpu_signature()}|{model_dir}|fp32,int8"
+    ]
+    probe = entry["int8_probe"]
+    assert 0.2 < probe < 20 and entry["choice"] == choice
+    assert openvino_int8.built(model_dir, tmp_path) == (probe >= MIN_SPEEDUP), entry
+    if probe < MIN_SPEEDUP:
+        assert choice == "fp32" and entry["seconds"] == {}
