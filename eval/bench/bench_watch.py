@@ -38,7 +38,7 @@ def main(settings: Settings, out: Path, files: int = 200, rounds: int = 10) -> d
         (docs / "generated" / f"{i // 50}" / f"note{i:04}.md").write_text(
             f"# Note {i}\n\n" + " ".join(f"Item {i}.{k} is filed under topic {k % 9}." for k in range(40))
         )
-    proc = subprocess.Popen(  # nosec B603 - this interpreter and our own CLI, paths we created
+    proc = subprocess.Popen(  # nosec B603  # this interpreter, our own CLI, our own paths
         [sys.executable, "-m", "ingest", str(docs), "--index", str(index), "--watch", "--json"],
         cwd=PROJECT_ROOT,
         env=os.environ.copy(),
