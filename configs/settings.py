@@ -55,7 +55,10 @@ class IngestSettings(Section):
     """What the ingest run reads and how it batches."""
 
     max_file_mb: float = Field(default=100.0, gt=0)
-    extensions: tuple[str, ...] = (".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".txt")
+    extensions: tuple[str, ...] = (
+        ".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".txt",
+        ".csv", ".tsv", ".xlsx", ".ods", ".eml",
+    )  # fmt: skip
     batch_chunks: int = Field(default=2048, ge=1)  # chunks embedded together (sorted by length) per write
     skip_hidden: bool = True
     # Zip-based documents (DOCX, PPTX) are checked before parsing, against decompression bombs: the sizes their
@@ -63,6 +66,8 @@ class IngestSettings(Section):
     max_unpacked_mb: float = Field(default=200.0, gt=0)
     max_compression_ratio: float = Field(default=100.0, gt=1)
     max_archive_entries: int = Field(default=10_000, ge=1)
+    # Spreadsheets and CSV files: cells read from one file (each row becomes a chunk of its own).
+    max_table_cells: int = Field(default=500_000, ge=1)
     # A Ray cluster (`ray start --head` prints it, e.g. 127.0.0.1:6379): parse tasks and encoder actors run there;
     # unset, everything runs in the ingest process. `python -m ingest --ray ADDRESS` sets it for one run.
     ray_address: str | None = None

@@ -46,6 +46,12 @@ def _run_retrieval_command(settings: Any, args: argparse.Namespace) -> int | Non
         workers = [int(w) for w in args.workers.split(",")]
         bench_ray(settings, workers, args.docs, args.out, say=lambda m: print(m, file=sys.stderr, flush=True))
         return 0
+    if args.command == "bench-tables":
+        from eval.bench.bench_tables import main as bench_tables
+
+        result = bench_tables(settings, args.out, args.layouts.split(","))
+        print(json.dumps(result, indent=2))
+        return 0
     if args.command == "bench-pdf":
         from eval.bench.bench_pdf import main as bench_pdf
 

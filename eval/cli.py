@@ -18,7 +18,7 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
-    """retrieval, tune-fusion and the ingest benchmarks (bench-ingest, bench-ray, bench-pdf)."""
+    """retrieval, tune-fusion and the ingest benchmarks (bench-ingest, bench-ray, bench-pdf, bench-tables)."""
     r = sub.add_parser("retrieval", help="retrieval metrics of each pipeline variant on a BEIR-layout dataset")
     r.add_argument("--dataset", type=Path, required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
     r.add_argument("--split", default="test", help="qrels/<split>.tsv or questions_<split>.jsonl (default: test)")
@@ -41,13 +41,17 @@ def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
     pd.add_argument("folder", type=Path, help="a folder of PDFs (searched recursively)")
     pd.add_argument("--out", type=Path, default=Path("bench/out/pdf.json"))
     pd.add_argument("--profile", help="config profile (default: default)")
+    tb = sub.add_parser("bench-tables", help="table-row retrieval (hit@1/hit@5) on a generated XLSX + DOCX table")
+    tb.add_argument("--layouts", default="rows,packed,blob", help="comma-separated: rows,packed,blob")
+    tb.add_argument("--out", type=Path, default=Path("bench/out/tables.json"))
+    tb.add_argument("--profile", help="config profile (default: default)")
     t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
     t.add_argument("--dataset", type=Path, required=True)
     t.add_argument("--split", default="train")
     t.add_argument("--json", type=Path, help="write every configuration's metrics here")
     t.add_argument("--profile", help="config profile (default: default)")
     t.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
-    return [r, b, br, pd, t]
+    return [r, b, br, pd, tb, t]
 
 
 def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:

@@ -60,6 +60,8 @@ def _summary(report: object) -> str:
     ]
     for s in r.skipped:  # type: ignore[attr-defined]
         lines.append(f"skipped {s['path']}: {s['reason']}")
+    for n in r.notes:  # type: ignore[attr-defined]
+        lines.append(f"note {n['path']}: {n['note']}")
     return "\n".join(lines)
 
 

@@ -21,15 +21,22 @@ RATIO_GRACE = MB  # entries smaller than this are not held to the ratio: small X
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """What a zip-based document may unpack to (ingest.max_unpacked_mb, max_compression_ratio, max_archive_entries)."""
+    """What a zip-based document may unpack to (ingest.max_unpacked_mb, max_compression_ratio, max_archive_entries),
+    and how many cells a spreadsheet or CSV file may hold (ingest.max_table_cells)."""
 
     max_unpacked_mb: float = 200.0
     max_compression_ratio: float = 100.0
     max_entries: int = 10_000
+    max_table_cells: int = 500_000
 
     @classmethod
     def of(cls, settings: IngestSettings) -> ArchiveLimits:
-        return cls(settings.max_unpacked_mb, settings.max_compression_ratio, settings.max_archive_entries)
+        return cls(
+            settings.max_unpacked_mb,
+            settings.max_compression_ratio,
+            settings.max_archive_entries,
+            settings.max_table_cells,
+        )
 
 
 class ArchiveRefused(Exception):

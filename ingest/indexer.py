@@ -52,6 +52,7 @@ class IngestReport:
     deleted: int = 0
     unchanged: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)  # parts of indexed files left out (a hidden sheet)
     chunks_written: int = 0
     chunks_removed: int = 0
     pages: int = 0
@@ -64,6 +65,9 @@ class IngestReport:
 
     def skip(self, path: Path | str, reason: str) -> None:
         self.skipped.append({"path": str(path), "reason": reason})
+
+    def note(self, path: Path | str, note: str) -> None:
+        self.notes.append({"path": str(path), "note": note})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -187,6 +191,8 @@ class Indexer:
                 if item.error is not None:
                     report.skip(item.candidate.path, item.error)
                     continue
+            for note in item.doc.notes if item.doc is not None else ():
+                report.note(item.candidate.path, note)
             batch.append(item)
             pending += len(item.pieces)
             if item.decision is not None and item.decision.changed:

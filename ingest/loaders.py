@@ -44,6 +44,7 @@ class Document:
     title: str
     sections: tuple[Section, ...]
     pages: int = 0  # pages (PDF) or slides (PPTX); 0 where the format has none
+    notes: tuple[str, ...] = ()  # what was left out of a file that is indexed (a hidden sheet), for the run report
 
     @property
     def chars(self) -> int:
@@ -206,6 +207,8 @@ _SKIPPED_CATEGORIES = {"PageBreak", "Header", "Footer", "PageNumber", "Image"}
 
 def sections_from_elements(elements: Iterable[Any]) -> tuple[list[Section], str, int]:
     """Group unstructured elements into sections: a Title or a new page starts one; headings nest by depth."""
+    from ingest.tables import element_rows
+
     sections: list[Section] = []
     headings: list[tuple[int, str]] = []  # (depth, text) stack
     parts: list[str] = []
@@ -229,6 +232,13 @@ def sections_from_elements(elements: Iterable[Any]) -> tuple[list[Section], str,
             flush()
             page = el_page
             max_page = max(max_page, el_page)
+        rows = element_rows(el, [h for _, h in headings], page) if category == "Table" else None
+        if rows:  # a table is kept as rows, each with its column headers (ingest/tables.py)
+            if headings and parts == [headings[-1][1]]:
+                parts.clear()  # the heading right above the table titles its rows: no chunk of its own
+            flush()
+            sections += rows
+            continue
         if category == "Title" and len(text) <= 200:
             flush()
             depth = getattr(el.metadata, "category_depth", None) or 0
@@ -300,6 +310,11 @@ _FILE_TYPES = {
     ".md": "md",
     ".markdown": "md",
     ".txt": "txt",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".xlsx": "xlsx",
+    ".ods": "ods",
+    ".eml": "eml",
 }
 
 
@@ -310,5 +325,12 @@ def file_type_of(path: Path) -> str | None:
 
 def default_loaders(limits: ArchiveLimits | None = None) -> dict[str, Loader]:
     """Map file type -> loader."""
+    from ingest.mail import EmailLoader
+    from ingest.tables import CsvLoader, OdsLoader, XlsxLoader
+
+    limits = limits or ArchiveLimits()
     loaders: list[Loader] = [TextLoader(), PdfLoader(), UnstructuredLoader(limits)]
-    return {ft: loader for loader in loaders for ft in loader.file_types}
+    loaders += [CsvLoader(limits.max_table_cells), XlsxLoader(limits), OdsLoader(limits)]
+    by_type = {ft: loader for loader in loaders for ft in loader.file_types}
+    by_type["eml"] = EmailLoader(dict(by_type))  # attachments are read by the loaders above
+    return by_type

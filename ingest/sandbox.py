@@ -41,7 +41,7 @@ class IsolatedLoader:
     """Loads every file type in a child process limited to `max_mb` of address space and `timeout_s` per file.
     One child at a time, started on first use and reused until it is killed or dies; `close` ends it."""
 
-    file_types: tuple[str, ...] = ("pdf", "docx", "pptx", "html", "md", "txt")
+    file_types: tuple[str, ...] = ("pdf", "docx", "pptx", "html", "md", "txt", "csv", "tsv", "xlsx", "ods", "eml")
 
     def __init__(self, limits: ArchiveLimits, timeout_s: float, max_mb: int) -> None:
         self._limits = limits
@@ -58,7 +58,8 @@ class IsolatedLoader:
             raise SkipFile(str(reply["skip"]))
         doc = reply["doc"]
         sections = tuple(Section(str(t), p if isinstance(p, int) else None, str(h)) for t, p, h in doc["sections"])
-        return Document(path, str(doc["file_type"]), str(doc["title"]), sections, int(doc["pages"]))
+        notes = tuple(str(n) for n in doc.get("notes", ()))
+        return Document(path, str(doc["file_type"]), str(doc["title"]), sections, int(doc["pages"]), notes)
 
     def close(self) -> None:
         with self._lock:
@@ -210,7 +211,15 @@ def _child_main() -> int:
                     f"its text is {doc.chars / MB:.0f} MB, over ingest.max_unpacked_mb={limits.max_unpacked_mb:g}"
                 )
             sections = [[s.text, s.page, s.heading] for s in doc.sections]
-            reply = {"doc": {"file_type": doc.file_type, "title": doc.title, "pages": doc.pages, "sections": sections}}
+            reply = {
+                "doc": {
+                    "file_type": doc.file_type,
+                    "title": doc.title,
+                    "pages": doc.pages,
+                    "sections": sections,
+                    "notes": list(doc.notes),
+                }
+            }
         except (SkipFile, MemoryError) as exc:
             if isinstance(exc, MemoryError) or isinstance(exc.__cause__, MemoryError):  # loaders wrap what they meet
                 reply = {
