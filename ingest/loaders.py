@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 
 # Bump a file type's version when its loader's output changes: the next ingest re-parses the files of that type.
 LOADER_VERSION = "1"
-LOADER_VERSIONS = {"pdf": "2"}  # 2: pypdfium2 instead of pypdf
+# pdf 2: pypdfium2 instead of pypdf; docx/pptx/html/md 2: tables as rows with their headers (ingest/tables.py)
+LOADER_VERSIONS = {"pdf": "2", "docx": "2", "pptx": "2", "html": "2", "md": "2"}
 
 
 def loader_version(file_type: str) -> str:

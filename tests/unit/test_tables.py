@@ -242,6 +242,28 @@ def test_a_docx_table_row_carries_its_headers_and_the_heading_above_it(tmp_path:
     ]
 
 
+def test_slide_and_markdown_tables_keep_their_rows_and_the_slide_number(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "Welcome"
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Shift allowances"
+    table = slide.shapes.add_table(3, 2, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for r, row in enumerate([("Shift", "Allowance (EUR)"), ("Night", "300"), ("Weekend", "150")]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    deck.save(str(tmp_path / "d.pptx"))
+    rows = [(s.page, s.text) for s in _load(tmp_path / "d.pptx").sections if " - " in s.text]
+    assert rows == [
+        (2, "Shift allowances - Shift: Night; Allowance (EUR): 300"),
+        (2, "Shift allowances - Shift: Weekend; Allowance (EUR): 150"),
+    ]
+    (tmp_path / "s.md").write_text("# Shifts\n\n| Shift | Allowance (EUR) |\n|---|---|\n| Night | 300 |\n")
+    assert [s.text for s in _load(tmp_path / "s.md").sections] == ["Shifts - Shift: Night; Allowance (EUR): 300"]
+
+
 def test_html_tables_use_th_headers_and_captions_and_layout_tables_stay_text(tmp_path: Path) -> None:
     path = tmp_path / "p.html"
     path.write_text(
