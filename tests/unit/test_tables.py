@@ -198,6 +198,10 @@ def test_ods_sheets_hidden_sheets_formulas_and_repeats(tmp_path: Path) -> None:
     assert doc.notes == ("sheet 'Margins' skipped: hidden sheet",)
     wide = f"<table:table table:name='S'><table:table-row>{_cell('a', repeat=600)}</table:table-row></table:table>"
     assert "ingest.max_table_cells" in _reason(_ods(tmp_path / "wide.ods", wide), ArchiveLimits(max_table_cells=500))
+    laughs = tmp_path / "laughs.ods"
+    with zipfile.ZipFile(laughs, "w") as z:
+        z.writestr("content.xml", '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">]><d>&a;&a;</d>')
+    assert "cannot parse ODS (EntitiesForbidden" in _reason(laughs)
 
 
 def test_every_chunk_of_a_long_sheet_is_one_whole_row_under_its_title(tmp_path: Path, embedder: Any) -> None:
