@@ -3,7 +3,8 @@
 A generated corpus (nothing large is committed; the same seed writes the same files): suppliers.xlsx, a workbook
 "Suppliers" whose sheet "Lead times" has 160 rows, and maintenance.docx, prose around a 70-row table of contracts,
 beside the sample knowledge base (data/sample) as distractors. Twenty questions each ask for one value of one row
-("What is the lead time of Kovarin Metals Oy?"). A hit is a retrieved chunk that holds the whole row asked about
+("What is the lead time of Kovarin Metals Oy?"), five more ask which row has given values ("Which metals supplier
+in FI has a lead time of 8 days?"). A hit is a retrieved chunk that holds the whole row asked about
 (as the layout writes it): lenient to a layout that packs several rows into a chunk.
 
 Each layout is indexed with the real Indexer and searched with the real Retriever (fusion as configured, and BM25
@@ -142,6 +143,14 @@ def write_corpus(folder: Path, seed: int = SEED) -> list[Question]:
     for i, row in enumerate(picks.sample(suppliers, 12)):
         template, _ = templates[i % len(templates)]
         questions.append(Question(template.format(row[0]), SUPPLIER_HEADERS, tuple(cell_text(v) for v in row)))
+    # The other way round: the row is found by its values, not by a name (only combinations one row has).
+    combos: dict[tuple[str, str, int], list[list[Any]]] = {}
+    for row in suppliers:
+        combos.setdefault((row[1], row[2], row[3]), []).append(row)
+    unique = [rows[0] for rows in combos.values() if len(rows) == 1]
+    for row in picks.sample(unique, 5):
+        text = f"Which {row[2].lower()} supplier in {row[1]} has a lead time of {row[3]} days?"
+        questions.append(Question(text, SUPPLIER_HEADERS, tuple(cell_text(v) for v in row)))
     contract_templates: list[tuple[str, int, int]] = [  # (question, key column, value column)
         ("When does the maintenance contract for {0} renew?", 0, 3),
         ("Who maintains the {0}?", 0, 1),
