@@ -383,6 +383,6 @@ def element_rows(element: Any, headings: Sequence[str], page: int | None) -> lis
     if not html:
         return []
     table = html_table(html, headings[-1] if headings else "")
-    if table is None or len(table.headers) < 2:  # a one-column (layout) table reads better as plain text
-        return []
+    if table is None or len(table.headers) < 2 or len(table.rows) < 2:
+        return []  # one column or one row (layout, a navigation bar) reads better as plain text
     return table_sections(table, heading=" > ".join(headings), page=page)

@@ -264,8 +264,13 @@ def test_slide_and_markdown_tables_keep_their_rows_and_the_slide_number(tmp_path
         (2, "Shift allowances - Shift: Night; Allowance (EUR): 300"),
         (2, "Shift allowances - Shift: Weekend; Allowance (EUR): 150"),
     ]
-    (tmp_path / "s.md").write_text("# Shifts\n\n| Shift | Allowance (EUR) |\n|---|---|\n| Night | 300 |\n")
-    assert [s.text for s in _load(tmp_path / "s.md").sections] == ["Shifts - Shift: Night; Allowance (EUR): 300"]
+    table_md = "| Shift | Allowance (EUR) |\n|---|---|\n| Night | 300 |\n| Weekend | 150 |\n"
+    (tmp_path / "s.md").write_text(f"# Shifts\n\n{table_md}\n# Navigation\n\n| Prev | Next |\n|---|---|\n| a | b |\n")
+    assert [s.text for s in _load(tmp_path / "s.md").sections] == [
+        "Shifts - Shift: Night; Allowance (EUR): 300",
+        "Shifts - Shift: Weekend; Allowance (EUR): 150",
+        "Navigation\n\nPrev Next a b",  # one row: a navigation bar more often than a table
+    ]
 
 
 def test_html_tables_use_th_headers_and_captions_and_layout_tables_stay_text(tmp_path: Path) -> None:
