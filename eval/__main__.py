@@ -49,7 +49,8 @@ def _run_retrieval_command(settings: Any, args: argparse.Namespace) -> int | Non
     if args.command == "bench-tables":
         from eval.bench.bench_tables import main as bench_tables
 
-        result = bench_tables(settings, args.out, args.layouts.split(","))
+        html = _data_path(args.html) if args.html else None
+        result = bench_tables(settings, args.out, args.layouts.split(","), html, args.html_files)
         print(json.dumps(result, indent=2))
         return 0
     if args.command == "bench-pdf":

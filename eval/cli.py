@@ -44,6 +44,10 @@ def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
     tb = sub.add_parser("bench-tables", help="table-row retrieval (hit@1/hit@5) on a generated XLSX + DOCX table")
     tb.add_argument("--layouts", default="rows,packed,blob", help="comma-separated: rows,packed,blob")
     tb.add_argument("--out", type=Path, default=Path("bench/out/tables.json"))
+    tb.add_argument(
+        "--html", type=Path, help="also: chunks and tokens of tables as rows vs as text on these HTML pages"
+    )
+    tb.add_argument("--html-files", type=int, default=150, help="pages sampled from --html (default: 150)")
     tb.add_argument("--profile", help="config profile (default: default)")
     t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
     t.add_argument("--dataset", type=Path, required=True)

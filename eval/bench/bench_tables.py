@@ -244,7 +244,42 @@ def measure(
     return out
 
 
-def main(settings: Settings, out: Path, layouts: list[str]) -> dict[str, Any]:
+def html_cost(settings: Settings, folder: Path, files: int, seed: int = 3) -> dict[str, Any]:
+    """What rows cost on real HTML (e.g. the PostgreSQL manual, `apt-get download postgresql-doc-15`): chunks and
+    tokens of a random sample of pages with tables as rows against tables as text (parsing and chunking only)."""
+    import ingest.tables as tables
+    from ingest.chunking import Chunker
+    from ingest.loaders import SkipFile, default_loaders
+    from retrieval.embeddings import build_embedder
+
+    embedder = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
+    chunker = Chunker(settings.chunking, embedder, embedder.max_tokens)
+    pages = sorted(folder.rglob("*.htm*"))
+    random.Random(seed).shuffle(pages)  # noqa: S311  # nosec B311
+    pages = pages[:files]
+    loader = default_loaders()["html"]
+    original = tables.element_rows
+    out: dict[str, Any] = {"pages": len(pages)}
+    for name in ("text", "rows"):
+        tables.element_rows = original if name == "rows" else (lambda *_a, **_k: [])  # type: ignore[assignment]
+        chunks = tokens = 0
+        try:
+            for page in pages:
+                try:
+                    pieces = chunker.split(loader.load(page, page.read_bytes()))
+                except SkipFile:
+                    continue
+                chunks += len(pieces)
+                tokens += sum(p.tokens for p in pieces)
+        finally:
+            tables.element_rows = original  # type: ignore[assignment]
+        out[name] = {"chunks": chunks, "tokens": tokens}
+    return out
+
+
+def main(
+    settings: Settings, out: Path, layouts: list[str], html: Path | None = None, html_files: int = 150
+) -> dict[str, Any]:
     from retrieval.embeddings import build_embedder
 
     embedder = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
@@ -259,6 +294,8 @@ def main(settings: Settings, out: Path, layouts: list[str]) -> dict[str, Any]:
         result: dict[str, Any] = {"questions": len(questions), "suppliers": SUPPLIERS, "contracts": CONTRACTS}
         for layout in layouts:
             result[layout] = measure(settings, embedder, layout, work / "docs", questions, work)
+        if html is not None:
+            result["html"] = html_cost(settings, html, html_files)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
