@@ -84,6 +84,23 @@ class IngestSettings(Section):
         return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in value)
 
 
+class CrawlSettings(Section):
+    """Web sites as a source (`python -m ingest URL`): what a crawl may fetch, how much and how fast."""
+
+    max_pages: int = Field(default=1000, ge=1)  # pages fetched per crawl (unchanged ones included)
+    max_depth: int = Field(default=10, ge=0)  # links followed from the start page (sitemap pages count as depth 0)
+    requests_per_second: float = Field(default=2.0, gt=0)  # per crawl; a robots.txt Crawl-delay slows it further
+    timeout_s: float = Field(default=20.0, gt=0)  # per request
+    max_page_bytes: int = Field(default=10_000_000, ge=1024)  # a larger page is skipped
+    max_sitemaps: int = Field(default=50, ge=0)  # sitemap files read (an index's nested ones included)
+    max_redirects: int = Field(default=5, ge=0)
+    # http(s) hosts (host or host:port) a crawl may fetch from; empty: only the start URL's host. The start host is
+    # crawled below the start URL's folder only; another host listed here is crawled whole.
+    allowed_hosts: tuple[str, ...] = ()
+    user_agent: str = "kb-crawler/1.0 (self-hosted knowledge base)"
+    recrawl_minutes: float = Field(default=60.0, gt=0)  # `python -m ingest URL --watch`: the site again this often
+
+
 class RetrievalSettings(Section):
     """Dense + lexical retrieval, fusion, rerank and the relevance floor."""
 
@@ -385,6 +402,7 @@ class Settings(Section):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
+    crawl: CrawlSettings = CrawlSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()

@@ -1,4 +1,5 @@
-"""`python -m ingest PATH...`: index folders of documents (incremental), list or remove what is indexed.
+"""`python -m ingest PATH...`: index folders of documents (incremental), list or remove what is indexed;
+`python -m ingest URL`: crawl a web site (its start page or sitemap) and index its pages (incremental).
 
 Exit status: 0 every file indexed, 3 some files skipped (see the report), 1 fatal error, 2 bad arguments.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,15 +20,16 @@ from configs.logs import configure_logging
 from configs.progress import progress_bar
 
 if TYPE_CHECKING:  # imported lazily at run time: `--help` and argument errors stay instant
-    from configs.settings import IngestSettings
+    from configs.settings import IngestSettings, Settings
     from ingest.indexer import Indexer, IngestReport
 
 EXIT_OK, EXIT_FATAL, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders to index")
+    p.add_argument("paths", nargs="*", help="files or folders to index, or one web site's URL (http(s)://...)")
     p.add_argument("--index", type=Path, help="index directory (default: index.path, env KB_INDEX__PATH)")
     p.add_argument("--profile", help="config profile: configs/<profile>.yaml (default: default)")
     p.add_argument("--json", action="store_true", help="print the run report as one JSON line (last line)")
@@ -76,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.watch and (args.list or args.remove):
         print("error: --watch keeps folders in sync; it cannot be combined with --list or --remove", file=sys.stderr)
         return EXIT_USAGE
+    urls = [p for p in args.paths if _URL.match(p)]
+    if urls and (len(args.paths) > 1 or args.list or args.remove):
+        print("error: give one URL per run, without other paths, --list or --remove", file=sys.stderr)
+        return EXIT_USAGE
+    if urls and not urls[0].lower().startswith(("http://", "https://")):
+        print(f"error: {urls[0]!r}: only http(s) sites can be crawled", file=sys.stderr)
+        return EXIT_USAGE
+    args.paths = [Path(p) for p in args.paths] if not urls else []
     try:
         settings = load_settings(args.profile)
         if args.ray:
@@ -92,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         indexer = build_indexer(settings, index_dir=index_dir)
         if args.list:
             return _list(indexer, args.json)
+        if urls:
+            return _crawl(urls[0], indexer, settings, args.json, watch=args.watch)
         if args.watch:
             return _watch(indexer, args.paths, settings.ingest, args.json)
         report = indexer.remove(args.paths) if args.remove else _run_with_progress(indexer, args.paths)
@@ -109,6 +122,46 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(report.to_json())
     return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def _crawl(url: str, indexer: Indexer, settings: Settings, as_json: bool, watch: bool = False) -> int:
+    """Crawl the site once, or with --watch again every crawl.recrawl_minutes until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    if watch:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while True:
+            code = _crawl_once(url, indexer, settings, as_json)
+            if not watch or stop.wait(settings.crawl.recrawl_minutes * 60):
+                return code
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        indexer.close()
+
+
+def _crawl_once(url: str, indexer: Indexer, settings: Settings, as_json: bool) -> int:
+    from ingest.crawl import crawl_site
+
+    with progress_bar("crawl", "page") as progress:
+        report = crawl_site(url, indexer.index_dir, settings.crawl, indexer, progress=progress)
+    out = report.to_dict()
+    crawl = out["crawl"]
+    lines = [
+        f"pages: {crawl['fetched']} fetched, {crawl['stored']} new or changed, {crawl['unchanged']} unchanged, "
+        f"{crawl['removed']} removed, {len(crawl['excluded'])} excluded"
+        + ("" if crawl["complete"] else f" (stopped at crawl.max_pages={settings.crawl.max_pages})"),
+        f"chunks: {out['chunks_written']} written, {out['chunks_removed']} removed in {crawl['seconds']:.1f} s",
+    ]
+    lines += [f"excluded {e['url']}: {e['reason']}" for e in crawl["excluded"]]
+    lines += [f"skipped {s['path']}: {s['reason']}" for s in out["skipped"]]
+    print("\n".join(lines), file=sys.stderr if as_json else sys.stdout, flush=True)
+    if as_json:
+        print(json.dumps(out, sort_keys=True), flush=True)
+    return EXIT_SKIPPED if out["skipped"] else EXIT_OK
 
 
 def _run_with_progress(indexer: Indexer, paths: list[Path]) -> IngestReport:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -94,6 +94,7 @@ class Indexer:
         self.loaders = loaders or default_loaders(ArchiveLimits.of(ingest))
         self.executor = executor or LocalExecutor(embedder)
         self._manifest: Manifest | None = None
+        self._urls: Mapping[str, str] = {}  # this run's crawled pages: saved copy's path -> URL
 
     @property
     def manifest(self) -> Manifest:
@@ -121,8 +122,11 @@ class Indexer:
             self._manifest.close()
             self._manifest = None
 
-    def run(self, roots: Sequence[Path], progress: Progress | None = None) -> IngestReport:
-        """Bring the index in line with the files under roots (new, changed, moved and deleted files)."""
+    def run(
+        self, roots: Sequence[Path], progress: Progress | None = None, urls: Mapping[str, str] | None = None
+    ) -> IngestReport:
+        """Bring the index in line with the files under roots (new, changed, moved and deleted files). `urls` maps
+        the saved copy of a crawled web page (its path) to the page's URL, which becomes its chunks' source."""
         missing = [str(r) for r in roots if not r.exists()]
         if missing:
             raise IngestError(f"path(s) not found: {', '.join(missing)}; pass existing files or folders")
@@ -131,6 +135,7 @@ class Indexer:
         started = time.perf_counter()
         report = IngestReport()
         progress = progress or (lambda _event, _n: None)
+        self._urls = urls or {}
         writer = self.writer
         with IndexLock(self.index_dir), contextlib.closing(writer):
             report.recovered = writer.recover()
@@ -214,7 +219,7 @@ class Indexer:
             path = str(cand.path)
             fp = fingerprint.of(cand.path)
             for seq, piece in enumerate(item.pieces):
-                meta = chunk_meta(cand, item.file_hash, doc, piece, seq)
+                meta = chunk_meta(cand, item.file_hash, doc, piece, seq, self._urls.get(path, ""))
                 rows.append(
                     ChunkRow(chunk_id(path, item.file_hash, fp, seq), path, seq, piece.text, piece.embed_text, meta)
                 )
@@ -259,7 +264,7 @@ class Indexer:
                 r.seq,
                 r.text,
                 r.embed_text,
-                moved_meta(r.meta, cand),
+                moved_meta(r.meta, cand, self._urls.get(new_path, "")),
             )
             for r in rows
         ]

@@ -15,8 +15,9 @@ logger = logging.getLogger(__name__)
 
 # Bump a file type's version when its loader's output changes: the next ingest re-parses the files of that type.
 LOADER_VERSION = "1"
-# pdf 2: pypdfium2 instead of pypdf; docx/pptx/html/md 2: tables as rows with their headers (ingest/tables.py)
-LOADER_VERSIONS = {"pdf": "2", "docx": "2", "pptx": "2", "html": "2", "md": "2"}
+# pdf 2: pypdfium2 instead of pypdf; docx/pptx/md 2: tables as rows with their headers (ingest/tables.py);
+# html 3: main content only (ingest/webpages.py) and its tables as rows
+LOADER_VERSIONS = {"pdf": "2", "docx": "2", "pptx": "2", "html": "3", "md": "2"}
 
 
 def loader_version(file_type: str) -> str:
@@ -328,9 +329,10 @@ def default_loaders(limits: ArchiveLimits | None = None) -> dict[str, Loader]:
     """Map file type -> loader."""
     from ingest.mail import EmailLoader
     from ingest.tables import CsvLoader, OdsLoader, XlsxLoader
+    from ingest.webpages import HtmlLoader  # imports this module
 
     limits = limits or ArchiveLimits()
-    loaders: list[Loader] = [TextLoader(), PdfLoader(), UnstructuredLoader(limits)]
+    loaders: list[Loader] = [TextLoader(), PdfLoader(), UnstructuredLoader(limits), HtmlLoader()]
     loaders += [CsvLoader(limits.max_table_cells), XlsxLoader(limits), OdsLoader(limits)]
     by_type = {ft: loader for loader in loaders for ft in loader.file_types}
     by_type["eml"] = EmailLoader(dict(by_type))  # attachments are read by the loaders above

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.chunking import Piece
 from ingest.discovery import Candidate, Place
@@ -41,9 +42,9 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _placed(meta: ChunkMeta, candidate: Candidate) -> ChunkMeta:
+def _placed(meta: ChunkMeta, candidate: Candidate, url: str = "") -> ChunkMeta:
     place = Place.of(candidate.path, candidate.root)
-    return replace(
+    placed = replace(
         meta,
         relpath=place.relpath,
         filename=place.filename,
@@ -52,11 +53,23 @@ def _placed(meta: ChunkMeta, candidate: Candidate) -> ChunkMeta:
         tags=place.tags,
         mtime=int(candidate.mtime),
         modified=datetime.fromtimestamp(candidate.mtime, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        url=url,
     )
+    return _at_url(placed, url) if url else placed
 
 
-def chunk_meta(candidate: Candidate, file_hash: str, doc: Document, piece: Piece, seq: int) -> ChunkMeta:
-    """The metadata of one new chunk."""
+def _at_url(meta: ChunkMeta, url: str) -> ChunkMeta:
+    """A crawled page's chunk is named by its URL (host and path), not by the saved copy's file name; its
+    collection stays the site's folder (the host)."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    where = parts.netloc + path + (f"?{parts.query}" if parts.query else "")
+    folder = parts.netloc + path.rsplit("/", 1)[0]
+    return replace(meta, relpath=where, filename=path.rsplit("/", 1)[-1] or parts.netloc, folder=folder)
+
+
+def chunk_meta(candidate: Candidate, file_hash: str, doc: Document, piece: Piece, seq: int, url: str = "") -> ChunkMeta:
+    """The metadata of one new chunk; `url` for a crawled page's saved copy (then the chunk's source)."""
     meta = ChunkMeta(
         file_type=doc.file_type,
         title=doc.title,
@@ -68,9 +81,9 @@ def chunk_meta(candidate: Candidate, file_hash: str, doc: Document, piece: Piece
         end=piece.end,
         page=piece.page,
     )
-    return _placed(meta, candidate)
+    return _placed(meta, candidate, url)
 
 
-def moved_meta(meta: ChunkMeta, candidate: Candidate) -> ChunkMeta:
+def moved_meta(meta: ChunkMeta, candidate: Candidate, url: str = "") -> ChunkMeta:
     """The metadata of a chunk whose file moved: the same content, a new place."""
-    return _placed(meta, candidate)
+    return _placed(meta, candidate, url)

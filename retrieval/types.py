@@ -34,17 +34,18 @@ class ChunkMeta:
     start: int = 0  # character offsets of the chunk within its page/section text
     end: int = 0
     page: int | None = None  # PDF page or slide number, from 1
+    url: str = ""  # a crawled web page's URL (ingest/crawl.py); it is then the chunk's source, not the copy's path
 
     def to_record(self, source: str) -> dict[str, Any]:
-        """The flat record the stores keep (with the file's absolute path under `source`)."""
+        """The flat record the stores keep (with the file's absolute path, or a web page's URL, under `source`)."""
         record: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "tags":
                 record.update({TAG_PREFIX + t: True for t in value})
-            elif value is not None:
+            elif value is not None and (value or f.name != "url"):  # a file's record has no url key
                 record[f.name] = value
-        record["source"] = source
+        record["source"] = self.url or source
         return record
 
     @classmethod
@@ -64,7 +65,7 @@ class Chunk:
 
     id: str
     text: str  # verbatim text of the chunk, a slice of its page/section text
-    source: str  # absolute path of the original file
+    source: str  # absolute path of the original file, or a web page's URL
     meta: ChunkMeta = field(default_factory=ChunkMeta, hash=False, compare=False)
 
     def to_record(self) -> dict[str, Any]:

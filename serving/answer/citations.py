@@ -6,11 +6,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from retrieval.text import sentences
 from serving.answer.markers import MARKER, attach_markers, marker_numbers, strip_markers
 
 _MAX_PENDING = 12  # longest marker we wait for, e.g. "[12, 13, 14]"
+# Characters a crawled page's URL keeps as they are in a link; anything else (spaces, quotes, brackets, parentheses,
+# '|' and '<>' that end a markdown or Slack link) is percent-encoded.
+_URL_SAFE = ":/?#@!$&*+,;=%~"
+
+
+def source_link(source: str, base_url: str = "", page: int | None = None) -> str:
+    """Where a source opens: a crawled web page at its own URL; an indexed file through /v1/files (behind the same
+    authentication) under base_url, at its page for a PDF."""
+    if source.startswith(("http://", "https://")):
+        return quote(source, safe=_URL_SAFE)
+    return f"{base_url.rstrip('/')}/v1/files?source={quote(source)}" + (f"#page={page}" if page else "")
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,18 @@ numbered sources; passages with their id, file, page or section and link)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from retrieval.types import Chunk, Hit
+from serving.answer.citations import source_link
 from serving.doors.core import Asked
 
 
 def file_link(base_url: str | None, source: str) -> str | None:
     """The link that opens an indexed file (/v1/files, behind the same authentication), under the server's public
-    address (auth.public_url) when it has one."""
-    return f"{base_url.rstrip('/')}/v1/files?source={quote(source, safe='')}" if base_url else None
+    address (auth.public_url) when it has one; a web page's own URL."""
+    if source.startswith(("http://", "https://")) or base_url:
+        return source_link(source, base_url or "")
+    return None
 
 
 def _where(page: int | None, section: str) -> str:

@@ -4,17 +4,15 @@ sources' HTML with the passages the answer draws on highlighted."""
 from __future__ import annotations
 
 import html
-from urllib.parse import quote
 
 from retrieval.text import content_stems, sentence_spans
-from serving.answer.citations import Citation, claims
+from serving.answer.citations import Citation, claims, source_link
 from serving.answer.results import Answer
 
 
 def file_link(c: Citation) -> str:
-    """The /v1/files link to a cited file, at its page for a PDF."""
-    link = f"/v1/files?source={quote(c.source)}"
-    return link + (f"#page={c.page}" if c.page else "")
+    """The /v1/files link to a cited file, at its page for a PDF; a web page's own URL."""
+    return source_link(c.source, page=c.page)
 
 
 def highlight(c: Citation, answer_text: str) -> str:

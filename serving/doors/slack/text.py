@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import quote
 
-from serving.answer.citations import Citation
+from serving.answer.citations import Citation, source_link
 from serving.answer.results import Answer
 
 PLACEHOLDER = "Looking in the documents..."
@@ -58,9 +57,9 @@ def mrkdwn(text: str) -> str:
 def source_line(c: Citation, public_url: str | None) -> str:
     """'[1] <link|it/vpn-setup.html, section Connecting>', or the label alone without a public address."""
     label = escape(c.label).replace("|", "/")
-    if not public_url:
+    if not public_url and not c.source.startswith(("http://", "https://")):
         return f"[{c.index}] {label}"
-    link = f"{public_url.rstrip('/')}/v1/files?source={quote(c.source)}" + (f"#page={c.page}" if c.page else "")
+    link = source_link(c.source, public_url or "", c.page)
     return f"[{c.index}] <{link}|{label}>"
 
 

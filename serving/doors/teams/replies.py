@@ -9,9 +9,9 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
-from urllib.parse import quote
 
 from retrieval.filters import Scope
+from serving.answer.citations import source_link
 from serving.answer.results import Answer
 from serving.llm.protocol import Message
 
@@ -117,8 +117,8 @@ def render(answer: Answer, public_url: str | None) -> str:
         lines = []
         for c in cited:
             name = c.title or c.relpath
-            if public_url:
-                name = f"[{name}]({public_url.rstrip('/')}/v1/files?source={quote(c.source, safe='')})"
+            if public_url or c.source.startswith(("http://", "https://")):
+                name = f"[{name}]({source_link(c.source, public_url or '')})"
             where = f"{c.relpath}, {c.where}" if c.where else c.relpath
             lines.append(f"- [{c.index}] {name} ({where})")
         parts.append("**Sources**\n\n" + "\n".join(lines))
