@@ -58,6 +58,16 @@ def _run_retrieval_command(settings: Any, args: argparse.Namespace) -> int | Non
 
         bench_pdf(_data_path(args.folder), args.out)
         return 0
+    if args.command == "bench-html":
+        from eval.bench.bench_html import main as bench_html
+
+        bench_html(settings, [_data_path(f) for f in args.folders], args.out, args.sample, args.only)
+        return 0
+    if args.command == "bench-crawl":
+        from eval.bench.bench_crawl import main as bench_crawl
+
+        bench_crawl(settings, _data_path(args.folder), args.out, args.max_pages)
+        return 0
     if args.command == "bench-ingest":
         from eval.bench.bench_ingest import main as bench_ingest
 

@@ -18,7 +18,7 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
-    """retrieval, tune-fusion and the ingest benchmarks (bench-ingest, bench-ray, bench-pdf, bench-tables)."""
+    """retrieval, tune-fusion and the ingest benchmarks (bench-ingest, -ray, -pdf, -tables, -html, -crawl)."""
     r = sub.add_parser("retrieval", help="retrieval metrics of each pipeline variant on a BEIR-layout dataset")
     r.add_argument("--dataset", type=Path, required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
     r.add_argument("--split", default="test", help="qrels/<split>.tsv or questions_<split>.jsonl (default: test)")
@@ -49,13 +49,24 @@ def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
     )
     tb.add_argument("--html-files", type=int, default=150, help="pages sampled from --html (default: 150)")
     tb.add_argument("--profile", help="config profile (default: default)")
+    ph = sub.add_parser("bench-html", help="HTML main content against whole pages: chrome-only chunks, chars, pages/s")
+    ph.add_argument("folders", type=Path, nargs="+", help="folders of HTML pages (generated manuals)")
+    ph.add_argument("--sample", type=int, help="pages per folder, spread evenly (default: all)")
+    ph.add_argument("--only", choices=("whole_page", "main_content"), help="one loader (time each in its own run)")
+    ph.add_argument("--out", type=Path, default=Path("bench/out/html.json"))
+    ph.add_argument("--profile", help="config profile (default: default)")
+    pc = sub.add_parser("bench-crawl", help="crawl a folder of HTML served on loopback, twice: pages/s")
+    pc.add_argument("folder", type=Path, help="a folder with an index.html (a generated manual)")
+    pc.add_argument("--max-pages", type=int, default=150)
+    pc.add_argument("--out", type=Path, default=Path("bench/out/crawl.json"))
+    pc.add_argument("--profile", help="config profile (default: default)")
     t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
     t.add_argument("--dataset", type=Path, required=True)
     t.add_argument("--split", default="train")
     t.add_argument("--json", type=Path, help="write every configuration's metrics here")
     t.add_argument("--profile", help="config profile (default: default)")
     t.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
-    return [r, b, br, pd, tb, t]
+    return [r, b, br, pd, tb, ph, pc, t]
 
 
 def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:

@@ -45,6 +45,8 @@ _NOT_PAGES = re.compile(
     re.I,
 )
 _MAX_LINKS = 5000  # links read from one page
+_MAX_CRAWL_DELAY = 60.0  # seconds; a longer robots.txt Crawl-delay is shortened to this
+_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 
 
 class Refused(Exception):
@@ -65,6 +67,13 @@ def normalize(href: str, base: str | None = None) -> str | None:
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
+    else:
+        try:
+            host = host.encode("idna").decode("ascii")  # an internationalized name as DNS spells it
+        except UnicodeError:
+            return None
+        if not _HOST.fullmatch(host) or not host.strip("."):  # names a mirror folder: never "..", never a path
+            return None
     if port is not None and port != (443 if scheme == "https" else 80):
         host = f"{host}:{port}"
     return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
@@ -331,11 +340,12 @@ class Crawler:
         self.robots = Robots(fetcher)
         self.report = CrawlReport(scope.start)
         self.reached: set[str] = set()  # URLs whose saved copy (if any) stays
+        self.seen: set[str] = set()  # URLs asked for (or reached through a redirect) in this crawl
 
     def run(self, progress: Callable[[str, int], None]) -> None:
         queue: deque[tuple[str, int]] = deque([(self.scope.start, 0)])
         queue.extend((u, 0) for u in sitemap_urls(self.fetcher, self.robots, self.scope) if self._in_scope(u))
-        seen: set[str] = set()
+        seen = self.seen
         while queue:
             url, depth = queue.popleft()
             if url in seen:
@@ -349,7 +359,9 @@ class Crawler:
             if not self.robots.allowed(url):
                 self.report.excluded.append({"url": url, "reason": "disallowed by robots.txt"})
                 continue
-            self.fetcher.delay = max(1.0 / self.settings.requests_per_second, self.robots.delay(url))
+            self.fetcher.delay = max(
+                1.0 / self.settings.requests_per_second, min(self.robots.delay(url), _MAX_CRAWL_DELAY)
+            )
             links = self._page(url)
             progress("file", 1)
             if depth < self.settings.max_depth:
@@ -372,8 +384,8 @@ class Crawler:
                 headers["if-modified-since"] = old.last_modified
         try:
             got = self.fetcher.get(url, headers, html_only=True)
-        except Refused as exc:
-            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one bad page never stops a crawl: it is reported with its reason
+            reason = str(exc) if isinstance(exc, Refused) else f"cannot fetch ({type(exc).__name__}: {str(exc)[:120]})"
             if reason.startswith(("not an HTML page", "redirects to")):
                 self.report.excluded.append({"url": url, "reason": reason})  # the saved copy, if any, goes
             else:
@@ -382,8 +394,10 @@ class Crawler:
             return []
         self.report.fetched += 1
         final = got.url
-        if final != url and self.state.get(final) is not None and final in self.reached:
-            return []  # a redirect to a page this crawl already has
+        if final != url:
+            if final in self.seen:
+                return []  # a redirect to a page this crawl already has
+            self.seen.add(final)
         if got.status == 304 and old is not None:
             self.reached.add(url)
             self.report.unchanged += 1

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+")
 SHORT_WORDS = 4  # an element of fewer words must be a whole line of the main text to count as content
 RUN_SHARE = 0.8  # a long element that trafilatura reflowed: this share of its word trigrams is in the main text
+SHORT_RUN = 3  # word characters a run of short elements between kept ones must have to be matched
 
 
 def _words(text: str) -> list[str]:
@@ -42,6 +43,7 @@ class MainText:
         self._joined = " " + " ".join(words) + " "
         self._lines = {" ".join(_words(line)) for line in text.splitlines()}
         self._trigrams = set(zip(words, words[1:], words[2:], strict=False))
+        self._squashed = "".join(words)  # trafilatura runs a grid's cells together ("TypeMethodvoiddelete()")
 
     def contains(self, text: str) -> bool:
         words = _words(text)
@@ -54,6 +56,11 @@ class MainText:
             return True
         grams = list(zip(words, words[1:], words[2:], strict=False))
         return bool(grams) and sum(g in self._trigrams for g in grams) >= RUN_SHARE * len(grams)
+
+    def contains_run(self, texts: Sequence[str]) -> bool:
+        """Whether elements that follow each other are, run together, in the main text (a grid of short cells)."""
+        squashed = "".join("".join(_words(t)) for t in texts)
+        return len(squashed) >= SHORT_RUN and squashed in self._squashed
 
 
 _CHROME_TAGS = ("nav", "aside")
@@ -106,7 +113,22 @@ def main_text(html: str) -> str:
 def keep_main(elements: Sequence[Any], main: MainText) -> list[Any]:
     """The elements that are the page's main content: text in it, and the headings above such text."""
     is_title = [getattr(el, "category", "") == "Title" for el in elements]
-    kept = [not t and main.contains(getattr(el, "text", "") or "") for el, t in zip(elements, is_title, strict=True)]
+    texts = [getattr(el, "text", "") or "" for el in elements]
+    kept = [not t and main.contains(text) for text, t in zip(texts, is_title, strict=True)]
+    # A run of elements after a heading or kept content and before kept content that is in the main text as a whole
+    # is content too (the cells of a grid, which trafilatura runs together).
+    i = 0
+    while i < len(elements):
+        if kept[i] or is_title[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(elements) and not kept[j] and not is_title[j]:
+            j += 1
+        after_content = i > 0 and (kept[i - 1] or is_title[i - 1])
+        if after_content and j < len(elements) and kept[j] and main.contains_run(texts[i:j]):
+            kept[i:j] = [True] * (j - i)
+        i = j
     for i, el in enumerate(elements):
         if not is_title[i]:
             continue

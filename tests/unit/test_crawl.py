@@ -42,7 +42,9 @@ def test_urls_are_normalized_and_only_http_is_crawlable() -> None:
     assert normalize("HTTP://Example.COM:80/a#top") == "http://example.com/a"
     assert normalize("../b?x=1", "https://example.com:8443/docs/a/") == "https://example.com:8443/docs/b?x=1"
     assert normalize("https://user:pw@example.com") == "https://example.com/"
-    for bad in ("mailto:a@example.com", "javascript:alert(1)", "file:///etc/passwd", "ftp://example.com/", "http://"):
+    assert normalize("http://Bücher.example/a") == "http://xn--bcher-kva.example/a"
+    bad_urls = ("mailto:a@example.com", "javascript:alert(1)", "file:///etc/passwd", "ftp://example.com/", "http://")
+    for bad in (*bad_urls, "http://../x", "http://a..b/"):  # a host names a mirror folder: never a path
         assert normalize(bad) is None
 
 
