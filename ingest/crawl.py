@@ -189,10 +189,13 @@ class Fetcher:
         if declared.isdigit() and int(declared) > limit:
             raise Refused(f"page is {int(declared)} bytes, over crawl.max_page_bytes={limit}")
         data = bytearray()
+        deadline = time.monotonic() + self.settings.timeout_s  # the timeout bounds each read; this the whole body
         for part in response.iter_bytes():
             data += part
             if len(data) > limit:
                 raise Refused(f"page is over crawl.max_page_bytes={limit}")
+            if time.monotonic() > deadline:
+                raise Refused(f"page took over crawl.timeout_s={self.settings.timeout_s:g} s to download")
         return bytes(data)
 
     def _wait(self) -> None:

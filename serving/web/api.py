@@ -226,6 +226,8 @@ class Api:
         # A file outside the identity's collections is "not indexed" for them: its existence is not confirmed.
         if not self.assistant.may_read_file(identity, source):
             raise ApiError(404, "not an indexed file", "not_found")
+        if source.startswith(("http://", "https://")):
+            raise ApiError(404, "a crawled web page is not served from here; open its URL", "not_found")
         path = served_file(source)
         if path is None:
             raise ApiError(404, "the file is no longer on disk (or was replaced by a link); re-run ingest", "not_found")
