@@ -42,7 +42,7 @@ def _page(title: str, body: str, extra: str = "") -> bytes:
     paras = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
     return (
         f"<!doctype html><html><head><title>{title}</title></head><body>{CHROME}"
-        f"<div class=\"body\"><h1>{title}</h1>{paras}{extra}</div>{FOOTER}</body></html>"
+        f'<div class="body"><h1>{title}</h1>{paras}{extra}</div>{FOOTER}</body></html>'
     ).encode()
 
 
