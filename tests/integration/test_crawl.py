@@ -313,3 +313,30 @@ def test_a_crawl_killed_mid_run_is_completed_by_the_next_one(servers: tuple[Site
     _crawl(site, clean)
     assert _observable(killed) == _observable(clean)
     assert len({s for s, _, _ in _observable(clean)["chroma"]}) == 44
+
+
+def test_a_watched_site_is_crawled_again_on_its_schedule(servers: tuple[Site, Site], tmp_path: Path) -> None:
+    """`python -m ingest URL --watch`: the site again every crawl.recrawl_minutes, one report each, until SIGTERM."""
+    site, other = servers
+    _build(site, other)
+    index = tmp_path / "idx"
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "ingest", site.url + "/", "--index", str(index), "--watch", "--json"],
+        cwd=ROOT,
+        env={**os.environ, **FAST, "KB_CRAWL__RECRAWL_MINUTES": "0.02"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["crawl"]["stored"] == 4
+        site.html("/faq.html", _page("FAQ", "The refund window is now ninety days.\n\n" + _filler("faq")))
+        again = json.loads(proc.stdout.readline())  # the next scheduled crawl, about a second later
+        assert again["crawl"]["stored"] == 1 and again["changed"] == 1 and again["crawl"]["unchanged"] == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    assert "ninety days" in _indexed(index)[f"{site.url}/faq.html"]
