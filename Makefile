@@ -20,8 +20,8 @@ export HF_HUB_OFFLINE=1
 export ANONYMIZED_TELEMETRY=False
 export DO_NOT_TRACK=1
 
-.PHONY: setup setup-llm browser oidc-provider prometheus postgres demo serve serve-llm model ingest list test test-unit test-integration test-api lint security-lint layers bench bench-ingest \
-	bench-retrieval bench-serving bench-scale eval eval-handbook eval-answers train-reranker train-verifier verifier-data clean-index
+.PHONY: setup setup-llm browser oidc-provider prometheus postgres tesseract demo serve serve-llm model ingest list test test-unit test-integration test-api lint security-lint layers bench bench-ingest \
+	bench-retrieval bench-serving bench-scale bench-ocr eval eval-handbook eval-answers train-reranker train-verifier verifier-data clean-index
 
 setup: $(STAMP)
 
@@ -31,6 +31,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q torch==2.13.0
 	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	@# OCR: RapidOCR without its opencv-python requirement (libGL); opencv-python-headless, installed above, is its cv2
+	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) --no-deps rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
 # The embedded LLM (llama.cpp) and the bundled GGUF: only for the local backend, `make model` and the tests;
@@ -57,6 +59,10 @@ browser:
 # Prometheus and promtool (Debian's package) for the metrics and alert-rule tests.
 prometheus:
 	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+
+# Tesseract 5 with English (Debian's packages): the other OCR engine (ingest.ocr: tesseract), checked by the tests.
+tesseract:
+	@command -v tesseract >/dev/null || { apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; }
 
 # PostgreSQL's server binaries (Debian's package) for the conversation-store tests; the tests start a throwaway
 # cluster on a loopback port and never touch a system one.
@@ -104,13 +110,13 @@ list: setup
 # The suite runs in TEST_WORKERS processes (pytest-xdist), each test file whole in one of them, so a file's
 # module-scoped servers start once; session fixtures (the embedder, the sample index) are built once per worker.
 TEST_WORKERS ?= 2
-test: setup-llm browser oidc-provider prometheus postgres security-lint layers verifier-data
+test: setup-llm browser oidc-provider prometheus postgres tesseract security-lint layers verifier-data
 	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
-test-unit: setup
+test-unit: setup tesseract
 	$(PYTHON) -m pytest -q tests/unit
 
-test-integration: setup-llm browser oidc-provider prometheus postgres
+test-integration: setup-llm browser oidc-provider prometheus postgres tesseract
 	$(PYTHON) -m pytest -q -m integration tests/integration
 
 # Schemathesis against /v1 with more generated requests than the test suite's run (all checks, no failures).
@@ -175,6 +181,10 @@ train-verifier: setup verifier-data
 
 bench-ingest: setup
 	$(PYTHON) -m eval bench-ingest
+
+# OCR engines on 10 degraded scans of the Debian Reference (fetched once with apt-get download): accuracy, pages/s.
+bench-ocr: setup tesseract
+	$(PYTHON) -m eval bench-ocr
 
 clean-index:
 	rm -rf data/index

@@ -58,6 +58,7 @@ class IngestSettings(Section):
     extensions: tuple[str, ...] = (
         ".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".txt",
         ".csv", ".tsv", ".xlsx", ".ods", ".eml",
+        ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp",
     )  # fmt: skip
     batch_chunks: int = Field(default=2048, ge=1)  # chunks embedded together (sorted by length) per write
     skip_hidden: bool = True
@@ -77,6 +78,16 @@ class IngestSettings(Section):
     watch_paths: tuple[Path, ...] = ()
     watch_debounce_s: float = Field(default=1.0, ge=0.05, le=600)
     watch_max_delay_s: float = Field(default=30.0, ge=0.05)
+    # OCR for images and PDF pages without a usable text layer (ingest/ocr.py); engines measured by
+    # `python -m eval bench-ocr` (BENCHMARKS.md). off: images are skipped and scanned pages left out.
+    ocr: Literal["auto", "rapidocr", "tesseract", "off"] = "auto"  # auto: tesseract where installed, else rapidocr
+    ocr_dpi: int = Field(default=200, ge=50, le=600)  # resolution scanned PDF pages are rendered at for OCR
+    ocr_min_chars: int = Field(default=20, ge=0)  # a PDF page with fewer non-space text-layer characters is OCR'd
+    ocr_max_pixels: int = Field(default=50_000_000, ge=10_000)  # larger images are refused (decompression bombs)
+    ocr_max_side_px: int = Field(default=4000, ge=500)  # pages are scaled down to this before OCR (time per page)
+    ocr_max_frames: int = Field(default=200, ge=1)  # pages of a multi-page TIFF read at most
+    ocr_file_timeout_s: float = Field(default=300.0, gt=0)  # OCR time per file; later pages are reported unread
+    ocr_threads: int = Field(default=0, ge=0)  # threads per page; 0: every core
 
     @field_validator("extensions")
     @classmethod

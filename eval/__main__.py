@@ -68,6 +68,13 @@ def _run_retrieval_command(settings: Any, args: argparse.Namespace) -> int | Non
 
         bench_crawl(settings, _data_path(args.folder), args.out, args.max_pages)
         return 0
+    if args.command == "bench-ocr":
+        from eval.bench.bench_ocr import main as bench_ocr
+
+        dpis = [int(d) for d in args.render_dpi.split(",") if d]
+        pdf = _data_path(args.pdf) if args.pdf else None
+        bench_ocr(pdf, args.pages, args.seed, args.engines.split(","), dpis, args.threads, args.out)
+        return 0
     if args.command == "bench-ingest":
         from eval.bench.bench_ingest import main as bench_ingest
 

@@ -18,7 +18,7 @@ def parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
-    """retrieval, tune-fusion and the ingest benchmarks (bench-ingest, -ray, -pdf, -tables, -html, -crawl)."""
+    """retrieval, tune-fusion and the ingest benchmarks (bench-ingest, -ray, -pdf, -ocr, -tables, -html, -crawl)."""
     r = sub.add_parser("retrieval", help="retrieval metrics of each pipeline variant on a BEIR-layout dataset")
     r.add_argument("--dataset", type=Path, required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/")
     r.add_argument("--split", default="test", help="qrels/<split>.tsv or questions_<split>.jsonl (default: test)")
@@ -60,13 +60,24 @@ def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
     pc.add_argument("--max-pages", type=int, default=150)
     pc.add_argument("--out", type=Path, default=Path("bench/out/crawl.json"))
     pc.add_argument("--profile", help="config profile (default: default)")
+    oc = sub.add_parser("bench-ocr", help="OCR engines (RapidOCR, Tesseract) on degraded scans of a real PDF")
+    oc.add_argument(
+        "pdf", type=Path, nargs="?", help="a born-digital PDF (default: the Debian Reference, fetched once)"
+    )
+    oc.add_argument("--pages", type=int, default=10, help="pages to scan and read (default: 10)")
+    oc.add_argument("--seed", type=int, default=7)
+    oc.add_argument("--engines", default="rapidocr,tesseract", help="comma-separated (default: rapidocr,tesseract)")
+    oc.add_argument("--render-dpi", default="200", help="PdfLoader render resolutions to try, comma-separated")
+    oc.add_argument("--threads", type=int, default=0, help="threads per page (default 0: every core)")
+    oc.add_argument("--out", type=Path, default=Path("bench/out/ocr.json"))
+    oc.add_argument("--profile", help="config profile (default: default)")
     t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
     t.add_argument("--dataset", type=Path, required=True)
     t.add_argument("--split", default="train")
     t.add_argument("--json", type=Path, help="write every configuration's metrics here")
     t.add_argument("--profile", help="config profile (default: default)")
     t.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
-    return [r, b, br, pd, tb, ph, pc, t]
+    return [r, b, br, pd, oc, tb, ph, pc, t]
 
 
 def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:

@@ -65,6 +65,8 @@ def _summary(report: object) -> str:
         lines.append(f"skipped {s['path']}: {s['reason']}")
     for n in r.notes:  # type: ignore[attr-defined]
         lines.append(f"note {n['path']}: {n['note']}")
+    for w in getattr(r, "warnings", []):
+        lines.append(f"warning {w['path']}: {w['warning']}")
     return "\n".join(lines)
 
 

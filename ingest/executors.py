@@ -28,6 +28,7 @@ from configs.errors import IngestError
 from configs.settings import ChunkingSettings, EmbeddingSettings
 from ingest.archives import ArchiveLimits
 from ingest.discovery import Candidate
+from ingest.ocr import OcrOptions
 from ingest.parsing import FileParser, Parsed, ParseStage
 from retrieval.embeddings import Embedder
 
@@ -72,7 +73,11 @@ _WORKER_PARSERS: dict[str, FileParser] = {}
 
 
 def _worker_parser(
-    chunking: ChunkingSettings, embedding: EmbeddingSettings, cache_dir: str, limits: ArchiveLimits
+    chunking: ChunkingSettings,
+    embedding: EmbeddingSettings,
+    cache_dir: str,
+    limits: ArchiveLimits,
+    ocr: OcrOptions | None = None,
 ) -> FileParser:
     """One FileParser per worker process and configuration (its chunker counts tokens with the model's
     tokenizer, which is loaded once)."""
@@ -80,11 +85,11 @@ def _worker_parser(
     from ingest.loaders import default_loaders
     from retrieval.embeddings import build_embedder
 
-    key = f"{chunking.model_dump_json()}|{embedding.model_dump_json()}|{cache_dir}|{limits}"
+    key = f"{chunking.model_dump_json()}|{embedding.model_dump_json()}|{cache_dir}|{limits}|{ocr}"
     parser = _WORKER_PARSERS.get(key)
     if parser is None:
         embedder = build_embedder(embedding, Path(cache_dir))
-        parser = FileParser(default_loaders(limits), Chunker(chunking, embedder, embedder.max_tokens))
+        parser = FileParser(default_loaders(limits, ocr), Chunker(chunking, embedder, embedder.max_tokens))
         _WORKER_PARSERS[key] = parser
     return parser
 
@@ -96,9 +101,10 @@ def _parse_files(
     embedding: EmbeddingSettings,
     cache_dir: str,
     limits: ArchiveLimits,
+    ocr: OcrOptions | None = None,
 ) -> list[Parsed]:
     """A Ray task: read, hash, parse and chunk a few files (those whose hash is not the indexed one)."""
-    parser = _worker_parser(chunking, embedding, cache_dir, limits)
+    parser = _worker_parser(chunking, embedding, cache_dir, limits, ocr)
     return [parser.parse_unless(c, h) for c, h in zip(candidates, indexed, strict=True)]
 
 
@@ -144,6 +150,7 @@ class RayExecutor:
         cache_dir: Path,
         actors: int = 0,
         limits: ArchiveLimits | None = None,
+        ocr: OcrOptions | None = None,
     ) -> None:
         try:
             import ray
@@ -158,6 +165,7 @@ class RayExecutor:
         self._chunking = chunking
         self._embedding = embedding
         self._limits = limits or ArchiveLimits()
+        self._ocr = ocr
         self._cache_dir = str(cache_dir.resolve())
         env = {
             k: os.environ[k]
@@ -209,9 +217,8 @@ class RayExecutor:
             while submitted < len(batches) and len(pending) < self._window:
                 batch = batches[submitted]
                 hashes = [indexed.get(str(c.path)) for c in batch]
-                pending.append(
-                    self._task.remote(batch, hashes, self._chunking, self._embedding, self._cache_dir, self._limits)
-                )
+                args = (batch, hashes, self._chunking, self._embedding, self._cache_dir, self._limits, self._ocr)
+                pending.append(self._task.remote(*args))  # type: ignore[call-arg]  # Ray types at most 5 arguments
                 submitted += 1
             for item in ray.get(pending.popleft()):
                 yield stage.settle(item)

@@ -28,6 +28,7 @@ from ingest.executors import Executor, LocalExecutor
 from ingest.loaders import Loader, default_loaders
 from ingest.lock import IndexLock
 from ingest.manifest import ChunkRow, FileRecord, Manifest
+from ingest.ocr import OcrOptions
 from ingest.parsing import FileParser, Parsed, ParseStage
 from ingest.plan import ChangePlan
 from ingest.records import Fingerprint, chunk_id, chunk_meta, moved_meta
@@ -53,6 +54,7 @@ class IngestReport:
     unchanged: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     notes: list[dict[str, str]] = field(default_factory=list)  # parts of indexed files left out (a hidden sheet)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # indexed files with parts not read (OCR pages)
     chunks_written: int = 0
     chunks_removed: int = 0
     pages: int = 0
@@ -68,6 +70,9 @@ class IngestReport:
 
     def note(self, path: Path | str, note: str) -> None:
         self.notes.append({"path": str(path), "note": note})
+
+    def warn(self, path: Path | str, message: str) -> None:
+        self.warnings.append({"path": str(path), "warning": message})
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -91,7 +96,7 @@ class Indexer:
         self.index_dir = index_dir
         self.embedder = embedder
         self.store = store
-        self.loaders = loaders or default_loaders(ArchiveLimits.of(ingest))
+        self.loaders = loaders or default_loaders(ArchiveLimits.of(ingest), OcrOptions.of(ingest))
         self.executor = executor or LocalExecutor(embedder)
         self._manifest: Manifest | None = None
         self._urls: Mapping[str, str] = {}  # this run's crawled pages: saved copy's path -> URL
@@ -199,6 +204,8 @@ class Indexer:
             for note in item.doc.notes if item.doc is not None else ():
                 report.note(item.candidate.path, note)
             batch.append(item)
+            for message in item.doc.warnings if item.doc is not None else ():
+                report.warn(item.candidate.path, message)
             pending += len(item.pieces)
             if item.decision is not None and item.decision.changed:
                 report.changed += 1
@@ -326,6 +333,7 @@ def build_indexer(
             cache_dir,
             actors=settings.ingest.ray_encoders,
             limits=ArchiveLimits.of(settings.ingest),
+            ocr=OcrOptions.of(settings.ingest),
         )
     return Indexer(
         settings.ingest,

@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.archives import ArchiveLimits, ArchiveRefused, check_archive
+from ingest.ocr import OcrOptions, PageReader, build_engine
 
 logger = logging.getLogger(__name__)
 
 # Bump a file type's version when its loader's output changes: the next ingest re-parses the files of that type.
 LOADER_VERSION = "1"
-# pdf 2: pypdfium2 instead of pypdf; docx/pptx/md 2: tables as rows with their headers (ingest/tables.py);
-# html 3: main content only (ingest/webpages.py) and its tables as rows
-LOADER_VERSIONS = {"pdf": "2", "docx": "2", "pptx": "2", "html": "3", "md": "2"}
+# pdf 2: pypdfium2 instead of pypdf; 3: pages without a text layer read by OCR; docx/pptx/md 2: tables as rows with
+# their headers (ingest/tables.py); html 3: main content only (ingest/webpages.py) and its tables as rows
+LOADER_VERSIONS = {"pdf": "3", "docx": "2", "pptx": "2", "html": "3", "md": "2"}
 
 
 def loader_version(file_type: str) -> str:
@@ -35,6 +36,7 @@ class Section:
     text: str
     page: int | None = None
     heading: str = ""
+    ocr: bool = False  # the text was read by OCR from an image of the page
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Document:
     sections: tuple[Section, ...]
     pages: int = 0  # pages (PDF) or slides (PPTX); 0 where the format has none
     notes: tuple[str, ...] = ()  # what was left out of a file that is indexed (a hidden sheet), for the run report
+    warnings: tuple[str, ...] = ()  # what was not read, e.g. "page 3: no text found by OCR" (in the run report)
 
     @property
     def chars(self) -> int:
@@ -107,45 +110,82 @@ class TextLoader:
 
 class PdfLoader:
     """PDF through PDFium (pypdfium2): one section per page, page numbers from 1, the page's text as PDFium reads
-    it (so offsets within a page are stable). pypdf is used only to say precisely why a file PDFium refuses
+    it (so offsets within a page are stable). A page without a usable text layer (a scan) is rendered and read by
+    OCR (ingest/ocr.py), its section marked ocr. pypdf is used only to say precisely why a file PDFium refuses
     cannot be read (a password, or damage)."""
 
     file_types: tuple[str, ...] = ("pdf",)
-    _lock = threading.Lock()  # PDFium is not thread-safe; one document at a time per process
+    _lock = threading.Lock()  # PDFium is not thread-safe; one call at a time per process (OCR runs outside it)
+
+    def __init__(self, ocr: OcrOptions | None = None) -> None:
+        self._ocr = ocr or OcrOptions()
+        self._engine = build_engine(self._ocr)
 
     def load(self, path: Path, data: bytes) -> Document:
         import pypdfium2 as pdfium
 
         if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
             raise SkipFile("not a PDF (no %PDF header); give it its real extension")
+        reader = PageReader(self._engine, self._ocr)
         with self._lock:
             try:
                 pdf = pdfium.PdfDocument(data)
             except pdfium.PdfiumError as exc:
                 raise SkipFile(_why_unreadable(data, exc)) from exc
-            try:
+        try:
+            with self._lock:
                 n_pages = len(pdf)
-                sections = []
-                for number in range(1, n_pages + 1):
-                    page = pdf[number - 1]
-                    try:
-                        textpage = page.get_textpage()
-                        text = _clean(textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n"))
-                        textpage.close()
-                    except pdfium.PdfiumError as exc:
-                        logger.warning("%s: page %d has no readable text (%s)", path, number, exc)
-                        text = ""
-                    finally:
-                        page.close()
-                    if text:
-                        sections.append(Section(text, page=number))
                 meta_title = str(pdf.get_metadata_dict(skip_empty=True).get("Title", ""))
-            finally:
+            sections = []
+            for number in range(1, n_pages + 1):
+                with self._lock:
+                    text, image = _pdf_page(pdf, number, path, self._ocr if reader.enabled else None)
+                if image is not None:
+                    found = reader.read(image, number)
+                    if found:
+                        sections.append(Section(found, page=number, ocr=True))
+                        continue
+                if text:
+                    sections.append(Section(text, page=number))
+        finally:
+            with self._lock:
                 pdf.close()
+        warnings = reader.finish()
         if not sections:
-            raise SkipFile(f"no extractable text in {n_pages} page(s) (scanned? run OCR, e.g. ocrmypdf, first)")
+            if reader.enabled:
+                why = f" ({warnings[-1]})" if warnings and "not read" in warnings[-1] else ""
+                raise SkipFile(f"no text in {n_pages} page(s), neither a text layer nor found by OCR{why}")
+            raise SkipFile(
+                f"no extractable text in {n_pages} page(s) (scanned? set ingest.ocr: auto to read it by OCR)"
+            )
         title = meta_title.strip() or path.stem
-        return Document(path, "pdf", title, tuple(sections), pages=n_pages)
+        return Document(path, "pdf", title, tuple(sections), pages=n_pages, warnings=tuple(warnings))
+
+
+def _pdf_page(pdf: Any, number: int, path: Path, ocr: OcrOptions | None) -> tuple[str, Any]:
+    """A page's text layer, and its rendering when the text layer is not usable and OCR is on (else None); the
+    rendering is bounded by ocr.max_pixels and ocr.max_side_px whatever size the page declares."""
+    import pypdfium2 as pdfium
+
+    page = pdf[number - 1]
+    try:
+        try:
+            textpage = page.get_textpage()
+            text = _clean(textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n"))
+            textpage.close()
+        except pdfium.PdfiumError as exc:
+            logger.warning("%s: page %d has no readable text (%s)", path, number, exc)
+            text = ""
+        if ocr is None or len("".join(text.split())) >= ocr.min_chars:
+            return text, None
+        width, height = page.get_size()  # points
+        scale = ocr.dpi / 72
+        scale = min(
+            scale, ocr.max_side_px / max(width, height, 1.0), (ocr.max_pixels / max(width * height, 1.0)) ** 0.5
+        )
+        return text, page.render(scale=scale, grayscale=True).to_pil()
+    finally:
+        page.close()
 
 
 def _why_unreadable(data: bytes, exc: Exception) -> str:
@@ -317,6 +357,14 @@ _FILE_TYPES = {
     ".xlsx": "xlsx",
     ".ods": "ods",
     ".eml": "eml",
+    # images, read by OCR (ingest/images.py)
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".webp": "webp",
+    ".bmp": "bmp",
 }
 
 
@@ -325,14 +373,15 @@ def file_type_of(path: Path) -> str | None:
     return _FILE_TYPES.get(path.suffix.lower())
 
 
-def default_loaders(limits: ArchiveLimits | None = None) -> dict[str, Loader]:
+def default_loaders(limits: ArchiveLimits | None = None, ocr: OcrOptions | None = None) -> dict[str, Loader]:
     """Map file type -> loader."""
+    from ingest.images import ImageLoader
     from ingest.mail import EmailLoader
     from ingest.tables import CsvLoader, OdsLoader, XlsxLoader
     from ingest.webpages import HtmlLoader  # imports this module
 
     limits = limits or ArchiveLimits()
-    loaders: list[Loader] = [TextLoader(), PdfLoader(), UnstructuredLoader(limits), HtmlLoader()]
+    loaders: list[Loader] = [TextLoader(), PdfLoader(ocr), UnstructuredLoader(limits), HtmlLoader(), ImageLoader(ocr)]
     loaders += [CsvLoader(limits.max_table_cells), XlsxLoader(limits), OdsLoader(limits)]
     by_type = {ft: loader for loader in loaders for ft in loader.file_types}
     by_type["eml"] = EmailLoader(dict(by_type))  # attachments are read by the loaders above

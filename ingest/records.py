@@ -80,6 +80,7 @@ def chunk_meta(candidate: Candidate, file_hash: str, doc: Document, piece: Piece
         start=piece.start,
         end=piece.end,
         page=piece.page,
+        ocr=doc.sections[piece.section_index].ocr,
     )
     return _placed(meta, candidate, url)
 

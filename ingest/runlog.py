@@ -28,9 +28,10 @@ class RecordedRun:
 def append_run(index_dir: Path, report: dict[str, Any]) -> None:
     """Record one run (an IngestReport as a dict): its counts, the skips' reasons only (never a path), the time.
     A failure to write is logged and never fails the run."""
-    record = {k: v for k, v in report.items() if k not in ("skipped", "notes")}
+    record = {k: v for k, v in report.items() if k not in ("skipped", "notes", "warnings")}
     record["skipped"] = [{"reason": s["reason"]} for s in report["skipped"]]
     record["notes"] = len(report.get("notes", ()))  # they name sheets and attachments: only counted
+    record["warnings"] = len(report.get("warnings", ()))
     record["time"] = time.time()
     try:
         with (index_dir / RUNS_FILE).open("a", encoding="utf-8") as out:

@@ -31,6 +31,7 @@ from typing import IO, Any
 from configs.settings import PROJECT_ROOT
 from ingest.archives import MB, ArchiveLimits
 from ingest.loaders import Document, Section, SkipFile
+from ingest.ocr import OcrOptions
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,14 @@ class IsolatedLoader:
     """Loads every file type in a child process limited to `max_mb` of address space and `timeout_s` per file.
     One child at a time, started on first use and reused until it is killed or dies; `close` ends it."""
 
-    file_types: tuple[str, ...] = ("pdf", "docx", "pptx", "html", "md", "txt", "csv", "tsv", "xlsx", "ods", "eml")
+    file_types: tuple[str, ...] = (
+        "pdf", "docx", "pptx", "html", "md", "txt", "csv", "tsv", "xlsx", "ods", "eml",
+        "png", "jpg", "tiff", "webp", "bmp",
+    )  # fmt: skip
 
-    def __init__(self, limits: ArchiveLimits, timeout_s: float, max_mb: int) -> None:
+    def __init__(self, limits: ArchiveLimits, timeout_s: float, max_mb: int, ocr: OcrOptions | None = None) -> None:
         self._limits = limits
+        self._ocr = ocr or OcrOptions()
         self._timeout = timeout_s
         self._max_mb = max_mb
         self._max_reply = int(2 * limits.max_unpacked_mb * MB) + MB  # JSON escapes can double the text
@@ -57,9 +62,14 @@ class IsolatedLoader:
         if "skip" in reply:
             raise SkipFile(str(reply["skip"]))
         doc = reply["doc"]
-        sections = tuple(Section(str(t), p if isinstance(p, int) else None, str(h)) for t, p, h in doc["sections"])
+        sections = tuple(
+            Section(str(t), p if isinstance(p, int) else None, str(h), ocr is True) for t, p, h, ocr in doc["sections"]
+        )
         notes = tuple(str(n) for n in doc.get("notes", ()))
-        return Document(path, str(doc["file_type"]), str(doc["title"]), sections, int(doc["pages"]), notes)
+        warnings = tuple(str(w) for w in doc.get("warnings", []))
+        return Document(
+            path, str(doc["file_type"]), str(doc["title"]), sections, int(doc["pages"]), notes=notes, warnings=warnings
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -106,7 +116,7 @@ class IsolatedLoader:
             start_new_session=True,  # a signal to the server's process group does not reach the child first
         )
         assert proc.stdin is not None and proc.stdout is not None
-        config = {"max_mb": self._max_mb, "limits": asdict(self._limits)}
+        config = {"max_mb": self._max_mb, "limits": asdict(self._limits), "ocr": asdict(self._ocr)}
         try:
             proc.stdin.write(json.dumps(config).encode() + b"\n")
             proc.stdin.flush()
@@ -187,7 +197,7 @@ def _child_main() -> int:
     max_text = int(limits.max_unpacked_mb * MB)
     from ingest.loaders import _partitioner, default_loaders, file_type_of
 
-    loaders = default_loaders(limits)
+    loaders = default_loaders(limits, OcrOptions(**config["ocr"]))
     try:  # imported and warmed up now (the NLP model loads on first use), so a file's time is its parsing alone
         for file_type in ("docx", "pptx", "md", "html"):
             _partitioner(file_type)
@@ -210,7 +220,7 @@ def _child_main() -> int:
                 raise SkipFile(
                     f"its text is {doc.chars / MB:.0f} MB, over ingest.max_unpacked_mb={limits.max_unpacked_mb:g}"
                 )
-            sections = [[s.text, s.page, s.heading] for s in doc.sections]
+            sections = [[s.text, s.page, s.heading, s.ocr] for s in doc.sections]
             reply = {
                 "doc": {
                     "file_type": doc.file_type,
@@ -218,6 +228,7 @@ def _child_main() -> int:
                     "pages": doc.pages,
                     "sections": sections,
                     "notes": list(doc.notes),
+                    "warnings": list(doc.warnings),
                 }
             }
         except (SkipFile, MemoryError) as exc:

@@ -35,6 +35,7 @@ class ChunkMeta:
     end: int = 0
     page: int | None = None  # PDF page or slide number, from 1
     url: str = ""  # a crawled web page's URL (ingest/crawl.py); it is then the chunk's source, not the copy's path
+    ocr: bool = False  # the text was read by OCR (a scanned page or an image); stored only when true
 
     def to_record(self, source: str) -> dict[str, Any]:
         """The flat record the stores keep (with the file's absolute path, or a web page's URL, under `source`)."""
@@ -43,6 +44,9 @@ class ChunkMeta:
             value = getattr(self, f.name)
             if f.name == "tags":
                 record.update({TAG_PREFIX + t: True for t in value})
+            elif f.name == "ocr":
+                if value:  # absent otherwise: records of text files stay as they were before OCR existed
+                    record["ocr"] = True
             elif value is not None and (value or f.name != "url"):  # a file's record has no url key
                 record[f.name] = value
         record["source"] = self.url or source
@@ -56,6 +60,8 @@ class ChunkMeta:
         tags = tuple(sorted(k[len(TAG_PREFIX) :] for k, v in record.items() if k.startswith(TAG_PREFIX) and v is True))
         if values.get("page") is not None:
             values["page"] = int(values["page"])
+        if "ocr" in values:
+            values["ocr"] = values["ocr"] is True
         return cls(tags=tags, **values)
 
 

@@ -158,6 +158,7 @@ class Assistant:
         (serving.upload_parse_*); embedding and writing happen here. A refused file leaves nothing behind."""
         from ingest.archives import ArchiveLimits
         from ingest.indexer import Indexer
+        from ingest.ocr import OcrOptions
         from ingest.sandbox import IsolatedLoader
         from serving.store.uploads import copy_uploads, settle
 
@@ -175,7 +176,10 @@ class Assistant:
             aside = uploads / ".replaced" / collection  # no collection is named with a dot (the page's rule)
             staged = copy_uploads(paths, uploads / collection, serving.upload_max_mb, aside)
             loader = IsolatedLoader(
-                ArchiveLimits.of(self.settings.ingest), serving.upload_parse_timeout_s, serving.upload_parse_max_mb
+                ArchiveLimits.of(self.settings.ingest),
+                serving.upload_parse_timeout_s,
+                serving.upload_parse_max_mb,
+                OcrOptions.of(self.settings.ingest),
             )
             refused = {str(p) for p in staged.copied}  # until the run says otherwise
             try:

@@ -171,6 +171,7 @@ def write_corpus(root: Path) -> dict[str, str]:
     (broken / "really-a-pdf.txt").write_bytes((SAMPLE / "it" / "security-policy.pdf").read_bytes())
     (broken / "not-a-docx.docx").write_text("this is plain text pretending to be a Word file")
     (broken / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    (broken / "drawing.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     (broken / "blank.md").write_text("   \n\n")
     _encrypted_pdf(broken / "encrypted.pdf")
     (broken / "loop.md").symlink_to(broken / "loop.md")
@@ -185,7 +186,8 @@ def write_corpus(root: Path) -> dict[str, str]:
         "broken/binary.txt": "binary",
         "broken/really-a-pdf.txt": "rename it to .pdf",
         "broken/not-a-docx.docx": "not a valid DOCX",
-        "broken/image.png": "unsupported file type",
+        "broken/image.png": "not a readable PNG image",
+        "broken/drawing.svg": "unsupported file type",
         "broken/blank.md": "empty",
         "broken/encrypted.pdf": "encrypted",
         "broken/loop.md": "cannot read",

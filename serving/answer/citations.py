@@ -41,11 +41,15 @@ class Citation:
     score: float
     withheld: bool = False  # the passage contained text addressed to the assistant, withheld from the model
     chunk: int = 0  # the chunk's position in its file: reading order across sections
+    ocr: bool = False  # the passage was read by OCR from a scan or an image (it may hold misread characters)
 
     @property
     def where(self) -> str:
-        """'page 3' or 'section Sick leave' or ''."""
-        return f"page {self.page}" if self.page else (f"section {self.section}" if self.section else "")
+        """'page 3' or 'section Sick leave' or '', with ' (OCR)' after text read by OCR."""
+        where = f"page {self.page}" if self.page else (f"section {self.section}" if self.section else "")
+        if self.ocr:
+            return f"{where} (OCR)" if where else "read by OCR"
+        return where
 
     @property
     def label(self) -> str:

@@ -31,5 +31,6 @@ def _citation(number: int, hit: Hit, max_chars: int) -> tuple[Citation, PromptSo
         score=round(float(hit.score), 4),
         withheld=withheld,
         chunk=meta.chunk_index,
+        ocr=meta.ocr,
     )
     return citation, PromptSource(number, citation.label, text)

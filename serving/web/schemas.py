@@ -115,6 +115,7 @@ class CitationOut(BaseModel):
     withheld: bool = Field(
         description="the passage held text addressed to the assistant, withheld from the model (shown here verbatim)"
     )
+    ocr: bool = Field(default=False, description="the passage was read by OCR from a scanned page or an image")
 
 
 class UnverifiedOut(BaseModel):
@@ -297,6 +298,7 @@ def citations_out(answer: Answer) -> list[dict[str, Any]]:
             score=c.score,
             cited=c.index in answer.cited,
             withheld=c.withheld,
+            ocr=c.ocr,
         ).model_dump()
         for c in answer.citations
     ]
