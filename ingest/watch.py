@@ -60,6 +60,8 @@ class FolderWatch:
         self._writing = writing or threading.Lock()  # shared with other writers in this process (uploads)
         self._ignore = [indexer.index_dir.resolve()]
         self._missing = ""
+        self._devices: dict[Path, int] = {}  # each root's device when first seen
+        self._held: dict[Path, bool] = {}  # whether each root held anything at its last applied run
         self.runs = 0
 
     def changed(self, path: str) -> None:
@@ -108,18 +110,39 @@ class FolderWatch:
                 wait = min(self.debounce_s - (now - self._last), self.max_delay_s - (now - self._first))
             self.stop.wait(max(wait, 0.01))
 
+    def _gone(self) -> list[Path]:
+        """Roots that are not there as they were: missing, on another device than when the watch began (a share
+        unmounted, its mount point left behind), or empty where they held files (a share that vanished)."""
+        gone = []
+        for root in self.roots:
+            try:
+                device = root.stat().st_dev
+            except OSError:
+                gone.append(root)
+                continue
+            moved = self._devices.setdefault(root, device) != device
+            emptied = root.is_dir() and self._held.get(root, False) and not any(root.iterdir())
+            if moved or emptied:
+                gone.append(root)
+        return gone
+
     def _apply(self) -> None:
-        existing = [r for r in self.roots if r.exists()]
-        if len(existing) < len(self.roots):
-            # A root that disappears (an unmounted share) must not empty the index: nothing is applied until it
-            # is back; a batch run with the other roots would delete what it holds.
-            gone = ", ".join(str(r) for r in self.roots if not r.exists())
-            if gone != self._missing:
-                logger.error("watched folder missing: %s; changes wait until it is back", gone)
-            self._missing = gone
+        gone = self._gone()
+        if gone:
+            # A run without these roots' files would delete what they hold from the index: nothing is applied
+            # until they are back. Emptying a watched folder on purpose: `python -m ingest --remove PATH`.
+            names = ", ".join(str(r) for r in gone)
+            if names != self._missing:
+                logger.error(
+                    "watched folder missing, empty or on another device (unmounted?): %s; nothing is applied until it "
+                    "is back (to drop its files from the index: python -m ingest --remove PATH)",
+                    names,
+                )
+            self._missing = names
             self._changed.set()
             self.stop.wait(max(self.debounce_s, 1.0))
             return
+        existing = self.roots
         self._missing = ""
         try:
             with self._writing:
@@ -136,6 +159,11 @@ class FolderWatch:
             logger.exception("watch: the run failed; the next change retries it")
             return
         self.runs += 1
+        for root in self.roots:
+            try:
+                self._held[root] = root.is_file() or any(root.iterdir())
+            except OSError:
+                self._held[root] = False
         self.on_report(report)
 
 
