@@ -18,7 +18,7 @@ import numpy as np
 
 from configs.errors import ModelUnavailable
 from configs.settings import EmbeddingSettings
-from retrieval import openvino_int8
+from retrieval import onnx_int8, openvino_int8
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +91,11 @@ MIN_AGREEMENT = 0.99  # ... and its vectors agree with fp32's at least this well
 def measured_precision(
     model: Any, path: Path, cache_dir: Path, threads: int | None, batch_size: int, candidates: Sequence[str]
 ) -> str:
-    """The fastest of the candidate arithmetics (fp32, bf16, int8) for this CPU and model that agrees with fp32,
-    timed once on the calibration texts (the int8 model is built first if it is not cached: about a minute); the
-    verdict is kept in cache_dir/precision.json, keyed by the CPU's model and vector flags and the model. Flags
-    alone mislead: on a Zen 4 EPYC with AVX512-BF16 but no AMX, int8 (VNNI) encodes 3x faster than bf16."""
+    """The fastest of the candidate arithmetics (fp32, bf16, int8, onnx-int8) for this CPU and model that agrees
+    with fp32, timed once on the calibration texts (the int8 models are built first if they are not cached: about a
+    minute for OpenVINO's, seconds for ONNX Runtime's); the verdict is kept in cache_dir/precision.json, keyed by
+    the CPU's model and vector flags and the model. Flags alone mislead: on a Zen 4 EPYC with AVX512-BF16 but no
+    AMX, int8 (VNNI) encodes 3x faster than bf16."""
     import json
 
     from filelock import FileLock
@@ -156,6 +157,14 @@ def _measure(
             encoders["int8"] = lambda: int8.encode(texts, batch_size)
         else:
             logger.info("int8 products are %.2fx fp32 on this CPU: the int8 model is not built", verdict["int8_probe"])
+    if "onnx-int8" in candidates:  # cheap to build (seconds), so always timed
+        try:
+            onnx = onnx_int8.OnnxEncoder(model, path, cache_dir, threads)
+        except Exception as exc:  # a model the ONNX exporter cannot trace still runs in the other arithmetics
+            logger.warning("cannot build the ONNX int8 copy of %s (%s): it is not a candidate", path, exc)
+            verdict["onnx-int8_error"] = str(exc)[:200]
+        else:
+            encoders["onnx-int8"] = lambda: onnx.encode(texts, batch_size)
     seconds: dict[str, float] = {}
     vectors: dict[str, np.ndarray] = {}
     if len(encoders) > 1:  # fp32 alone needs no timing
@@ -191,7 +200,8 @@ class SentenceTransformerEmbedder:
         self._settings = settings
         self._cache_dir = cache_dir or Path("data/models")
         self._int8: openvino_int8.Int8Encoder | None = None
-        self._int8_path: Path | None = None
+        self._model_dir: Path | None = None
+        self._onnx: onnx_int8.OnnxEncoder | None = None
         self._model: Any = None
         self._counter: Any = None
         self._lock = threading.Lock()
@@ -209,13 +219,14 @@ class SentenceTransformerEmbedder:
 
     def fingerprint(self) -> str:
         """Identifies what produced the vectors; a change means stored vectors must be recomputed."""
-        # int8 vectors agree with fp32 at cosine ~0.997: close, but an index is not mixed from both (bf16 agrees
-        # at 0.9999 and shares fp32's fingerprint).
+        # int8 vectors agree with fp32 at cosine ~0.997 (OpenVINO) or ~0.99 (ONNX Runtime): close, but an index is
+        # not mixed from any two of them (bf16 agrees at 0.9999 and shares fp32's fingerprint).
         if self._settings.precision == "auto" and self._settings.device == "cpu":
-            int8 = self.precision == "int8"  # measured when the model loads
+            precision = self.precision  # measured when the model loads
         else:
-            int8 = self._settings.precision == "int8"
-        return f"{self.name}|{self._settings.document_prefix}" + ("|int8" if int8 else "")
+            precision = self._settings.precision
+        suffix = f"|{precision}" if precision in ("int8", "onnx-int8") else ""
+        return f"{self.name}|{self._settings.document_prefix}{suffix}"
 
     def _load(self) -> Any:
         if self._model is not None:
@@ -244,7 +255,14 @@ class SentenceTransformerEmbedder:
                             "embedding.precision is int8 but openvino/nncf are not installed; run `make setup` "
                             "or set embedding.precision: fp32"
                         )
-                    self._int8_path = path  # compiled on first encode: a run that encodes nothing never waits
+                    self._model_dir = path  # compiled on first encode: a run that encodes nothing never waits
+                if precision == "onnx-int8":
+                    if not onnx_int8.installed():
+                        raise ModelUnavailable(
+                            "embedding.precision is onnx-int8 but onnx/onnxruntime are not installed; run "
+                            "`make setup` or set embedding.precision: fp32"
+                        )
+                    self._model_dir = path
                 self._precision = precision
                 logger.info("loaded embedder %s from %s (%s)", self.name, path, precision)
                 self._model = model
@@ -254,20 +272,31 @@ class SentenceTransformerEmbedder:
         if self._int8 is None:
             with self._lock:
                 if self._int8 is None:
-                    assert self._int8_path is not None
+                    assert self._model_dir is not None
                     self._int8 = openvino_int8.Int8Encoder(
-                        model, self._int8_path, self._cache_dir, self._settings.threads
+                        model, self._model_dir, self._cache_dir, self._settings.threads
                     )
         return self._int8
 
+    def _onnx_encoder(self, model: Any) -> onnx_int8.OnnxEncoder:
+        if self._onnx is None:
+            with self._lock:
+                if self._onnx is None:
+                    assert self._model_dir is not None
+                    self._onnx = onnx_int8.OnnxEncoder(model, self._model_dir, self._cache_dir, self._settings.threads)
+        return self._onnx
+
     def _auto_precision(self, model: Any, path: Path) -> str:
         """The fastest arithmetic this CPU has that agrees with fp32: bf16 where the CPU has it natively, int8
-        where OpenVINO is installed (with VNNI or AVX2 alone), fp32; measured once per CPU and remembered."""
+        where OpenVINO is installed (with VNNI or AVX2 alone), onnx-int8 where onnx and onnxruntime are, fp32;
+        measured once per CPU and remembered."""
         candidates = ["fp32"]
         if cpu_has_native_bf16():
             candidates.append("bf16")
         if openvino_int8.installed():
             candidates.append("int8")
+        if onnx_int8.installed():
+            candidates.append("onnx-int8")
         if candidates == ["fp32"]:
             return "fp32"
         return measured_precision(
@@ -318,6 +347,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
         if self._precision == "int8":
             return self._int8_encoder(model).encode(list(texts), self._settings.batch_size)
+        if self._precision == "onnx-int8":
+            return self._onnx_encoder(model).encode(list(texts), self._settings.batch_size)
         with self._arithmetic():
             vectors = model.encode(
                 list(texts),

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.batching import BatchTokenizer, encode_by_length
+
 logger = logging.getLogger(__name__)
 
 CALIBRATION = Path(__file__).with_name("calibration.txt")
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def installed() -> bool:
@@ -125,8 +126,7 @@ class Int8Encoder:
     def __init__(self, st_model: Any, model_dir: Path, cache_dir: Path, threads: int | None) -> None:
         import openvino as ov
 
-        self._tokenizer = st_model.tokenizer
-        self._max_length = int(st_model.max_seq_length)
+        self._tokenizer = BatchTokenizer(st_model)
         target = cache_dir / f"{model_dir.name}-int8-{_cache_key(model_dir)}"
         if not (target / "model.xml").exists():
             self._build(st_model, target)
@@ -137,12 +137,10 @@ class Int8Encoder:
         self.path = target
 
     def _tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        enc = self._tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self._max_length, return_tensors="np"
-        )
-        if "token_type_ids" not in enc:
+        enc = self._tokenizer(texts)
+        if "token_type_ids" not in enc:  # the converted model always takes three inputs
             enc["token_type_ids"] = np.zeros_like(enc["input_ids"])
-        return {k: np.asarray(enc[k], dtype=np.int64) for k in INPUTS}
+        return enc
 
     def _build(self, st_model: Any, target: Path) -> None:
         import nncf
@@ -180,12 +178,6 @@ class Int8Encoder:
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """Unit vectors, batches sorted by length so padding is minimal (as sentence-transformers does)."""
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.zeros(
-            (len(texts), int(self._compiled.outputs[0].get_partial_shape()[1].get_length())), dtype=np.float32
-        )
+        dim = int(self._compiled.outputs[0].get_partial_shape()[1].get_length())
         request = self._compiled.create_infer_request()  # one per call: a compiled model's own is not thread-safe
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            out[idx] = request.infer(self._tokenize([texts[i] for i in idx]))[0]
-        return out
+        return encode_by_length(texts, batch_size, dim, self._tokenize, lambda batch: request.infer(batch)[0])

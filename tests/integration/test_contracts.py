@@ -25,6 +25,31 @@ class TestSentenceTransformerEmbedder(EmbedderContract):
         return embedder
 
 
+@pytest.fixture(scope="module")
+def onnx_int8_embedder() -> Any:
+    """The bundled model in ONNX Runtime's int8 (built into the tests' model folder once per machine)."""
+    from configs.settings import EmbeddingSettings
+    from retrieval.embeddings import build_embedder
+
+    emb = build_embedder(EmbeddingSettings(precision="onnx-int8"), TEST_MODELS)
+    emb.embed_query("warm up")
+    return emb
+
+
+class TestOnnxInt8Embedder(EmbedderContract):
+    @pytest.fixture
+    def embedder(self, onnx_int8_embedder: Any) -> Any:
+        return onnx_int8_embedder
+
+    def test_fingerprint_differs_from_every_other_arithmetic(self, embedder: Any) -> None:
+        """An index is never mixed from two arithmetics whose vectors differ: onnx-int8 has its own chunk ids."""
+        from configs.settings import EmbeddingSettings
+        from retrieval.embeddings import build_embedder
+
+        others = {build_embedder(EmbeddingSettings(precision=p), TEST_MODELS).fingerprint() for p in ("fp32", "int8")}
+        assert embedder.precision == "onnx-int8" and embedder.fingerprint() not in others and len(others) == 2
+
+
 class TestChromaEmbedded(StoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> Any:
@@ -72,6 +97,26 @@ def test_auto_precision_is_measured_once_per_cpu_and_remembered(embedder: Any, t
     entry["choice"] = "bf16" if choice != "bf16" else "int8"  # a remembered verdict is used, not re-measured
     (tmp_path / "precision.json").write_text(json.dumps(record))
     assert measured_precision(model, model_dir, tmp_path, None, 32, candidates) == entry["choice"]
+
+
+def test_auto_times_the_onnx_int8_copy_and_remembers_it(embedder: Any, tmp_path: Path) -> None:
+    """onnx-int8 is always a timed candidate of auto (it builds in seconds); its timing and agreement are kept."""
+    from retrieval import onnx_int8, openvino_int8
+    from retrieval.embeddings import MIN_AGREEMENT, MIN_SPEEDUP, measured_precision, resolve_model_path
+
+    model_dir = resolve_model_path("bundled")
+    model = embedder._load()
+    folder = onnx_int8.OnnxEncoder(model, model_dir, TEST_MODELS, None).path  # built once per machine
+    shutil.copytree(folder, tmp_path / folder.name)
+    choice = measured_precision(model, model_dir, tmp_path, None, 32, ["fp32", "onnx-int8"])
+    entry = json.loads((tmp_path / "precision.json").read_text())[
+        f"{openvino_int8.cpu_signature()}|{model_dir}|fp32,onnx-int8"
+    ]
+    seconds, agreement = entry["seconds"], entry["agreement"]
+    assert entry["choice"] == choice and set(seconds) == {"fp32", "onnx-int8"}
+    assert agreement["onnx-int8"] >= MIN_AGREEMENT, entry
+    fast = seconds["fp32"] / seconds["onnx-int8"] >= MIN_SPEEDUP
+    assert choice == ("onnx-int8" if fast else "fp32"), entry
 
 
 def test_an_int8_model_is_built_only_where_int8_products_are_measurably_faster(embedder: Any, tmp_path: Path) -> None:

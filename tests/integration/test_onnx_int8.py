@@ -1,0 +1,98 @@
+"""The ONNX Runtime copy of the embedder: the exported graph computes what sentence-transformers does, its int8
+version agrees with fp32, and it is built once per model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import TEST_MODELS
+
+pytestmark = pytest.mark.integration
+
+
+def _calibration() -> list[str]:
+    from retrieval.openvino_int8 import CALIBRATION
+
+    texts = [t for t in CALIBRATION.read_text(encoding="utf-8").splitlines() if t.strip()][:128]
+    return texts + [" ".join(texts[i : i + 30]) for i in (0, 30, 60)]  # longer than max_seq_length: truncated
+
+
+@pytest.fixture(scope="module")
+def distilbert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random DistilBERT sentence-transformer, a model whose tokenizer makes no token_type_ids, built from
+    the bundled model's vocabulary (nothing downloaded)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizerFast
+
+    from retrieval.embeddings import resolve_model_path
+
+    root = tmp_path_factory.mktemp("distilbert")
+    torch.manual_seed(0)
+    tokenizer = DistilBertTokenizerFast(vocab_file=str(resolve_model_path("bundled") / "vocab.txt"))
+    config = DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=64, n_layers=2, n_heads=2, hidden_dim=128)
+    DistilBertModel(config).save_pretrained(root / "hf")
+    tokenizer.save_pretrained(root / "hf")
+    SentenceTransformer(modules=[Transformer(str(root / "hf"), max_seq_length=64), Pooling(64, "mean")]).save(
+        str(root / "st")
+    )
+    return root / "st"
+
+
+def _st(path: Path) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+def test_the_exported_graph_computes_sentence_transformers_vectors(embedder: Any) -> None:
+    """fp32 in ONNX Runtime is the same model: equal vectors, texts past max_seq_length truncated alike, in
+    batches that mix lengths (padding); int8 agrees with fp32 as auto requires of it."""
+    from retrieval.embeddings import MIN_AGREEMENT, resolve_model_path
+    from retrieval.onnx_int8 import OnnxEncoder
+
+    model, model_dir, texts = embedder._load(), resolve_model_path("bundled"), _calibration()
+    assert max(len(model.tokenizer(t)["input_ids"]) for t in texts) > model.max_seq_length
+    reference = np.asarray(model.encode(texts, batch_size=32, normalize_embeddings=True))
+    fp32 = OnnxEncoder(model, model_dir, TEST_MODELS, None, quantized=False).encode(texts, 32)
+    assert float(np.min(np.sum(reference * fp32, axis=1))) > 0.9999
+    int8 = OnnxEncoder(model, model_dir, TEST_MODELS, None).encode(texts, 32)
+    assert float(np.mean(np.sum(reference * int8, axis=1))) >= MIN_AGREEMENT
+
+
+def test_a_model_without_token_type_ids_exports_too(distilbert: Path, tmp_path: Path) -> None:
+    from retrieval.onnx_int8 import OnnxEncoder
+
+    model, texts = _st(distilbert), _calibration()[:40] + _calibration()[-1:]
+    assert "token_type_ids" not in model.tokenizer(["x"])
+    reference = np.asarray(model.encode(texts, batch_size=8, normalize_embeddings=True))
+    fp32 = OnnxEncoder(model, distilbert, tmp_path, None, quantized=False).encode(texts, 8)
+    assert float(np.min(np.sum(reference * fp32, axis=1))) > 0.9999
+    int8 = OnnxEncoder(model, distilbert, tmp_path, None).encode(texts, 8)
+    assert int8.shape == reference.shape and np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-3)
+
+
+def test_the_copy_is_built_once_and_reused(distilbert: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A second encoder (another process, a restart) loads the cached copy: nothing is exported again."""
+    from retrieval import onnx_int8
+
+    model = _st(distilbert)
+    assert not onnx_int8.built(distilbert, tmp_path)
+    with caplog.at_level(logging.INFO, logger="retrieval.onnx_int8"):
+        first = onnx_int8.OnnxEncoder(model, distilbert, tmp_path, None)
+        assert [r.message for r in caplog.records if "building" in r.message]
+        caplog.clear()
+        files = {p.name: p.stat().st_mtime_ns for p in first.path.iterdir()}
+        assert onnx_int8.built(distilbert, tmp_path) and set(files) == {onnx_int8.FP32_FILE, onnx_int8.INT8_FILE}
+        second = onnx_int8.OnnxEncoder(model, distilbert, tmp_path, None)
+        assert not caplog.records, [r.message for r in caplog.records]  # not built, not even half-way
+    assert second.path == first.path and {p.name: p.stat().st_mtime_ns for p in second.path.iterdir()} == files
+    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no half-built folder left behind
+    texts = _calibration()[:8]
+    assert np.allclose(first.encode(texts, 4), second.encode(texts, 4), atol=1e-5)
