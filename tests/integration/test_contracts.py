@@ -99,26 +99,6 @@ def test_auto_precision_is_measured_once_per_cpu_and_remembered(embedder: Any, t
     assert measured_precision(model, model_dir, tmp_path, None, 32, candidates) == entry["choice"]
 
 
-def test_auto_times_the_onnx_int8_copy_and_remembers_it(embedder: Any, tmp_path: Path) -> None:
-    """onnx-int8 is always a timed candidate of auto (it builds in seconds); its timing and agreement are kept."""
-    from retrieval import onnx_int8, openvino_int8
-    from retrieval.embeddings import MIN_AGREEMENT, MIN_SPEEDUP, measured_precision, resolve_model_path
-
-    model_dir = resolve_model_path("bundled")
-    model = embedder._load()
-    folder = onnx_int8.OnnxEncoder(model, model_dir, TEST_MODELS, None).path  # built once per machine
-    shutil.copytree(folder, tmp_path / folder.name)
-    choice = measured_precision(model, model_dir, tmp_path, None, 32, ["fp32", "onnx-int8"])
-    entry = json.loads((tmp_path / "precision.json").read_text())[
-        f"{openvino_int8.cpu_signature()}|{model_dir}|fp32,onnx-int8"
-    ]
-    seconds, agreement = entry["seconds"], entry["agreement"]
-    assert entry["choice"] == choice and set(seconds) == {"fp32", "onnx-int8"}
-    assert agreement["onnx-int8"] >= MIN_AGREEMENT, entry
-    fast = seconds["fp32"] / seconds["onnx-int8"] >= MIN_SPEEDUP
-    assert choice == ("onnx-int8" if fast else "fp32"), entry
-
-
 def test_an_int8_model_is_built_only_where_int8_products_are_measurably_faster(embedder: Any, tmp_path: Path) -> None:
     """On a CPU without VNNI (AVX2 only) int8 products run no faster than fp32: a two-second probe of them saves
     building the int8 model (about a minute) that the full measurement would then throw away."""
