@@ -101,7 +101,11 @@ class CrawlSettings(Section):
     max_pages: int = Field(default=1000, ge=1)  # pages fetched per crawl (unchanged ones included)
     max_depth: int = Field(default=10, ge=0)  # links followed from the start page (sitemap pages count as depth 0)
     requests_per_second: float = Field(default=2.0, gt=0)  # per crawl; a robots.txt Crawl-delay slows it further
-    timeout_s: float = Field(default=20.0, gt=0)  # per request
+    timeout_s: float = Field(default=20.0, gt=0)  # per request, all of it: connect, response head and body
+    max_seconds: float = Field(default=3600.0, gt=0)  # the whole crawl (indexing not included); then it stops
+    # HTTP requests per crawl, every one counted (robots.txt, sitemaps, redirects, refused pages); unset:
+    # 3 x max_pages + max_sitemaps
+    max_requests: int | None = Field(default=None, ge=1)
     max_page_bytes: int = Field(default=10_000_000, ge=1024)  # a larger page is skipped
     max_sitemaps: int = Field(default=50, ge=0)  # sitemap files read (an index's nested ones included)
     max_redirects: int = Field(default=5, ge=0)

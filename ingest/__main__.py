@@ -155,7 +155,8 @@ def _crawl_once(url: str, indexer: Indexer, settings: Settings, as_json: bool) -
     lines = [
         f"pages: {crawl['fetched']} fetched, {crawl['stored']} new or changed, {crawl['unchanged']} unchanged, "
         f"{crawl['removed']} removed, {len(crawl['excluded'])} excluded"
-        + ("" if crawl["complete"] else f" (stopped at crawl.max_pages={settings.crawl.max_pages})"),
+        + (f", {crawl['unlisted']} more excluded or skipped (not listed)" if crawl["unlisted"] else "")
+        + ("" if crawl["complete"] else f" ({crawl['stopped'] or 'stopped early: some links not followed'})"),
         f"chunks: {out['chunks_written']} written, {out['chunks_removed']} removed in {crawl['seconds']:.1f} s",
     ]
     lines += [f"excluded {e['url']}: {e['reason']}" for e in crawl["excluded"]]

@@ -16,12 +16,13 @@ import hashlib
 import logging
 import re
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 from configs.errors import IngestError
@@ -30,6 +31,7 @@ from ingest.crawlstate import CrawlState, PageRow, copy_name, site_folder
 from ingest.lock import IndexLock
 
 if TYPE_CHECKING:
+    import httpcore
     import httpx
 
     from ingest.indexer import Indexer, IngestReport
@@ -47,10 +49,37 @@ _NOT_PAGES = re.compile(
 _MAX_LINKS = 5000  # links read from one page
 _MAX_CRAWL_DELAY = 60.0  # seconds; a longer robots.txt Crawl-delay is shortened to this
 _HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
+_MAX_LISTED = 1000  # excluded / skipped URLs listed in a report; the rest are counted
+# RFC 3986 pchar (and '/', '?' in a query) plus '%': anything else in a path or query (spaces, brackets, '<>', quotes,
+# backticks, non-ASCII) is percent-encoded, so a URL cannot close a markdown link or carry markup into a citation.
+PATH_SAFE = "/:@!$&'()*+,;=%-._~"
+QUERY_SAFE = PATH_SAFE + "?"
+_UNRESERVED_ESCAPE = re.compile(r"%(2[dDeE]|5[fF]|7[eE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA])")
+_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 class Refused(Exception):
     """A URL that is not fetched (or not kept); str() is the one-line reason."""
+
+
+class Exhausted(Refused):
+    """The crawl's own budget is spent (crawl.max_requests or crawl.max_seconds): it stops here."""
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: '/a/./b/../c' -> '/a/c', so a link cannot walk out of a folder after the scope and robots.txt
+    were checked (an escaped dot, '%2e', counts as a dot: servers decode it)."""
+    segments = _UNRESERVED_ESCAPE.sub(lambda m: unquote(m.group(0)), path).split("/")
+    out = [""]
+    for segment in segments[1:]:
+        if segment == "..":
+            if len(out) > 1:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")  # '/a/b/..' names the folder '/a/'
+    return "/".join(out) or "/"
 
 
 def normalize(href: str, base: str | None = None) -> str | None:
@@ -76,7 +105,9 @@ def normalize(href: str, base: str | None = None) -> str | None:
             return None
     if port is not None and port != (443 if scheme == "https" else 80):
         host = f"{host}:{port}"
-    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
+    path = quote(remove_dot_segments(parts.path or "/"), safe=PATH_SAFE)
+    query = quote(_UNRESERVED_ESCAPE.sub(lambda m: unquote(m.group(0)), parts.query), safe=QUERY_SAFE)
+    return urlunsplit((scheme, host, path if path.startswith("/") else "/" + path, query, ""))
 
 
 @dataclass(frozen=True)
@@ -123,8 +154,70 @@ class Fetched:
     body: bytes = b""
 
 
+class _Deadline:
+    """The one deadline of the request in flight: every connect, write and read of its socket waits at most until
+    then, so a server that sends its response head or body a byte at a time cannot hold a crawl (a per-read timeout
+    restarts on every byte)."""
+
+    def __init__(self) -> None:
+        self.at = float("inf")  # time.monotonic() value
+
+    def timeout(self, timeout: float | None) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            import httpcore
+
+            raise httpcore.ReadTimeout("the request's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+
+def _bounded_transport(deadline: _Deadline) -> httpx.HTTPTransport:
+    """httpx's own transport over a network backend whose socket operations all end by the request's deadline."""
+    import httpcore
+    import httpx
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self._inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, deadline.timeout(timeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._inner.write(buffer, deadline.timeout(timeout))
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+            return Stream(self._inner.start_tls(ssl_context, server_hostname, deadline.timeout(timeout)))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class Backend(httpcore.SyncBackend):
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            inner = super().connect_tcp(host, port, deadline.timeout(timeout), local_address, socket_options)
+            return Stream(inner)
+
+    transport = httpx.HTTPTransport(trust_env=False)
+    # The pool httpx builds, with the bounded backend (HTTPTransport takes no backend argument).
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=10, network_backend=Backend()
+    )
+    return transport
+
+
 class Fetcher:
-    """GETs with the crawl's limits: its rate, timeout, byte bound and redirects checked against the scope."""
+    """GETs with the crawl's limits: its rate, one deadline per request, byte bound and redirects checked against
+    the scope; and the crawl's own budget (crawl.max_requests, crawl.max_seconds)."""
 
     def __init__(self, settings: CrawlSettings, scope: Scope, client: httpx.Client | None = None) -> None:
         self.settings = settings
@@ -133,6 +226,9 @@ class Fetcher:
         self._next = 0.0
         self.delay = 1.0 / settings.requests_per_second
         self.requests = 0
+        self.max_requests = settings.max_requests or 3 * settings.max_pages + settings.max_sitemaps
+        self.ends = time.monotonic() + settings.max_seconds  # the whole crawl's deadline
+        self._deadline = _Deadline()
 
     @property
     def client(self) -> httpx.Client:
@@ -142,8 +238,10 @@ class Fetcher:
             self._client = httpx.Client(
                 follow_redirects=False,
                 timeout=self.settings.timeout_s,
-                headers={"user-agent": self.settings.user_agent},
+                # One coding at most, one we decode ourselves within crawl.max_page_bytes (_read).
+                headers={"user-agent": self.settings.user_agent, "accept-encoding": "gzip, deflate"},
                 trust_env=False,  # no proxy or .netrc from the environment: the crawl goes where it is told
+                transport=_bounded_transport(self._deadline),
             )
         return self._client
 
@@ -157,6 +255,7 @@ class Fetcher:
 
         for _ in range(self.settings.max_redirects + 1):
             self._wait()
+            self._deadline.at = min(time.monotonic() + self.settings.timeout_s, self.ends)
             try:
                 with self.client.stream("GET", url, headers=headers or {}) as response:
                     fetched = Fetched(url, response.status_code, {k.lower(): v for k, v in response.headers.items()})
@@ -170,7 +269,15 @@ class Fetcher:
                         fetched.body = self._read(response)
                     return fetched
             except httpx.HTTPError as exc:
+                if time.monotonic() >= self._deadline.at:
+                    if self._deadline.at >= self.ends:
+                        raise Exhausted(self._over_time()) from exc
+                    raise Refused(
+                        f"took over crawl.timeout_s={self.settings.timeout_s:g} s (connect, response head and body)"
+                    ) from exc
                 raise Refused(f"cannot fetch ({type(exc).__name__}: {str(exc)[:120]})") from exc
+            finally:
+                self._deadline.at = float("inf")
         raise Refused(f"more than crawl.max_redirects={self.settings.max_redirects} redirects")
 
     def _redirect(self, url: str, location: str, page: bool) -> str:
@@ -184,26 +291,68 @@ class Fetcher:
         return target
 
     def _read(self, response: httpx.Response) -> bytes:
+        """The body, decoded (one gzip or deflate coding at most) within crawl.max_page_bytes: never more is
+        unpacked, however well it compresses."""
         limit = self.settings.max_page_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise Refused(f"page is {int(declared)} bytes, over crawl.max_page_bytes={limit}")
+        header = response.headers.get("content-encoding", "")
+        codings = [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in _CODINGS):
+            raise Refused(f"content-encoding {header[:60]!r} not accepted; the crawler reads one of gzip, deflate")
+        coding = codings[0] if codings else ""
+        decoder: Any = None
         data = bytearray()
-        deadline = time.monotonic() + self.settings.timeout_s  # the timeout bounds each read; this the whole body
-        for part in response.iter_bytes():
-            data += part
-            if len(data) > limit:
-                raise Refused(f"page is over crawl.max_page_bytes={limit}")
-            if time.monotonic() > deadline:
-                raise Refused(f"page took over crawl.timeout_s={self.settings.timeout_s:g} s to download")
+        raw = 0
+        deadline = time.monotonic() + self.settings.timeout_s  # the socket's deadline holds too; this names it
+        try:
+            for part in response.iter_raw():
+                raw += len(part)
+                if raw > limit:
+                    raise Refused(f"page is over crawl.max_page_bytes={limit}")
+                if not coding:
+                    data += part
+                else:
+                    if decoder is None:
+                        decoder = zlib.decompressobj(_wbits(coding, part))
+                    pending = part
+                    while pending and not decoder.eof:
+                        data += decoder.decompress(pending, limit + 1 - len(data))
+                        if len(data) > limit:
+                            raise Refused(f"page is over crawl.max_page_bytes={limit} decoded ({coding})")
+                        pending = decoder.unconsumed_tail
+                if len(data) > limit:
+                    raise Refused(f"page is over crawl.max_page_bytes={limit}")
+                if time.monotonic() > deadline:
+                    raise Refused(f"page took over crawl.timeout_s={self.settings.timeout_s:g} s to download")
+        except zlib.error as exc:
+            raise Refused(f"its {coding} body cannot be decoded ({exc})") from exc
         return bytes(data)
 
     def _wait(self) -> None:
+        if self.requests >= self.max_requests:
+            raise Exhausted(
+                f"crawl.max_requests={self.max_requests} requests made (robots, sitemaps, pages, redirects)"
+            )
         now = time.monotonic()
+        if now >= self.ends:
+            raise Exhausted(self._over_time())
         if now < self._next:
-            time.sleep(self._next - now)
+            time.sleep(min(self._next - now, max(0.0, self.ends - now)))
         self._next = max(now, self._next) + self.delay
         self.requests += 1
+
+    def _over_time(self) -> str:
+        return f"the crawl ran for crawl.max_seconds={self.settings.max_seconds:g} s"
+
+
+def _wbits(coding: str, first: bytes) -> int:
+    """zlib's window bits for a body: gzip's; deflate as RFC 9110 says (zlib-wrapped), or raw as some servers send."""
+    if coding != "deflate":
+        return _CODINGS[coding]
+    wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+    return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
 
 
 @dataclass
@@ -215,9 +364,12 @@ class CrawlReport:
     stored: int = 0  # new or changed pages written to the mirror
     unchanged: int = 0  # 304, or the same bytes as the saved copy
     removed: int = 0  # pages gone, no longer HTML, disallowed or no longer reached
-    complete: bool = True  # False: stopped at crawl.max_pages (pages not reached are then kept)
+    complete: bool = True  # False: stopped early (pages not reached are then kept)
+    stopped: str = ""  # why it stopped early: crawl.max_pages, crawl.max_requests or crawl.max_seconds
+    requests: int = 0  # HTTP requests made, every one (robots.txt, sitemaps, redirects, refused pages)
     excluded: list[dict[str, str]] = field(default_factory=list)  # not crawled by design: robots, scope, not HTML
     skipped: list[dict[str, str]] = field(default_factory=list)  # failed: the saved copy, if any, is kept
+    unlisted: int = 0  # excluded or skipped URLs past the first _MAX_LISTED of each, counted only
     crawl_seconds: float = 0.0  # fetching and saving pages
     seconds: float = 0.0  # the whole run, indexing included
     ingest: dict[str, Any] = field(default_factory=dict)
@@ -230,6 +382,18 @@ class CrawlReport:
         out["crawl"] = crawl
         return out
 
+    def exclude(self, url: str, reason: str) -> None:
+        if len(self.excluded) < _MAX_LISTED:
+            self.excluded.append({"url": url, "reason": reason})
+        else:
+            self.unlisted += 1
+
+    def skip(self, url: str, reason: str) -> None:
+        if len(self.skipped) < _MAX_LISTED:
+            self.skipped.append({"path": url, "reason": reason})
+        else:
+            self.unlisted += 1
+
 
 class Robots:
     """robots.txt of each host, fetched once per crawl: 4xx allows everything; an unreachable or failing one
@@ -238,6 +402,7 @@ class Robots:
     def __init__(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
         self._parsers: dict[str, RobotFileParser | None] = {}
+        self._closed: dict[str, str] = {}  # host -> why its robots.txt shuts it (unreachable, 5xx)
         self.sitemaps: list[str] = []
 
     def _parser(self, url: str) -> RobotFileParser | None:
@@ -247,9 +412,11 @@ class Robots:
             parser = RobotFileParser()
             try:
                 got = self._fetcher.get(key + "/robots.txt")
+                failure = f"HTTP {got.status}"
+            except Exhausted:
+                raise  # not known: the crawl stops
             except Refused as exc:
-                logger.warning("%s/robots.txt: %s; nothing on that host is crawled", key, exc)
-                got = Fetched(key, 503, {})
+                got, failure = Fetched(key, 503, {}), str(exc)
             if got.status == 200:
                 parser.parse(got.body.decode("utf-8", "replace").splitlines())
                 self.sitemaps += [s for s in (parser.site_maps() or []) if normalize(s)]
@@ -257,12 +424,21 @@ class Robots:
                 parser.parse([])  # no robots.txt: everything allowed
             else:
                 parser.parse(["User-agent: *", "Disallow: /"])
+                self._closed[key] = f"robots.txt unreachable ({failure}): host not crawled; try again when it answers"
+                logger.warning("%s/robots.txt: %s; nothing on that host is crawled", key, failure)
             self._parsers[key] = parser
         return self._parsers[key]
 
     def allowed(self, url: str) -> bool:
         parser = self._parser(url)
         return parser is not None and parser.can_fetch(self._fetcher.settings.user_agent, url)
+
+    def refusal(self, url: str) -> str | None:
+        """Why robots.txt keeps url out (disallowed, or the host's robots.txt unreachable), or None."""
+        if self.allowed(url):
+            return None
+        parts = urlsplit(url)
+        return self._closed.get(f"{parts.scheme}://{parts.netloc}", "disallowed by robots.txt")
 
     def delay(self, url: str) -> float:
         parser = self._parser(url)
@@ -291,6 +467,8 @@ def sitemap_urls(fetcher: Fetcher, robots: Robots, scope: Scope) -> Iterator[str
             if got.status != 200:
                 continue
             root = ET.fromstring(got.body)
+        except Exhausted:
+            return
         except (Refused, ET.ParseError, ValueError) as exc:  # defusedxml's refusals are ValueErrors
             logger.info("sitemap %s not read: %s", url, exc)
             continue
@@ -298,8 +476,8 @@ def sitemap_urls(fetcher: Fetcher, robots: Robots, scope: Scope) -> Iterator[str
         locs = [el.text.strip() for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "loc" and el.text]
         if tag == "sitemapindex":
             todo.extend(locs)
-        else:
-            yield from locs
+        else:  # normalized like a link: no dot segments past the scope or robots.txt
+            yield from (u for u in map(normalize, locs) if u is not None)
 
 
 def page_links(html: bytes, url: str) -> tuple[list[str], bool, bool]:
@@ -346,21 +524,40 @@ class Crawler:
         self.seen: set[str] = set()  # URLs asked for (or reached through a redirect) in this crawl
 
     def run(self, progress: Callable[[str, int], None]) -> None:
+        try:
+            self._run(progress)
+        except Exhausted as exc:
+            self._stop(str(exc))
+        finally:
+            self.report.requests = self.fetcher.requests
+
+    def _stop(self, why: str) -> None:
+        self.report.complete = False
+        self.report.stopped = f"stopped early: {why}; pages not reached keep their saved copies"
+
+    def _run(self, progress: Callable[[str, int], None]) -> None:
         queue: deque[tuple[str, int]] = deque([(self.scope.start, 0)])
-        queue.extend((u, 0) for u in sitemap_urls(self.fetcher, self.robots, self.scope) if self._in_scope(u))
+        queued = {self.scope.start}
+        # Every URL queued costs a request at least, so more than the crawl may make are never kept.
+        room = self.fetcher.max_requests
+        for u in sitemap_urls(self.fetcher, self.robots, self.scope):
+            if u not in queued and self._in_scope(u) and len(queue) < room:
+                queue.append((u, 0))
+                queued.add(u)
         seen = self.seen
         while queue:
             url, depth = queue.popleft()
             if url in seen:
                 continue
             if self.report.fetched >= self.settings.max_pages:
-                self.report.complete = False
+                self._stop(f"crawl.max_pages={self.settings.max_pages} pages fetched")
                 break
             seen.add(url)
             if urlsplit(url).path.endswith(".xml") and url == self.scope.start:
                 continue  # a sitemap given as the start: its pages are queued
-            if not self.robots.allowed(url):
-                self.report.excluded.append({"url": url, "reason": "disallowed by robots.txt"})
+            why = self.robots.refusal(url)
+            if why is not None:
+                self.report.exclude(url, why)
                 continue
             self.fetcher.delay = max(
                 1.0 / self.settings.requests_per_second, min(self.robots.delay(url), _MAX_CRAWL_DELAY)
@@ -369,8 +566,12 @@ class Crawler:
             progress("file", 1)
             if depth < self.settings.max_depth:
                 for link in links:
-                    if link not in seen and self._in_scope(link):
+                    if link not in seen and link not in queued and self._in_scope(link):
+                        if len(queue) >= room:
+                            self.report.complete = False  # a page left out: the crawl did not see the whole site
+                            break
                         queue.append((link, depth + 1))
+                        queued.add(link)
 
     def _in_scope(self, url: str) -> bool:
         why = self.scope.refusal(url)
@@ -387,12 +588,15 @@ class Crawler:
                 headers["if-modified-since"] = old.last_modified
         try:
             got = self.fetcher.get(url, headers, html_only=True)
+        except Exhausted:
+            self.reached.add(url)
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad page never stops a crawl: it is reported with its reason
             reason = str(exc) if isinstance(exc, Refused) else f"cannot fetch ({type(exc).__name__}: {str(exc)[:120]})"
             if reason.startswith(("not an HTML page", "redirects to")):
-                self.report.excluded.append({"url": url, "reason": reason})  # the saved copy, if any, goes
+                self.report.exclude(url, reason)  # the saved copy, if any, goes
             else:
-                self.report.skipped.append({"path": url, "reason": reason})
+                self.report.skip(url, reason)
                 self.reached.add(url)
             return []
         self.report.fetched += 1
@@ -408,12 +612,12 @@ class Crawler:
         if got.status in (404, 410):
             return []  # not reached: its copy, if any, is removed at the end
         if got.status != 200:
-            self.report.skipped.append({"path": url, "reason": f"HTTP {got.status}; the saved copy, if any, is kept"})
+            self.report.skip(url, f"HTTP {got.status}; the saved copy, if any, is kept")
             self.reached.add(url)
             return []
         links, noindex, nofollow = page_links(got.body, final)
         if noindex:
-            self.report.excluded.append({"url": final, "reason": "the page asks not to be indexed (robots noindex)"})
+            self.report.exclude(final, "the page asks not to be indexed (robots noindex)")
             return [] if nofollow else links
         self.reached.add(final)
         digest = hashlib.sha256(got.body).hexdigest()
@@ -436,12 +640,18 @@ class Crawler:
             self.report.stored += 1
         return [] if nofollow else links
 
+    def _allowed_or_unknown(self, url: str) -> bool:
+        try:
+            return self.robots.allowed(url)
+        except Exhausted:
+            return True  # its robots.txt is not read this time: the copy is kept
+
     def prune(self) -> None:
         """Remove this crawl's pages it did not reach (all of them only when the crawl finished)."""
         for row in self.state.rows(self.scope.key):
             if row.url in self.reached:
                 continue
-            if not self.report.complete and self._in_scope(row.url) and self.robots.allowed(row.url):
+            if not self.report.complete and self._in_scope(row.url) and self._allowed_or_unknown(row.url):
                 continue  # not reached because the crawl stopped early: kept
             self.state.forget(row)
             self.report.removed += 1

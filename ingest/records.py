@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ingest.chunking import Piece
 from ingest.discovery import Candidate, Place
@@ -61,9 +61,11 @@ def _placed(meta: ChunkMeta, candidate: Candidate, url: str = "") -> ChunkMeta:
 def _at_url(meta: ChunkMeta, url: str) -> ChunkMeta:
     """A crawled page's chunk is named by its URL (host and path), not by the saved copy's file name; its
     collection stays the site's folder (the host)."""
+    from ingest.crawl import PATH_SAFE, QUERY_SAFE
+
     parts = urlsplit(url)
-    path = parts.path or "/"
-    where = parts.netloc + path + (f"?{parts.query}" if parts.query else "")
+    path = quote(parts.path or "/", safe=PATH_SAFE)  # a page crawled before URLs were normalized so: no markup in it
+    where = parts.netloc + path + (f"?{quote(parts.query, safe=QUERY_SAFE)}" if parts.query else "")
     folder = parts.netloc + path.rsplit("/", 1)[0]
     return replace(meta, relpath=where, filename=path.rsplit("/", 1)[-1] or parts.netloc, folder=folder)
 

@@ -15,6 +15,14 @@ _MAX_PENDING = 12  # longest marker we wait for, e.g. "[12, 13, 14]"
 # Characters a crawled page's URL keeps as they are in a link; anything else (spaces, quotes, brackets, parentheses,
 # '|' and '<>' that end a markdown or Slack link) is percent-encoded.
 _URL_SAFE = ":/?#@!$&*+,;=%~"
+# What ends or starts markdown markup inside link text or a list line: a page's title or URL shows as text, never as a
+# second link, an image or an HTML tag.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>])")
+
+
+def markdown_text(text: str) -> str:
+    """text as itself in markdown (a source's name, path or section): one line, its markup characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
 def source_link(source: str, base_url: str = "", page: int | None = None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from retrieval.text import content_stems, sentence_spans
-from serving.answer.citations import Citation, claims, source_link
+from serving.answer.citations import Citation, claims, markdown_text, source_link
 from serving.answer.results import Answer
 
 
@@ -65,7 +65,8 @@ def answer_markdown(answer: Answer) -> str:
     if used:
         lines.append("\n**Sources**")
         for c in used:
-            lines.append(f"{c.index}. [{c.relpath}]({file_link(c)}){', ' + c.where if c.where else ''}")
+            where = f", {markdown_text(c.where)}" if c.where else ""
+            lines.append(f"{c.index}. [{markdown_text(c.relpath)}]({file_link(c)}){where}")
     if answer.removed:
         items = "".join(
             f"<li>{html.escape(r.text)} <i>({html.escape('; '.join(r.reasons) or 'not supported')})</i></li>"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from retrieval.filters import Scope
-from serving.answer.citations import source_link
+from serving.answer.citations import markdown_text, source_link
 from serving.answer.results import Answer
 from serving.llm.protocol import Message
 
@@ -116,10 +116,10 @@ def render(answer: Answer, public_url: str | None) -> str:
     if cited:
         lines = []
         for c in cited:
-            name = c.title or c.relpath
+            name = markdown_text(c.title or c.relpath)
             if public_url or c.source.startswith(("http://", "https://")):
                 name = f"[{name}]({source_link(c.source, public_url or '')})"
-            where = f"{c.relpath}, {c.where}" if c.where else c.relpath
+            where = markdown_text(f"{c.relpath}, {c.where}" if c.where else c.relpath)
             lines.append(f"- [{c.index}] {name} ({where})")
         parts.append("**Sources**\n\n" + "\n".join(lines))
     return "\n\n".join(p for p in parts if p)
