@@ -149,8 +149,8 @@ class IsolatedLoader:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # the group is gone: the child and all it started have ended
+            os.killpg(proc.pid, signal.SIGKILL)  # the child leads its own session: this also ends the OCR it started
         proc.wait()
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:

@@ -3,7 +3,11 @@ Parsing runs in a child process bounded in time and memory; the server process o
 
 from __future__ import annotations
 
+import io
+import os
 import resource
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +106,41 @@ def test_uploads_count_against_the_rate_limit(tmp_path: Path, embedder: Any) -> 
         assistant.ingest_upload([notes[2]], "facilities", rita)
     assert not (tmp_path / "uploads" / "facilities" / "note2.md").exists()  # refused before anything was copied
     assert "Indexed 1 file(s)" in assistant.ingest_upload([notes[2]], "facilities", LOCAL)  # another identity
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract (make tesseract)")
+def test_a_timed_out_parse_leaves_no_process_behind(tmp_path: Path) -> None:
+    import psutil
+    from PIL import Image, ImageDraw
+
+    from ingest.archives import ArchiveLimits
+    from ingest.loaders import SkipFile
+    from ingest.ocr import OcrOptions
+    from ingest.sandbox import IsolatedLoader
+
+    image = Image.new("L", (3000, 3000), 255)
+    draw = ImageDraw.Draw(image)
+    for i in range(20_000):  # dense text: tesseract needs far longer than the 3 s allowed
+        draw.text(((i * 7919) % 2990, (i * 104_729) % 2990), "Invoice 42", fill=0)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    loader = IsolatedLoader(ArchiveLimits(), timeout_s=3, max_mb=4096, ocr=OcrOptions(engine="tesseract", threads=1))
+    try:
+        loader.load(Path("warm.md"), b"# Warm\n\nThe parser process is started.\n")
+        (child,) = [p for p in psutil.Process().children() if "ingest.sandbox" in " ".join(p.cmdline())]
+        with pytest.raises(SkipFile, match="longer than serving.upload_parse_timeout_s=3 s"):
+            loader.load(Path("scan.png"), out.getvalue())
+        time.sleep(0.5)
+        left = [p.pid for p in psutil.process_iter() if _running_in(p, child.pid)]
+        assert left == []  # the tesseract the child started was ended with it (a zombie left to reap is not running)
+    finally:
+        loader.close()
+
+
+def _running_in(process: Any, session: int) -> bool:
+    import psutil
+
+    try:
+        return os.getsid(process.pid) == session and process.status() != psutil.STATUS_ZOMBIE
+    except (OSError, psutil.Error):  # it ended while we looked
+        return False
