@@ -10,6 +10,7 @@ import io
 import warnings
 from pathlib import Path
 
+from ingest.budget import FileBudget
 from ingest.loaders import Document, Section, SkipFile
 from ingest.ocr import OcrOptions, PageReader, build_engine
 
@@ -35,6 +36,10 @@ class ImageLoader:
         self._engine = build_engine(self._ocr)
 
     def load(self, path: Path, data: bytes) -> Document:
+        return self.load_within(path, data, FileBudget())
+
+    def load_within(self, path: Path, data: bytes, budget: FileBudget) -> Document:
+        """As load, with OCR time counted from budget.started and the text counted in the budget."""
         from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
         file_type = IMAGE_TYPES.get(path.suffix.lower(), "png")
@@ -50,7 +55,7 @@ class ImageLoader:
             ) from exc
         except (UnidentifiedImageError, SyntaxError, OSError, ValueError, EOFError) as exc:
             raise SkipFile(f"not a readable {file_type.upper()} image ({str(exc)[:120]}); re-save it") from exc
-        reader = PageReader(self._engine, self._ocr)
+        reader = PageReader(self._engine, self._ocr, budget.started)
         frames = getattr(image, "n_frames", 1)
         multi = frames > 1
         if frames > self._ocr.max_frames:
@@ -83,6 +88,7 @@ class ImageLoader:
         notes = reader.finish()
         if not sections:
             raise SkipFile(f"no text found by OCR in this image ({notes[-1] if notes else 'blank'})")
+        budget.take_chars(sum(len(s.text) for s in sections), file_type.upper())
         return Document(
             path, file_type, path.stem, tuple(sections), pages=frames if multi else 1, warnings=tuple(notes)
         )

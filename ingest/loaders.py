@@ -7,10 +7,13 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest.archives import ArchiveLimits, ArchiveRefused, check_archive
 from ingest.ocr import OcrOptions, PageReader, build_engine
+
+if TYPE_CHECKING:
+    from ingest.budget import FileBudget  # imports this module
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +21,7 @@ logger = logging.getLogger(__name__)
 LOADER_VERSION = "1"
 # pdf 2: pypdfium2 instead of pypdf; 3: pages without a text layer read by OCR; docx/pptx/md 2: tables as rows with
 # their headers (ingest/tables.py); html 3: main content only (ingest/webpages.py) and its tables as rows
-LOADER_VERSIONS = {"pdf": "3", "docx": "2", "pptx": "2", "html": "3", "md": "2"}
+LOADER_VERSIONS = {"pdf": "3", "docx": "2", "pptx": "2", "html": "3", "md": "2", "eml": "2"}
 
 
 def loader_version(file_type: str) -> str:
@@ -122,11 +125,17 @@ class PdfLoader:
         self._engine = build_engine(self._ocr)
 
     def load(self, path: Path, data: bytes) -> Document:
+        from ingest.budget import FileBudget
+
+        return self.load_within(path, data, FileBudget())
+
+    def load_within(self, path: Path, data: bytes, budget: FileBudget) -> Document:
+        """As load, with OCR time counted from budget.started and the text counted in the budget."""
         import pypdfium2 as pdfium
 
         if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
             raise SkipFile("not a PDF (no %PDF header); give it its real extension")
-        reader = PageReader(self._engine, self._ocr)
+        reader = PageReader(self._engine, self._ocr, budget.started)
         with self._lock:
             try:
                 pdf = pdfium.PdfDocument(data)
@@ -159,6 +168,7 @@ class PdfLoader:
                 f"no extractable text in {n_pages} page(s) (scanned? set ingest.ocr: auto to read it by OCR)"
             )
         title = meta_title.strip() or path.stem
+        budget.take_chars(sum(len(s.text) for s in sections), "PDF")
         return Document(path, "pdf", title, tuple(sections), pages=n_pages, warnings=tuple(warnings))
 
 
@@ -382,7 +392,7 @@ def default_loaders(limits: ArchiveLimits | None = None, ocr: OcrOptions | None 
 
     limits = limits or ArchiveLimits()
     loaders: list[Loader] = [TextLoader(), PdfLoader(ocr), UnstructuredLoader(limits), HtmlLoader(), ImageLoader(ocr)]
-    loaders += [CsvLoader(limits.max_table_cells), XlsxLoader(limits), OdsLoader(limits)]
+    loaders += [CsvLoader(limits), XlsxLoader(limits), OdsLoader(limits)]
     by_type = {ft: loader for loader in loaders for ft in loader.file_types}
-    by_type["eml"] = EmailLoader(dict(by_type))  # attachments are read by the loaders above
+    by_type["eml"] = EmailLoader(dict(by_type), limits=limits)  # attachments are read by the loaders above
     return by_type

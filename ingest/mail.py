@@ -11,17 +11,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from pathlib import Path
 
+from ingest.archives import ArchiveLimits
+from ingest.budget import FileBudget, SharedBudgetLoader
 from ingest.loaders import Document, Loader, Section, SkipFile, file_type_of
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTACHMENTS = 20  # attachments read per message; the rest are noted in the run report
-MAX_DEPTH = 2  # a message attached to a message attached to a message is not opened
+MAX_ATTACHMENTS = 20  # attachments read per .eml file, those of an attached message included; the rest are noted
+MAX_DEPTH = 1  # an attached message is read; a message attached to it is only named in the notes
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -54,17 +57,32 @@ def _attachment_name(part: Message, number: int) -> str:
     return name[-200:]
 
 
+@dataclass
+class _Reading:
+    """One .eml file being read: the budget its whole tree of attachments shares, and the attachments opened."""
+
+    budget: FileBudget
+    opened: int = 0
+    full: bool = False  # the attachment limit was reached (and noted once)
+
+
 class EmailLoader:
     """RFC 5322 messages with MIME parts (stdlib email, policy.default): From, To, Cc, Date and Subject, the plain
-    body (else the HTML body as text), then the attachments the other loaders read (at most MAX_ATTACHMENTS)."""
+    body (else the HTML body as text), then the attachments the other loaders read. The file's limits hold for the
+    message and everything attached to it together, not for each attachment: at most MAX_ATTACHMENTS attachments in
+    all, one count of table cells and of characters, one OCR time bound; an attached message is read, the messages
+    attached to it are not."""
 
     file_types: tuple[str, ...] = ("eml",)
 
-    def __init__(self, loaders: Mapping[str, Loader], max_attachments: int = MAX_ATTACHMENTS) -> None:
+    def __init__(
+        self, loaders: Mapping[str, Loader], max_attachments: int = MAX_ATTACHMENTS, limits: ArchiveLimits | None = None
+    ) -> None:
         self._loaders = loaders
         self._max = max_attachments
+        self._limits = limits or ArchiveLimits()
 
-    def load(self, path: Path, data: bytes, depth: int = 0) -> Document:
+    def load(self, path: Path, data: bytes) -> Document:
         if data[:5] == b"%PDF-" or data[:4] == b"PK\x03\x04":
             raise SkipFile("content is a PDF or zip file, not an e-mail; give it its real extension")
         try:
@@ -72,6 +90,11 @@ class EmailLoader:
         except Exception as exc:  # the parser is lenient; this is a last resort
             raise SkipFile(f"cannot parse e-mail ({type(exc).__name__}: {str(exc)[:120]})") from exc
         assert isinstance(msg, EmailMessage)
+        budget = FileBudget(self._limits, scope=", the e-mail and all its attachments together")
+        return self._read(path, msg, _Reading(budget), 0)
+
+    def _read(self, path: Path, msg: EmailMessage, reading: _Reading, depth: int) -> Document:
+        """The message's sections; an attached message is already parsed (with the file), so it is read as is."""
         headers = [(name, _header(msg, name)) for name in _HEADERS]
         present = [f"{name}: {value}" for name, value in headers if value]
         if not present:
@@ -80,13 +103,17 @@ class EmailLoader:
         title = subject or path.stem
         body = self._body(msg)
         sections = [Section("\n".join(present) + (f"\n\n{body}" if body else ""), heading=title)]
+        reading.budget.take_chars(len(sections[0].text), "e-mail")
         notes: list[str] = []
         for number, part in enumerate(msg.iter_attachments(), 1):
             name = _attachment_name(part, number)
-            if number > self._max:
+            if reading.full:
+                break
+            if reading.opened >= self._max:
+                reading.full = True
                 notes.append(f"attachments after the first {self._max} not indexed")
                 break
-            more, why = self._attachment(part, name, depth)
+            more, why = self._attachment(part, name, reading, depth)
             sections += more
             notes += why
         for note in notes:
@@ -106,15 +133,19 @@ class EmailLoader:
                 text = ""
         return text.replace("\r\n", "\n").replace("\x00", "").strip()
 
-    def _attachment(self, part: Message, name: str, depth: int) -> tuple[list[Section], list[str]]:
+    def _attachment(self, part: Message, name: str, reading: _Reading, depth: int) -> tuple[list[Section], list[str]]:
         """The attachment's sections under 'Attachment: NAME', or a note saying why it is not indexed."""
         file_type = file_type_of(Path(name))
         loader = self._loaders.get(file_type or "")
+        inner: EmailMessage | None = None
         if part.get_content_type() == "message/rfc822":
-            inner = part.get_payload()
-            inner = inner[0] if isinstance(inner, list) and inner else inner
-            data = inner.as_bytes() if isinstance(inner, Message) else b""
-            loader, file_type = (self, "eml") if depth < MAX_DEPTH else (None, "eml")
+            if depth >= MAX_DEPTH:
+                return [], [f"attachment {name!r} not indexed: a message attached to an attached message is not read"]
+            payload = part.get_payload()
+            payload = payload[0] if isinstance(payload, list) and payload else payload
+            inner = payload if isinstance(payload, EmailMessage) else None
+            data = b"message" if inner is not None else b""
+            loader, file_type = self, "eml"
         else:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
@@ -122,16 +153,21 @@ class EmailLoader:
             return [], [f"attachment {name!r} not indexed: unsupported type"]
         if not data.strip():
             return [], [f"attachment {name!r} not indexed: empty"]
+        reading.opened += 1  # what is only named in a note is not counted
         try:
-            if isinstance(loader, EmailLoader):
-                doc = loader.load(Path(name), data, depth + 1)
+            if inner is not None:
+                doc = self._read(Path(name), inner, reading, depth + 1)
+            elif isinstance(loader, SharedBudgetLoader):  # it counts what it reads as it reads it
+                doc = loader.load_within(Path(name), data, reading.budget)
             else:
                 doc = loader.load(Path(name), data)
+                reading.budget.take_chars(doc.chars, (file_type or "attachment").upper())
         except SkipFile as exc:
             return [], [f"attachment {name!r} not indexed: {exc}"]
         except Exception as exc:  # a parser bug on one attachment must not lose the message
             logger.exception("unexpected error parsing attachment %s", name)
-            return [], [f"attachment {name!r} not indexed: parser error ({type(exc).__name__})"]
+            detail = " ".join(str(exc).split())[:120]
+            return [], [f"attachment {name!r} not indexed: parser error ({type(exc).__name__}: {detail})"]
         sections = []
         for s in doc.sections:
             heading = f"Attachment: {name}" + (f", page {s.page}" if s.page else "")

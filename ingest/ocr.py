@@ -212,12 +212,13 @@ class TesseractEngine:
 class PageReader:
     """OCR for the pages of one file, within the file's time budget; what it could not read becomes warnings."""
 
-    def __init__(self, engine: OcrEngine | None, options: OcrOptions) -> None:
+    def __init__(self, engine: OcrEngine | None, options: OcrOptions, started: float | None = None) -> None:
+        """started: time.monotonic() when the file began to be read (an e-mail: its attachments share one bound)."""
         import time
 
         self._engine = engine
         self._options = options
-        self._deadline = time.monotonic() + options.file_timeout_s
+        self._deadline = (time.monotonic() if started is None else started) + options.file_timeout_s
         self._stopped: str | None = None  # why no further page is read
         self._unread: list[int] = []
         self.warnings: list[str] = []

@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from ingest.archives import ArchiveLimits, ArchiveRefused, check_archive
+from ingest.budget import FileBudget
 from ingest.loaders import Document, Section, SkipFile, decode_text
 
 logger = logging.getLogger(__name__)
 
 MAX_CELL_CHARS = 2000  # a cell's text beyond this is cut: a row stays one readable line
+SNIFF_CHARS = 4096  # a CSV dialect is sniffed from at most this much of the start of the file
+SNIFF_LINES = 20
 MAX_COLSPAN = 64  # a merged cell is repeated under at most this many columns
 _NUMBER = re.compile(r"[-+]?(?:\d[\d\s,.'\u00a0]*)?\d(?:[.,]\d+)?(?:[eE][-+]?\d+)?\s*%?")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T][\d:.]+)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{1,2}:\d\d(?::\d\d)?")
@@ -75,13 +78,20 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
 
 
-def make_table(title: str, raw_rows: Iterable[Sequence[Any]], marked_header: bool = False) -> Table | None:
+def make_table(
+    title: str,
+    raw_rows: Iterable[Sequence[Any]],
+    marked_header: bool = False,
+    budget: FileBudget | None = None,
+    kind: str = "table",
+) -> Table | None:
     """The header is the first non-empty row, unless every value in it is a number or a date (and the format does
-    not mark it as a header): then the columns are named by letter and that row is data. None: no data rows."""
+    not mark it as a header): then the columns are named by letter and that row is data. None: no data rows.
+    With a budget, each row read is counted (its cells, an empty row as one, and its characters) as it is read."""
     rows: list[list[str]] = []
     first: Sequence[Any] = ()
     for raw in raw_rows:
-        texts = [cell_text(v) for v in raw]
+        texts = _row_texts(raw, budget, kind)
         while texts and not texts[-1]:
             texts.pop()
         if texts:
@@ -99,46 +109,44 @@ def make_table(title: str, raw_rows: Iterable[Sequence[Any]], marked_header: boo
     return Table(title, tuple(named), tuple(tuple(r) for r in rows))
 
 
+def _row_texts(raw: Sequence[Any], budget: FileBudget | None, kind: str) -> list[str]:
+    if budget is None:
+        return [cell_text(v) for v in raw]
+    budget.take_cells(max(len(raw), 1), kind)  # an empty row still costs a step
+    texts: list[str] = []
+    size, room = 0, budget.room()
+    for value in raw:  # counted cell by cell: one row repeated across 500,000 columns is a gigabyte too
+        texts.append(cell_text(value))
+        size += len(texts[-1])
+        if size > room:
+            break
+    budget.take_chars(size, kind)
+    return texts
+
+
 def render_row(table: Table, row: Sequence[str]) -> str:
     """One self-contained line: 'Title - Header: value; Header: value' (empty cells left out)."""
     cells = "; ".join(f"{h}: {v}" for h, v in zip(table.headers, row, strict=False) if v)
     return f"{table.title} - {cells}" if table.title else cells
 
 
-def table_sections(table: Table, heading: str = "", page: int | None = None) -> list[Section]:
+def table_sections(
+    table: Table, heading: str = "", page: int | None = None, budget: FileBudget | None = None, kind: str = "table"
+) -> list[Section]:
     """One section per row: the chunker never packs two rows together nor cuts one (unless a single row is longer
-    than a whole chunk, when it is split at '; ' and each piece is embedded under the table's title)."""
+    than a whole chunk, when it is split at '; ' and each piece is embedded under the table's title). With a budget,
+    what rendering adds to the cells read (the title and a header beside every value) is counted before it is built,
+    so the rows' text never exceeds ingest.max_unpacked_mb however often a long header or title repeats."""
     out = []
     for row in table.rows:
+        if budget is not None:
+            pairs = [(h, v) for h, v in zip(table.headers, row, strict=False) if v]
+            added = sum(len(h) + 4 for h, _ in pairs) + (len(table.title) + 3 if table.title else 0)
+            budget.take_chars(added, kind)
         text = render_row(table, row)
         if text:
             out.append(Section(text, page=page, heading=heading))
     return out
-
-
-class CellBudget:
-    """Counts the cells read from one file against ingest.max_table_cells."""
-
-    def __init__(self, limit: int, kind: str) -> None:
-        self.limit, self.kind, self.used = limit, kind, 0
-
-    def take(self, cells: int) -> None:
-        self.used += max(cells, 1)  # an empty row still costs a step
-        self.check(0)
-
-    def check(self, more: int) -> None:
-        """Refuse the file if `more` cells on top of those read would be over the limit."""
-        if self.used + more > self.limit:
-            raise SkipFile(
-                f"{self.kind} has more than {self.limit} cells (ingest.max_table_cells); split the file or raise "
-                "the limit"
-            )
-
-
-def _bounded(rows: Iterable[Sequence[Any]], budget: CellBudget) -> Iterator[Sequence[Any]]:
-    for row in rows:
-        budget.take(len(row))
-        yield row
 
 
 def _sheet_title(doc_title: str, sheet: str, sheets: int) -> str:
@@ -148,7 +156,11 @@ def _sheet_title(doc_title: str, sheet: str, sheets: int) -> str:
 
 
 def _workbook_document(
-    path: Path, file_type: str, title: str, sheets: list[tuple[str, str, Iterable[Sequence[Any]]]], budget: CellBudget
+    path: Path,
+    file_type: str,
+    title: str,
+    sheets: list[tuple[str, str, Iterable[Sequence[Any]]]],
+    budget: FileBudget,
 ) -> Document:
     """sheets: (name, state, rows) with state 'visible' or why it is left out; rows are read lazily."""
     sections: list[Section] = []
@@ -158,11 +170,12 @@ def _workbook_document(
         if state != "visible":
             notes.append(f"sheet {name!r} skipped: {state}")
             continue
-        table = make_table(_sheet_title(title, name, len(visible)), _bounded(rows, budget))
+        kind = file_type.upper()
+        table = make_table(_sheet_title(title, name, len(visible)), rows, budget=budget, kind=kind)
         if table is None:
             notes.append(f"sheet {name!r} skipped: no data rows")
             continue
-        sections += table_sections(table, heading=name)  # the sheet name: the chunk's section
+        sections += table_sections(table, heading=name, budget=budget, kind=kind)  # the sheet name: the chunk's section
     if not sections:
         raise SkipFile(f"no data in any visible sheet ({'; '.join(notes) or 'no sheets'})")
     for note in notes:
@@ -175,26 +188,34 @@ class CsvLoader:
 
     file_types: tuple[str, ...] = ("csv", "tsv")
 
-    def __init__(self, max_cells: int = 500_000) -> None:
-        self._max_cells = max_cells
+    def __init__(self, limits: ArchiveLimits | None = None) -> None:
+        self._limits = limits or ArchiveLimits()
 
     def load(self, path: Path, data: bytes) -> Document:
+        return self.load_within(path, data, FileBudget(self._limits))
+
+    def load_within(self, path: Path, data: bytes, budget: FileBudget) -> Document:
         tsv = path.suffix.lower() == ".tsv"
         kind = "TSV" if tsv else "CSV"
         text = decode_text(data, kind)
         dialect: type[csv.Dialect] | csv.Dialect = csv.excel_tab if tsv else csv.excel
         if not tsv:
             with contextlib.suppress(csv.Error):  # one column, or too irregular to tell: plain commas
-                dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
+                dialect = csv.Sniffer().sniff(_sample(text), delimiters=",;\t|")
         title = path.stem
-        budget = CellBudget(self._max_cells, kind)
         try:
-            table = make_table(title, _bounded(csv.reader(io.StringIO(text, newline=""), dialect), budget))
+            table = make_table(title, csv.reader(io.StringIO(text, newline=""), dialect), budget=budget, kind=kind)
         except csv.Error as exc:
             raise SkipFile(f"malformed {kind} ({exc}); check its quoting or re-export it") from exc
         if table is None:
             raise SkipFile(f"no data rows in this {kind} file (a header at most)")
-        return Document(path, kind.lower(), title, tuple(table_sections(table)))
+        return Document(path, kind.lower(), title, tuple(table_sections(table, budget=budget, kind=kind)))
+
+
+def _sample(text: str) -> str:
+    """What the dialect is sniffed from: the first SNIFF_LINES lines, at most SNIFF_CHARS (csv.Sniffer's regular
+    expressions take time quadratic in the sample on crafted input: 64 KiB of ',"a' took 43 s)."""
+    return "\n".join(text[:SNIFF_CHARS].splitlines()[:SNIFF_LINES])
 
 
 class XlsxLoader:
@@ -209,6 +230,9 @@ class XlsxLoader:
         self._limits = limits or ArchiveLimits()
 
     def load(self, path: Path, data: bytes) -> Document:
+        return self.load_within(path, data, FileBudget(self._limits))
+
+    def load_within(self, path: Path, data: bytes, budget: FileBudget) -> Document:
         import openpyxl
 
         if not data.startswith(b"PK\x03\x04"):
@@ -228,7 +252,6 @@ class XlsxLoader:
                 ws.reset_dimensions()  # the declared size can lie (and pad every row to 16,384 columns)
                 state = "visible" if ws.sheet_state == "visible" else f"{ws.sheet_state} sheet"
                 sheets.append((ws.title, state, ws.iter_rows(values_only=True)))
-            budget = CellBudget(self._limits.max_table_cells, "XLSX")
             try:
                 return _workbook_document(path, "xlsx", title, sheets, budget)
             except SkipFile:
@@ -261,6 +284,9 @@ class OdsLoader:
         self._limits = limits or ArchiveLimits()
 
     def load(self, path: Path, data: bytes) -> Document:
+        return self.load_within(path, data, FileBudget(self._limits))
+
+    def load_within(self, path: Path, data: bytes, budget: FileBudget) -> Document:
         from defusedxml import DefusedXmlException
         from defusedxml.ElementTree import fromstring
 
@@ -281,7 +307,6 @@ class OdsLoader:
             for p in s.iter(_q("style", "table-properties"))
             if p.get(_q("table", "display")) == "false"
         }
-        budget = CellBudget(self._limits.max_table_cells, "ODS")
         sheets: list[tuple[str, str, Iterable[Sequence[Any]]]] = []
         for table in root.iter(_q("table", "table")):
             name = table.get(_q("table", "name")) or f"Sheet{len(sheets) + 1}"
@@ -320,7 +345,15 @@ def _ods_cell(cell: Any) -> Any:
     return "\n".join("".join(p.itertext()) for p in cell.iter(_q("text", "p")))
 
 
-def _ods_rows(table: Any, budget: CellBudget) -> Iterator[list[Any]]:
+def _repeat(node: Any, attribute: str) -> int:
+    """A repeat count; one where it is missing or not a positive whole number."""
+    try:
+        return max(int(node.get(_q("table", attribute), "1") or 1), 1)
+    except ValueError:
+        return 1
+
+
+def _ods_rows(table: Any, budget: FileBudget) -> Iterator[list[Any]]:
     """Rows of one sheet; a repeat of empty rows or cells (how ODS pads a sheet to its full size) costs nothing."""
     for row in table.iter(_q("table", "table-row")):
         cells: list[Any] = []
@@ -328,18 +361,18 @@ def _ods_rows(table: Any, budget: CellBudget) -> Iterator[list[Any]]:
         for cell in row:
             if cell.tag not in (_q("table", "table-cell"), _q("table", "covered-table-cell")):
                 continue
-            repeat = int(cell.get(_q("table", "number-columns-repeated"), "1") or 1)
+            repeat = _repeat(cell, "number-columns-repeated")
             value = _ods_cell(cell)
             if value in ("", None):
                 pending += repeat
                 continue
-            budget.check(len(cells) + pending + repeat)
+            budget.check_cells(len(cells) + pending + repeat, "ODS")
             cells += [None] * pending + [value] * repeat
             pending = 0
-        times = int(row.get(_q("table", "number-rows-repeated"), "1") or 1)
+        times = _repeat(row, "number-rows-repeated")
         if not cells:
             continue  # empty rows are dropped anyway: a repeat of a million of them is free
-        for _ in range(times):  # each counted by _bounded
+        for _ in range(times):  # each counted, cells and characters, by make_table
             yield cells
 
 

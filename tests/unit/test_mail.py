@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import SkipFile, default_loaders
+from ingest.archives import ArchiveLimits
+from ingest.loaders import Document, SkipFile, default_loaders
 from ingest.mail import EmailLoader
 
 
@@ -100,3 +101,81 @@ def test_what_is_not_an_email_is_skipped_with_a_reason(tmp_path: Path) -> None:
         loader.load(tmp_path / "x.eml", b"just some words\nand more\n")
     with pytest.raises(SkipFile, match="not an e-mail"):
         loader.load(tmp_path / "x.eml", b"PK\x03\x04zipped")
+
+
+def _csv(msg: EmailMessage, name: str, rows: int = 3) -> None:
+    text = "Item,Price\n" + "".join(f"Widget {i},{i}\n" for i in range(rows))
+    msg.add_attachment(text.encode(), "text", "csv", filename=name)
+
+
+def test_one_budget_holds_for_a_message_and_everything_attached_to_it(tmp_path: Path) -> None:
+    limits = ArchiveLimits(max_table_cells=20)
+    loader = EmailLoader(default_loaders(limits), max_attachments=5, limits=limits)
+    # Cells: four CSVs of 8 cells each directly attached; the third goes over the message's 20.
+    msg = _message()
+    for i in range(4):
+        _csv(msg, f"p{i}.csv")
+    sections, notes = _load(tmp_path, msg, loader)
+    assert [h for h, _ in sections[1:]].count("Attachment: p1.csv") == 3
+    assert notes[0] == (
+        "attachment 'p2.csv' not indexed: CSV has more than 20 cells (ingest.max_table_cells, the e-mail and all its "
+        "attachments together); split the file or raise the limit"
+    )
+    # Attachments: three attached messages of three CSVs each are 12 attachments; 5 are read in all.
+    msg = _message()
+    for m in range(3):
+        inner = _message(f"Part {m}")
+        for i in range(3):
+            _csv(inner, f"m{m}-{i}.csv", rows=1)
+        msg.add_attachment(inner)
+    sections, notes = _load(tmp_path, msg, EmailLoader(default_loaders(), max_attachments=5))
+    read = {h.split(" > ")[-1] for h, _ in sections[1:]}
+    assert read == {"Attachment: message-1.eml", "Attachment: m0-0.csv", "Attachment: m0-1.csv",
+                    "Attachment: m0-2.csv", "Attachment: message-2.eml"}  # fmt: skip
+    assert sum(n.endswith("attachments after the first 5 not indexed") for n in notes) == 1
+    # Depth: a message attached to an attached message is named, not read.
+    deepest = _message("Deepest", "Not to be read.\n")
+    middle = _message("Middle", "Read.\n")
+    middle.add_attachment(deepest)
+    msg = _message()
+    msg.add_attachment(middle)
+    sections, notes = _load(tmp_path, msg)
+    assert not any("Not to be read" in t for _, t in sections) and any("Read." in t for _, t in sections)
+    assert notes == (
+        "attachment 'message-1.eml': attachment 'message-1.eml' not indexed: a message attached to an attached "
+        "message is not read",
+    )
+
+
+def test_ocr_time_is_counted_from_the_start_of_the_file_that_carries_the_image(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from ingest.budget import FileBudget
+    from ingest.images import ImageLoader
+    from ingest.ocr import OcrOptions
+
+    out = io.BytesIO()
+    Image.new("L", (200, 100), 255).save(out, format="PNG")
+    budget = FileBudget()
+    budget.started -= 60  # the message's other attachments have had the minute this file may take
+    with pytest.raises(SkipFile, match="over ingest.ocr_file_timeout_s=60"):
+        ImageLoader(OcrOptions(file_timeout_s=60)).load_within(Path("scan.png"), out.getvalue(), budget)
+
+
+class _BrokenLoader:
+    """Stands for a parser with a bug: it raises something other than SkipFile."""
+
+    file_types: tuple[str, ...] = ("csv",)
+
+    def load(self, path: Path, data: bytes) -> Document:
+        raise ValueError("invalid literal for int() with base 10: '2x'\nsecond line")
+
+
+def test_an_attachment_that_breaks_its_parser_is_noted_with_the_error_on_one_line(tmp_path: Path) -> None:
+    msg = _message()
+    _csv(msg, "p.csv")
+    _, notes = _load(tmp_path, msg, EmailLoader({"csv": _BrokenLoader()}))
+    assert notes == (
+        "attachment 'p.csv' not indexed: parser error (ValueError: invalid literal for int() with base 10: '2x' "
+        "second line)",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -297,3 +298,73 @@ def test_loaders_are_registered_by_extension() -> None:
         "ods",
         "eml",
     }
+
+
+def test_rendered_text_is_held_to_max_unpacked_mb_however_a_small_file_repeats_it(tmp_path: Path) -> None:
+    half_mb = ArchiveLimits(max_unpacked_mb=0.5)
+    word = "word " * 400  # 2000 characters, a full cell
+    rows = f'<table:table-row table:number-rows-repeated="{{n}}">{_cell(word)}</table:table-row>'
+    sheet = f"<table:table table:name='S'><table:table-row>{_cell('Note')}</table:table-row>{rows}</table:table>"
+    assert len(_load(_ods(tmp_path / "ok.ods", sheet.format(n=200)), half_mb).sections) == 200
+    bomb = _ods(tmp_path / "bomb.ods", sheet.format(n=100_000))  # 200 MB of rows from 3 kB (uncompressed)
+    assert bomb.stat().st_size < 4000
+    assert _reason(bomb, half_mb) == (
+        "ODS gives more than 0.5 MB of text (ingest.max_unpacked_mb); split the file or raise the limit"
+    )
+    # XLSX: one shared string of 2000 characters read into 2000 cells from a 70 kB sheet.
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    strings = f'<sst xmlns="{main}"><si><t>Note</t></si><si><t>{word}</t></si></sst>'
+    cells = "".join(f'<row r="{r}"><c r="A{r}" t="s"><v>{int(r > 1)}</v></c></row>' for r in range(1, 2002))
+    _workbook(tmp_path / "s.xlsx").save(tmp_path / "s.xlsx")
+    with zipfile.ZipFile(tmp_path / "s.xlsx") as z:
+        parts = {n: z.read(n).decode() for n in z.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = f'<worksheet xmlns="{main}"><sheetData>{cells}</sheetData></worksheet>'
+    parts["xl/sharedStrings.xml"] = strings
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        "</Types>",
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        "</Relationships>",
+        '<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/sharedStrings"/></Relationships>',
+    )
+    with zipfile.ZipFile(tmp_path / "shared.xlsx", "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    assert "more than 0.5 MB of text (ingest.max_unpacked_mb)" in _reason(tmp_path / "shared.xlsx", half_mb)
+    assert len(_load(tmp_path / "shared.xlsx").sections) == 2000
+    # A long header is repeated beside every value: what rendering adds is counted too.
+    headers = ",".join(f"{i}{'h' * 1999}" for i in range(10))
+    (tmp_path / "wide.csv").write_text(headers + "\n" + "1,2,3,4,5,6,7,8,9,10\n" * 40)
+    assert "more than 0.5 MB of text" in _reason(tmp_path / "wide.csv", half_mb)
+    assert len(_load(tmp_path / "wide.csv", ArchiveLimits(max_unpacked_mb=1)).sections) == 40
+
+
+def test_a_malformed_ods_repeat_count_reads_as_one(tmp_path: Path) -> None:
+    bad = '<table:table-cell table:number-columns-repeated="2x" office:value-type="string"><text:p>14</text:p>'
+    sheet = (
+        f"<table:table table:name='S'><table:table-row>{_cell('Supplier')}{_cell('Days')}</table:table-row>"
+        f"<table:table-row table:number-rows-repeated='-3'>{_cell('Acme')}{bad}</table:table-cell></table:table-row>"
+        "</table:table>"
+    )
+    doc = _load(_ods(tmp_path / "odd.ods", sheet))
+    assert [s.text for s in doc.sections] == ["odd (sheet S) - Supplier: Acme; Days: 14"]
+
+
+def test_a_crafted_csv_cannot_stall_the_dialect_sniffer(tmp_path: Path) -> None:
+    # csv.Sniffer is quadratic in its sample on this input (64 KiB took 43 s): only the file's start is sniffed.
+    (tmp_path / "q.csv").write_bytes(b"Name,Note\n" + b',"a' * 22_000)
+    done = threading.Event()
+    rows: list[int] = []
+
+    def load() -> None:
+        try:
+            rows.append(len(_load(tmp_path / "q.csv").sections))
+        finally:
+            done.set()
+
+    threading.Thread(target=load, daemon=True).start()
+    assert done.wait(30), "sniffing the CSV dialect did not finish in 30 s"
+    assert rows == [1]
