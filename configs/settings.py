@@ -122,7 +122,7 @@ class RetrievalSettings(Section):
     top_k: int = Field(default=8, ge=1)
     dense_k: int = Field(default=100, ge=1)
     lexical_k: int = Field(default=100, ge=1)
-    fusion: Literal["rrf", "weighted", "dense", "bm25"] = "weighted"
+    fusion: Literal["rrf", "weighted", "zscore", "dense", "bm25"] = "weighted"
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.75, ge=0)
     lexical_weight: float = Field(default=1.0, ge=0)

@@ -40,6 +40,12 @@ def _run_retrieval_command(settings: Any, args: argparse.Namespace) -> int | Non
         return _retrieval(settings, args)
     if args.command == "tune-fusion":
         return _tune(settings, args)
+    if args.command == "make-beir":
+        from eval.datasets import make_beir
+
+        counts = make_beir(_data_path(args.source), args.out)
+        print(json.dumps({"out": str(args.out), "queries": counts}))
+        return 0
     if args.command == "bench-ray":
         from eval.bench.bench_ray import main as bench_ray
 
@@ -198,7 +204,15 @@ def _retrieval(settings: Any, args: argparse.Namespace) -> int:
         docs = corpus_dir(dataset, settings.resolve(settings.eval.cache_dir))
         results["tutorial"] = tutorial_variant(dataset, docs.parent / "tutorial-index", docs)
     default = "fusion+rerank" if retriever.reranker is not None else "fusion"
-    results["default"] = default
+    results["default"] = default  # the variant the configured pipeline runs (a contract: reports read it)
+    cfg = retriever.settings
+    results["default_config"] = {
+        "fusion": cfg.fusion,
+        "rrf_k": cfg.rrf_k,
+        "dense_weight": cfg.dense_weight,
+        "lexical_weight": cfg.lexical_weight,
+        "rerank": cfg.rerank,
+    }
     _print_table(dataset, results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -251,9 +265,14 @@ def _tune(settings: Any, args: argparse.Namespace) -> int:
     from eval.retrieval_metrics import make_retriever
     from eval.training.tuning import tune_fusion
 
-    dataset = load_dataset(_data_path(args.dataset), args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
-    index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
-    rows = tune_fusion(make_retriever(settings, index_dir, embedder), dataset, say=print)
+    if args.index and len(args.dataset) > 1:
+        raise KBError("--index names one corpus's index; leave it out with several --dataset (each is cached)")
+    corpora = []
+    for path in args.dataset:
+        dataset = load_dataset(_data_path(path), args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
+        index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
+        corpora.append((make_retriever(settings, index_dir, embedder), dataset))
+    rows = tune_fusion(corpora, say=print)
     for row in rows[:10]:
         print(json.dumps(row))
     if args.json:
@@ -266,7 +285,7 @@ def _print_table(dataset: Any, results: dict[str, Any]) -> None:
     print(f"{dataset.name} ({dataset.split}, {len(dataset.qrels)} queries)")
     print(f"{'variant':16} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8} {'p50 ms':>8} {'p95 ms':>8}")
     for name, m in results.items():
-        if name == "default":
+        if name in ("default", "default_config"):
             continue
         mark = " *" if name == results["default"] else ""
         print(

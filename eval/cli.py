@@ -71,13 +71,20 @@ def _retrieval_commands(sub: Any) -> list[argparse.ArgumentParser]:
     oc.add_argument("--threads", type=int, default=0, help="threads per page (default 0: every core)")
     oc.add_argument("--out", type=Path, default=Path("bench/out/ocr.json"))
     oc.add_argument("--profile", help="config profile (default: default)")
-    t = sub.add_parser("tune-fusion", help="grid-search fusion method and parameters on a training split")
-    t.add_argument("--dataset", type=Path, required=True)
+    t = sub.add_parser(
+        "tune-fusion",
+        help="grid-search fusion on the tune split of one or more corpora (ranked by the least gain over RRF)",
+    )
+    t.add_argument("--dataset", type=Path, action="append", required=True, help="BEIR-layout folder (repeatable)")
     t.add_argument("--split", default="train")
     t.add_argument("--json", type=Path, help="write every configuration's metrics here")
     t.add_argument("--profile", help="config profile (default: default)")
-    t.add_argument("--index", type=Path, help="index directory for the corpus (default: a cache under data/cache)")
-    return [r, b, br, pd, oc, tb, ph, pc, t]
+    t.add_argument("--index", type=Path, help="index directory (one --dataset only; default: a cache under data/cache)")
+    mb = sub.add_parser("make-beir", help="write a QA-layout set (PubMedQA) as a BEIR-layout folder, split in halves")
+    mb.add_argument("--from", dest="source", type=Path, required=True, help="folder with corpus.jsonl, questions_*")
+    mb.add_argument("--out", type=Path, required=True, help="where to write it (e.g. data/cache/pubmedqa-beir)")
+    mb.add_argument("--profile", help="config profile (default: default)")
+    return [r, b, br, pd, oc, tb, ph, pc, t, mb]
 
 
 def _suite_and_training_commands(sub: Any) -> list[argparse.ArgumentParser]:

@@ -146,3 +146,38 @@ def user_qa_items(pattern: str) -> list[QAItem]:
                 QAItem(f"{path.stem}:{n + 1}", question, row.get("reference"), tuple(Path(g).stem for g in gold))
             )
     return items
+
+
+def make_beir(src: Path, out: Path, fraction: float = 0.5) -> dict[str, int]:
+    """A QA-layout folder (corpus.jsonl, questions_*.jsonl with gold_doc) written out in BEIR layout: queries are the
+    questions, qrels each question's gold documents, split by `holdout` into qrels/train.tsv (tune half),
+    qrels/test.tsv (validation half) and qrels/all.tsv. Written under `out` (a cache folder, not the repository)."""
+    src = src.expanduser().resolve()
+    questions = sorted(src.glob("questions_*.jsonl"))
+    if not (src / "corpus.jsonl").exists() or not questions:
+        raise KBError(f"{src} needs corpus.jsonl and questions_*.jsonl (QA layout, e.g. ../shared/data/pubmedqa)")
+    items = [i for path in questions for i in load_dataset(src, path.stem.removeprefix("questions_")).qa]
+    judged = [i for i in items if i.gold_docs]
+    if not judged:
+        raise KBError(f"{src}: no question has a gold_doc; nothing to judge retrieval by")
+    out = out.expanduser().resolve()
+    (out / "qrels").mkdir(parents=True, exist_ok=True)
+    with open(src / "corpus.jsonl", encoding="utf-8") as fh, open(out / "corpus.jsonl", "w", encoding="utf-8") as dst:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                dst.write(json.dumps({"_id": str(row["_id"]), "title": row.get("title") or "", "text": row["text"]}))
+                dst.write("\n")
+    with open(out / "queries.jsonl", "w", encoding="utf-8") as fh:
+        for item in judged:
+            fh.write(json.dumps({"_id": item.id, "text": item.question, "metadata": {}}) + "\n")
+    ids = [i.id for i in judged]
+    parts = {"train": set(holdout(ids, "train", fraction)), "test": set(holdout(ids, "eval", fraction))}
+    parts["all"] = set(ids)
+    for split, chosen in parts.items():
+        with open(out / "qrels" / f"{split}.tsv", "w", encoding="utf-8") as fh:
+            fh.write("query-id\tcorpus-id\tscore\n")
+            for item in judged:
+                if item.id in chosen:
+                    fh.writelines(f"{item.id}\t{doc}\t1\n" for doc in item.gold_docs)
+    return {split: len(chosen) for split, chosen in parts.items()}

@@ -1,7 +1,8 @@
-"""Fusing ranked lists from several retrievers into one (reciprocal rank fusion or weighted scores)."""
+"""Fusing ranked lists from several retrievers into one (reciprocal rank fusion, or weighted normalised scores)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -36,6 +37,23 @@ def weighted_score_fusion(lists: Mapping[str, Ranked], weights: Mapping[str, flo
     return _fuse(lists, contributions)
 
 
+def zscore_fusion(lists: Mapping[str, Ranked], weights: Mapping[str, float]) -> list[Hit]:
+    """score(chunk) = sum over lists of weight * (z-score within the list - the list's lowest z-score), so a list that
+    did not find a chunk adds what its last hit would. Unlike min-max, one outlying top score (a BM25 exact match)
+    does not squash the rest of its list (Bruch et al. 2023, "An analysis of fusion functions for hybrid retrieval")."""
+    contributions: dict[str, list[float]] = {}
+    for name, ranked in lists.items():
+        scores = [s for _, s in ranked]
+        if not scores:
+            contributions[name] = []
+            continue
+        mean = sum(scores) / len(scores)
+        sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        w = weights.get(name, 1.0)
+        contributions[name] = [w * ((s - scores[-1]) / sd if sd > 0 else 1.0) for s in scores]
+    return _fuse(lists, contributions)
+
+
 def _fuse(lists: Mapping[str, Ranked], contributions: Mapping[str, list[float]]) -> list[Hit]:
     total: dict[str, float] = {}
     chunks: dict[str, Chunk] = {}
@@ -61,11 +79,13 @@ def single_list(name: str, ranked: Ranked) -> list[Hit]:
 
 
 def fuse(method: str, lists: Mapping[str, Ranked], weights: Mapping[str, float], rrf_k: int = 60) -> list[Hit]:
-    """The configured fusion ("rrf" or "weighted") of the lists; "dense" or "bm25" keeps that one list."""
+    """The configured fusion ("rrf", "weighted" or "zscore") of the lists; "dense" or "bm25" keeps that one list."""
     if method == "rrf":
         return reciprocal_rank_fusion(lists, weights, rrf_k)
     if method == "weighted":
         return weighted_score_fusion(lists, weights)
+    if method == "zscore":
+        return zscore_fusion(lists, weights)
     return single_list(method, lists[method])
 
 

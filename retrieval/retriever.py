@@ -28,7 +28,7 @@ from retrieval.types import Chunk, Hit
 logger = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("kb.retrieval")
 
-Fusion = Literal["rrf", "weighted", "dense", "bm25"]
+Fusion = Literal["rrf", "weighted", "zscore", "dense", "bm25"]
 MAX_QUERY_CHARS = 4000
 
 

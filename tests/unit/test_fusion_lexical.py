@@ -2,7 +2,7 @@ from pathlib import Path
 
 from retrieval import lexical, lexical_writer
 from retrieval.filters import Filter
-from retrieval.fusion import blend_rerank, reciprocal_rank_fusion, weighted_score_fusion
+from retrieval.fusion import blend_rerank, fuse, reciprocal_rank_fusion, weighted_score_fusion, zscore_fusion
 from retrieval.lexical import LexicalIndex
 from retrieval.types import Chunk, Hit
 
@@ -110,3 +110,14 @@ def test_blend_rerank_interpolates_normalised_scores() -> None:
     # weight 0.25: a = 0.75, b = 0.5, c = 0.25
     out = blend_rerank(fused, reranked, 0.25)
     assert [(h.chunk.id, h.score) for h in out] == [("a", 0.75), ("b", 0.5), ("c", 0.25)]
+
+
+def test_zscore_fusion_weights_shift_the_order_and_a_missing_hit_counts_as_the_list_s_last() -> None:
+    dense = [(_c("a"), 0.9), (_c("b"), 0.5), (_c("c"), 0.1)]
+    bm25 = [(_c("b"), 9.0), (_c("a"), 5.0), (_c("c"), 1.0)]
+    assert fuse("zscore", {"dense": dense, "bm25": bm25}, {"dense": 2.0, "bm25": 1.0})[0].chunk.id == "a"
+    hits = fuse("zscore", {"dense": dense, "bm25": bm25}, {"dense": 1.0, "bm25": 2.0})
+    assert [h.chunk.id for h in hits] == ["b", "a", "c"]
+    assert hits[-1].score == 0.0  # last in both lists: nothing above either list's floor
+    only_dense = zscore_fusion({"dense": dense, "bm25": [(_c("b"), 9.0)]}, {"dense": 1.0, "bm25": 1.0})
+    assert {h.chunk.id: h.score for h in only_dense}["c"] == 0.0
