@@ -58,8 +58,12 @@ def log_file() -> Path:
 
 
 class _Console(logging.Filter):
+    """Holds back libraries' warnings only: their info (uvicorn's access log with -v) and errors still show."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR or record.name.split(".", 1)[0] in _OURS
+        if record.levelno != logging.WARNING:
+            return True
+        return record.name.split(".", 1)[0] in _OURS
 
 
 def configure_logging(verbose: bool = False, fmt: str = "text") -> None:
