@@ -218,6 +218,16 @@ def _sample(text: str) -> str:
     return "\n".join(text[:SNIFF_CHARS].splitlines()[:SNIFF_LINES])
 
 
+def _checked_package(data: bytes, kind: str, limits: ArchiveLimits) -> None:
+    """A spreadsheet's zip package, checked against the archive limits (zip bombs) before anything is unpacked."""
+    if not data.startswith(b"PK\x03\x04"):
+        raise SkipFile(f"not a valid {kind} (not a zip package); re-save it from its spreadsheet program")
+    try:
+        check_archive(data, kind, limits)
+    except ArchiveRefused as exc:
+        raise SkipFile(str(exc)) from exc
+
+
 class XlsxLoader:
     """Excel workbooks (openpyxl, read-only): every visible worksheet, formulas as the values Excel last computed
     (a file never opened in a spreadsheet program has none: those cells read empty). openpyxl parses through
@@ -235,12 +245,7 @@ class XlsxLoader:
     def load_within(self, path: Path, data: bytes, budget: FileBudget) -> Document:
         import openpyxl
 
-        if not data.startswith(b"PK\x03\x04"):
-            raise SkipFile("not a valid XLSX (not a zip package); re-save it from its spreadsheet program")
-        try:
-            check_archive(data, "XLSX", self._limits)
-        except ArchiveRefused as exc:
-            raise SkipFile(str(exc)) from exc
+        _checked_package(data, "XLSX", self._limits)
         try:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises KeyError, InvalidFileException, lxml errors on damaged files
@@ -290,15 +295,11 @@ class OdsLoader:
         from defusedxml import DefusedXmlException
         from defusedxml.ElementTree import fromstring
 
-        if not data.startswith(b"PK\x03\x04"):
-            raise SkipFile("not a valid ODS (not a zip package); re-save it from its spreadsheet program")
+        _checked_package(data, "ODS", self._limits)
         try:
-            check_archive(data, "ODS", self._limits)
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 root = fromstring(archive.read("content.xml"))
                 meta = archive.read("meta.xml") if "meta.xml" in archive.namelist() else b""
-        except ArchiveRefused as exc:
-            raise SkipFile(str(exc)) from exc
         except (KeyError, zipfile.BadZipFile, DefusedXmlException, SyntaxError, ValueError) as exc:
             raise SkipFile(f"cannot parse ODS ({type(exc).__name__}: {str(exc)[:120]})") from exc
         hidden = {
