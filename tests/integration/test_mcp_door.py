@@ -246,7 +246,7 @@ def test_stdio_serves_the_same_tools_as_the_configured_user(kb_index: Path, tmp_
         **{
             k: v
             for k, v in os.environ.items()
-            if k.startswith(("KB_LLM__MODEL_DIR", "KB_EMBEDDING__CACHE_DIR", "PATH", "HOME"))
+            if k.startswith(("KB_LLM__MODEL_DIR", "KB_EMBEDDING__CACHE_DIR", "KB_OBSERVABILITY__", "PATH", "HOME"))
         },
         "KB_LLM__BACKEND": "extractive",
         "KB_AUDIT__PATH": str(tmp_path / "audit.sqlite"),
