@@ -27,7 +27,7 @@ from urllib.robotparser import RobotFileParser
 
 from configs.errors import IngestError
 from configs.settings import CrawlSettings
-from ingest.crawlstate import CrawlState, PageRow, copy_name, site_folder
+from ingest.crawlstate import PATH_SAFE, QUERY_SAFE, CrawlState, PageRow, copy_name, site_folder
 from ingest.lock import IndexLock
 
 if TYPE_CHECKING:
@@ -52,8 +52,6 @@ _HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 _MAX_LISTED = 1000  # excluded / skipped URLs listed in a report; the rest are counted
 # RFC 3986 pchar (and '/', '?' in a query) plus '%': anything else in a path or query (spaces, brackets, '<>', quotes,
 # backticks, non-ASCII) is percent-encoded, so a URL cannot close a markdown link or carry markup into a citation.
-PATH_SAFE = "/:@!$&'()*+,;=%-._~"
-QUERY_SAFE = PATH_SAFE + "?"
 _UNRESERVED_ESCAPE = re.compile(r"%(2[dDeE]|5[fF]|7[eE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA])")
 _CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 

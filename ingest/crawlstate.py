@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS pages (
 CREATE INDEX IF NOT EXISTS pages_site ON pages(site);
 """
 
+# What a crawled URL's path and query keep unescaped (the crawler normalizes to it; a chunk's source link too).
+PATH_SAFE = "/:@!$&'()*+,;=%-._~"
+QUERY_SAFE = PATH_SAFE + "?"
+
 
 @dataclass(frozen=True)
 class PageRow:

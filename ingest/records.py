@@ -61,7 +61,7 @@ def _placed(meta: ChunkMeta, candidate: Candidate, url: str = "") -> ChunkMeta:
 def _at_url(meta: ChunkMeta, url: str) -> ChunkMeta:
     """A crawled page's chunk is named by its URL (host and path), not by the saved copy's file name; its
     collection stays the site's folder (the host)."""
-    from ingest.crawl import PATH_SAFE, QUERY_SAFE
+    from ingest.crawlstate import PATH_SAFE, QUERY_SAFE
 
     parts = urlsplit(url)
     path = quote(parts.path or "/", safe=PATH_SAFE)  # a page crawled before URLs were normalized so: no markup in it
