@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ingest.archives import MB, ArchiveLimits
-from ingest.loaders import SkipFile
+from ingest.documents import SkipFile
 
 if TYPE_CHECKING:
-    from ingest.loaders import Document
+    from ingest.documents import Document
 
 
 class FileBudget:

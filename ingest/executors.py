@@ -82,7 +82,7 @@ def _worker_parser(
     """One FileParser per worker process and configuration (its chunker counts tokens with the model's
     tokenizer, which is loaded once)."""
     from ingest.chunking import Chunker
-    from ingest.loaders import default_loaders
+    from ingest.formats import default_loaders
     from retrieval.embeddings import build_embedder
 
     key = f"{chunking.model_dump_json()}|{embedding.model_dump_json()}|{cache_dir}|{limits}|{ocr}"

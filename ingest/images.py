@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from ingest.budget import FileBudget
-from ingest.loaders import Document, Section, SkipFile
+from ingest.documents import Document, Section, SkipFile
 from ingest.ocr import OcrOptions, PageReader, build_engine
 
 IMAGE_TYPES = {

@@ -25,7 +25,8 @@ from ingest.archives import ArchiveLimits
 from ingest.chunking import CHUNKER_VERSION, Chunker
 from ingest.discovery import Candidate, discover, is_under
 from ingest.executors import Executor, LocalExecutor
-from ingest.loaders import Loader, default_loaders
+from ingest.formats import default_loaders
+from ingest.loaders import Loader
 from ingest.lock import IndexLock
 from ingest.manifest import ChunkRow, FileRecord, Manifest
 from ingest.ocr import OcrOptions

@@ -5,11 +5,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ingest.archives import ArchiveLimits, ArchiveRefused, check_archive
+from ingest.documents import (  # noqa: F401 - re-exported: the loaders' shared types live in ingest.documents
+    _FILE_TYPES,
+    Document,
+    Loader,
+    Section,
+    SkipFile,
+    _check_not_binary,
+    _clean,
+    decode_text,
+    file_type_of,
+)
 from ingest.ocr import OcrOptions, PageReader, build_engine
 
 if TYPE_CHECKING:
@@ -26,75 +36,6 @@ LOADER_VERSIONS = {"pdf": "3", "docx": "2", "pptx": "2", "html": "3", "md": "2",
 
 def loader_version(file_type: str) -> str:
     return LOADER_VERSIONS.get(file_type, LOADER_VERSION)
-
-
-class SkipFile(Exception):
-    """This file cannot be indexed; str() is the one-line reason shown in the run report."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """A page (PDF, slide) or a heading's section, with its verbatim text."""
-
-    text: str
-    page: int | None = None
-    heading: str = ""
-    ocr: bool = False  # the text was read by OCR from an image of the page
-
-
-@dataclass(frozen=True)
-class Document:
-    """What a loader extracted from one file."""
-
-    path: Path
-    file_type: str
-    title: str
-    sections: tuple[Section, ...]
-    pages: int = 0  # pages (PDF) or slides (PPTX); 0 where the format has none
-    notes: tuple[str, ...] = ()  # what was left out of a file that is indexed (a hidden sheet), for the run report
-    warnings: tuple[str, ...] = ()  # what was not read, e.g. "page 3: no text found by OCR" (in the run report)
-
-    @property
-    def chars(self) -> int:
-        return sum(len(s.text) for s in self.sections)
-
-
-class Loader(Protocol):
-    """Parses one file format."""
-
-    file_types: tuple[str, ...]
-
-    def load(self, path: Path, data: bytes) -> Document: ...
-
-
-def _check_not_binary(data: bytes, kind: str) -> None:
-    head = data[:8192]
-    if head.startswith(b"%PDF"):
-        raise SkipFile(f"content is a PDF, not {kind}; rename it to .pdf")
-    if head.startswith(b"PK\x03\x04"):
-        raise SkipFile(f"content is a zip/Office file, not {kind}; give it its real extension")
-    if b"\x00" in head:
-        raise SkipFile(f"binary content in a {kind} file; remove it or give it its real extension")
-
-
-def decode_text(data: bytes, kind: str = "text") -> str:
-    """UTF-8 when it is, else the most likely encoding (charset-normalizer); binary content is refused."""
-    _check_not_binary(data, kind)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise SkipFile(f"not decodable as text in any known encoding; convert it to UTF-8 ({kind})")
-    logger.debug("decoded as %s", best.encoding)
-    return str(best)
-
-
-def _clean(text: str) -> str:
-    return text.replace("\x00", "").strip()
 
 
 class TextLoader:
@@ -351,48 +292,3 @@ def _html_title(data: bytes) -> str:
     import html
 
     return " ".join(html.unescape(m.group(1).decode("utf-8", "replace")).split())[:200]
-
-
-_FILE_TYPES = {
-    ".pdf": "pdf",
-    ".docx": "docx",
-    ".pptx": "pptx",
-    ".html": "html",
-    ".htm": "html",
-    ".md": "md",
-    ".markdown": "md",
-    ".txt": "txt",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".xlsx": "xlsx",
-    ".ods": "ods",
-    ".eml": "eml",
-    # images, read by OCR (ingest/images.py)
-    ".png": "png",
-    ".jpg": "jpg",
-    ".jpeg": "jpg",
-    ".tif": "tiff",
-    ".tiff": "tiff",
-    ".webp": "webp",
-    ".bmp": "bmp",
-}
-
-
-def file_type_of(path: Path) -> str | None:
-    """The format a file is parsed as, by extension; None if unsupported."""
-    return _FILE_TYPES.get(path.suffix.lower())
-
-
-def default_loaders(limits: ArchiveLimits | None = None, ocr: OcrOptions | None = None) -> dict[str, Loader]:
-    """Map file type -> loader."""
-    from ingest.images import ImageLoader
-    from ingest.mail import EmailLoader
-    from ingest.tables import CsvLoader, OdsLoader, XlsxLoader
-    from ingest.webpages import HtmlLoader  # imports this module
-
-    limits = limits or ArchiveLimits()
-    loaders: list[Loader] = [TextLoader(), PdfLoader(ocr), UnstructuredLoader(limits), HtmlLoader(), ImageLoader(ocr)]
-    loaders += [CsvLoader(limits), XlsxLoader(limits), OdsLoader(limits)]
-    by_type = {ft: loader for loader in loaders for ft in loader.file_types}
-    by_type["eml"] = EmailLoader(dict(by_type), limits=limits)  # attachments are read by the loaders above
-    return by_type

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ingest.archives import ArchiveLimits
 from ingest.budget import FileBudget, SharedBudgetLoader
-from ingest.loaders import Document, Loader, Section, SkipFile, file_type_of
+from ingest.documents import Document, Loader, Section, SkipFile, file_type_of
 
 logger = logging.getLogger(__name__)
 

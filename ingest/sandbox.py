@@ -195,7 +195,8 @@ def _child_main() -> int:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     limits = ArchiveLimits(**config["limits"])
     max_text = int(limits.max_unpacked_mb * MB)
-    from ingest.loaders import _partitioner, default_loaders, file_type_of
+    from ingest.formats import default_loaders
+    from ingest.loaders import _partitioner, file_type_of
 
     loaders = default_loaders(limits, OcrOptions(**config["ocr"]))
     try:  # imported and warmed up now (the NLP model loads on first use), so a file's time is its parsing alone

@@ -22,7 +22,7 @@ from typing import Any
 
 from ingest.archives import ArchiveLimits, ArchiveRefused, check_archive
 from ingest.budget import FileBudget
-from ingest.loaders import Document, Section, SkipFile, decode_text
+from ingest.documents import Document, Section, SkipFile, decode_text
 
 logger = logging.getLogger(__name__)
 

@@ -249,7 +249,8 @@ def html_cost(settings: Settings, folder: Path, files: int, seed: int = 3) -> di
     tokens of a random sample of pages with tables as rows against tables as text (parsing and chunking only)."""
     import ingest.tables as tables
     from ingest.chunking import Chunker
-    from ingest.loaders import SkipFile, default_loaders
+    from ingest.formats import default_loaders
+    from ingest.loaders import SkipFile
     from retrieval.embeddings import build_embedder
 
     embedder = build_embedder(settings.embedding, settings.resolve(settings.embedding.cache_dir))
@@ -287,7 +288,7 @@ def main(
     work = Path(tempfile.mkdtemp(prefix="kb-bench-tables-"))
     try:
         questions = write_corpus(work / "docs")
-        from ingest.loaders import default_loaders
+        from ingest.formats import default_loaders
 
         warm = work / "docs" / "purchasing" / "maintenance.docx"  # unstructured imports its parsers on first use
         default_loaders()["docx"].load(warm, warm.read_bytes())

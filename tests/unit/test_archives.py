@@ -11,7 +11,8 @@ import pytest
 
 from configs.settings import IngestSettings
 from ingest.archives import ArchiveLimits
-from ingest.loaders import SkipFile, UnstructuredLoader, default_loaders
+from ingest.formats import default_loaders
+from ingest.loaders import SkipFile, UnstructuredLoader
 from tests.bombs import docx, docx_bomb, understate_sizes
 from tests.conftest import SAMPLE
 

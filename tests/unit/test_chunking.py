@@ -5,7 +5,8 @@ import pytest
 
 from configs.settings import ChunkingSettings
 from ingest.chunking import Chunker
-from ingest.loaders import Document, Section, default_loaders, file_type_of
+from ingest.formats import default_loaders
+from ingest.loaders import Document, Section, file_type_of
 from tests.conftest import SAMPLE
 
 LONG = "\n\n".join(

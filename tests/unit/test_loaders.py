@@ -2,13 +2,13 @@ from pathlib import Path
 
 import pytest
 
+from ingest.formats import default_loaders
 from ingest.loaders import (
     PdfLoader,
     SkipFile,
     TextLoader,
     UnstructuredLoader,
     decode_text,
-    default_loaders,
     file_type_of,
 )
 from tests.conftest import SAMPLE, write_corpus

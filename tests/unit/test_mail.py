@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ingest.archives import ArchiveLimits
-from ingest.loaders import Document, SkipFile, default_loaders
+from ingest.formats import default_loaders
+from ingest.loaders import Document, SkipFile
 from ingest.mail import EmailLoader
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from ingest.formats import default_loaders
 from ingest.images import ImageLoader
-from ingest.loaders import PdfLoader, SkipFile, default_loaders
+from ingest.loaders import PdfLoader, SkipFile
 from ingest.ocr import OcrOptions, RapidOcrEngine, TesseractEngine
 from retrieval.types import ChunkMeta
 from serving.answer.citations import Citation

@@ -15,7 +15,8 @@ import pytest
 from configs.settings import ChunkingSettings
 from ingest.archives import ArchiveLimits
 from ingest.chunking import Chunker
-from ingest.loaders import Document, SkipFile, default_loaders, file_type_of
+from ingest.formats import default_loaders
+from ingest.loaders import Document, SkipFile, file_type_of
 from ingest.tables import CsvLoader, OdsLoader, XlsxLoader
 
 HEADERS = ["Supplier", "Lead time (days)", "Country"]

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from ingest.loaders import default_loaders
+from ingest.formats import default_loaders
 from ingest.webpages import HtmlLoader
 
 BODY = " ".join(
