@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 LOADER_VERSION = "1"
 # pdf 2: pypdfium2 instead of pypdf; 3: pages without a text layer read by OCR; docx/pptx/md 2: tables as rows with
 # their headers (ingest/tables.py); html 3: main content only (ingest/webpages.py) and its tables as rows
-LOADER_VERSIONS = {"pdf": "3", "docx": "2", "pptx": "2", "html": "3", "md": "2", "eml": "2"}
+LOADER_VERSIONS = {"pdf": "3", "docx": "3", "pptx": "3", "html": "4", "md": "3", "eml": "2"}
 
 
 def loader_version(file_type: str) -> str:
@@ -195,11 +196,17 @@ def _partitioner(file_type: str) -> Callable[..., list[Any]]:
     return partition_html
 
 
+_BULLET = re.compile(r"^(?:[-*•◦▪]|\d{1,2}[.)])\s+\S")  # a list item that kept its own bullet or number
+
 _SKIPPED_CATEGORIES = {"PageBreak", "Header", "Footer", "PageNumber", "Image"}
 
 
-def sections_from_elements(elements: Iterable[Any]) -> tuple[list[Section], str, int]:
-    """Group unstructured elements into sections: a Title or a new page starts one; headings nest by depth."""
+def sections_from_elements(
+    elements: Iterable[Any], list_items: frozenset[str] | None = None
+) -> tuple[list[Section], str, int]:
+    """Group unstructured elements into sections: a Title or a new page starts one; headings nest by depth. A list
+    item gets its bullet back; `list_items`, when given, are the texts of the page's real list items (unstructured
+    also calls a definition's description a ListItem: "diff.renameLimit" and what it means are not a list)."""
     from ingest.tables import element_rows
 
     sections: list[Section] = []
@@ -232,6 +239,10 @@ def sections_from_elements(elements: Iterable[Any]) -> tuple[list[Section], str,
             flush()
             sections += rows
             continue
+        if category == "ListItem" and (list_items is None or " ".join(text.split()) in list_items):
+            text = text if _BULLET.match(text) else f"- {text}"  # the bullet extraction drops: a list stays a list
+        elif category == "CodeSnippet":  # indented, as code reads in text: a command stays apart from the prose
+            text = "\n".join(f"    {line}" if line.strip() else "" for line in text.split("\n"))
         if category == "Title" and len(text) <= 200:
             flush()
             depth = getattr(el.metadata, "category_depth", None) or 0

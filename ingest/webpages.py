@@ -63,6 +63,15 @@ class MainText:
         return len(squashed) >= SHORT_RUN and squashed in self._squashed
 
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")  # lxml refuses a str that declares its encoding (XHTML pages)
+
+
+def _tree(html: str) -> Any:
+    import lxml.html
+
+    return lxml.html.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
+
+
 _CHROME_TAGS = ("nav", "aside")
 _CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search"}
 _CONTENT_TAGS = {"article", "main", "section"}
@@ -73,7 +82,7 @@ def strip_chrome(html: str) -> str:
     import lxml.html
 
     try:
-        tree = lxml.html.document_fromstring(html)
+        tree = _tree(html)
     except Exception:  # lxml raises several types on markup it cannot read; partitioning then reports it
         return html
     doomed = []
@@ -88,6 +97,25 @@ def strip_chrome(html: str) -> str:
         if el.getparent() is not None:
             el.drop_tree()
     return str(lxml.html.tostring(tree, encoding="unicode"))
+
+
+def list_item_texts(html: str) -> frozenset[str]:
+    """The texts of the page's list items (<li>: its own text without a nested list's, and each paragraph in it),
+    whitespace normalised; empty when the page cannot be parsed."""
+    try:
+        tree = _tree(html)
+    except Exception:  # lxml raises several types on markup it cannot read
+        return frozenset()
+    texts: set[str] = set()
+    for li in tree.iter("li"):
+        own = [li.text or ""]
+        for child in li:
+            if isinstance(child.tag, str) and child.tag not in ("ul", "ol", "dl"):
+                own.append(child.text_content())
+            own.append(child.tail or "")
+        texts.add(" ".join("".join(own).split()))
+        texts.update(" ".join(p.text_content().split()) for p in li.iter("p", "div"))
+    return frozenset(texts)
 
 
 def main_text(html: str) -> str:
@@ -157,13 +185,14 @@ class HtmlLoader:
         try:
             stripped = strip_chrome(html)
             main = main_text(stripped)
+            items = list_item_texts(html)
             if main.strip():
                 elements = partition(text=stripped)
-                sections, first_heading, _ = sections_from_elements(keep_main(elements, MainText(main)))
+                sections, first_heading, _ = sections_from_elements(keep_main(elements, MainText(main)), items)
             if not sections:  # trafilatura found nothing (a tiny page, an index): the page less its declared chrome
-                sections, first_heading, _ = sections_from_elements(partition(text=stripped))
+                sections, first_heading, _ = sections_from_elements(partition(text=stripped), items)
             if not sections:  # nothing but declared chrome: the whole page, as before
-                sections, first_heading, _ = sections_from_elements(partition(text=html))
+                sections, first_heading, _ = sections_from_elements(partition(text=html), items)
         except Exception as exc:  # lxml and unstructured raise many types on damaged markup
             raise SkipFile(f"cannot parse HTML ({type(exc).__name__}: {str(exc)[:120]})") from exc
         if not sections:

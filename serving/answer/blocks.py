@@ -153,11 +153,24 @@ def list_of(
     last = position
     while last + 1 < len(roles) and roles[last + 1] == "item":
         last += 1
-    if first == last:  # one item alone is not a list to bring along
+    lines: list[str] = []  # an item is its whole bulleted line, of however many sentences
+    starts: list[int] = []
+    mine = 0
+    for at, (a, b) in enumerate(spans[first : last + 1], start=first):
+        start = line_span(text, a)[0]
+        piece = " ".join(text[a:b].split())
+        if starts and starts[-1] == start:
+            lines[-1] = f"{lines[-1]} {piece}"
+        else:
+            lines.append(piece)
+            starts.append(start)
+        if at == position:
+            mine = len(lines) - 1
+    if len(lines) < 2:  # one item alone is not a list to bring along
         return "", ()
-    items = tuple(" ".join(text[a:b].split()) for a, b in spans[first : last + 1])
+    items = tuple(lines)
     if len(items) > MAX_BLOCK_LINES:  # keep the window around the item
-        lo = max(0, min(position - first - MAX_BLOCK_LINES // 2, len(items) - MAX_BLOCK_LINES))
+        lo = max(0, min(mine - MAX_BLOCK_LINES // 2, len(items) - MAX_BLOCK_LINES))
         items = items[lo : lo + MAX_BLOCK_LINES]
     intro = ""
     if first > 0 and roles[first - 1] == "prose":

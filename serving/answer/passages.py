@@ -216,7 +216,7 @@ def _role(text: str, a: int, b: int, citation: Citation) -> Role:
         return "row"
     if one_line and _is_heading(first_line, citation):
         return "heading"
-    if starts_line and BULLET.match(first_line):
+    if BULLET.match(first_line):  # every sentence of a bulleted line belongs to its item
         return "item"
     if starts_line and (CODE.search(first_line) or code_lines(text[a:b])):
         return "code"

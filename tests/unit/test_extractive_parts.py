@@ -566,3 +566,25 @@ def test_a_question_about_nothing_being_set_is_answered_by_what_holds_then(answe
         cite(2, PUSH_CONFIG),
     )
     assert "which corresponds to the simple value for push.default" in text, text
+
+
+SPLITTING = page(
+    "SPLITTING COMMITS",
+    "In interactive mode, you can mark commits with the action edit. This can be used to split a commit into two:",
+    "- Start an interactive rebase with git rebase -i <commit>^. In fact, any commit range will do, as long as it "
+    "contains that commit.",
+    "- Mark the commit you want to split with the action edit.",
+    "- When it comes to editing that commit, execute git reset HEAD^. The effect is that the HEAD is rewound by one.",
+    "- Now add the changes to the index that you want to have in the first commit.",
+    "- Continue the rebase with git rebase --continue.",
+    "If you are not absolutely sure that the intermediate revisions are consistent, use git stash.",
+)
+
+
+def test_a_procedure_brings_its_whole_list_though_an_item_has_several_sentences(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "How do I split one commit into two?", cite(1, SPLITTING))
+    lines = [line for line in answer.splitlines() if line.startswith("- ")]
+    assert len(lines) == 5, answer  # one line per item, each whole
+    assert lines[0].startswith("- Start an interactive rebase") and "any commit range will do" in lines[0]
+    assert "git reset HEAD^" in lines[2] and "rewound by one" in lines[2]
+    assert lines[-1].startswith("- Continue the rebase")

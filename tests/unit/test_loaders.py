@@ -74,3 +74,32 @@ def test_every_broken_file_gets_a_one_line_reason(tmp_path: Path) -> None:
 def test_text_title_is_first_short_line() -> None:
     doc = TextLoader().load(Path("faq.txt"), b"Password FAQ\n\nHow long? 14 characters.")
     assert doc.title == "Password FAQ"
+
+
+def test_html_list_items_keep_a_bullet_and_code_stays_indented() -> None:
+    html = (
+        b"<html><body><h1>Splitting commits</h1><p>This can be used to split a commit into two:</p>"
+        b"<ol><li><p>Start an interactive rebase. Any range will do.</p></li><li><p>Mark the commit.</p></li>"
+        b"<li><p>- already marked</p></li></ol>"
+        b"<p>Then run:</p><pre>git fetch origin\ngit merge v1.2.3</pre></body></html>"
+    )
+    doc = UnstructuredLoader().load(Path("split.html"), html)
+    text = "\n\n".join(s.text for s in doc.sections)
+    assert "\n\n- Start an interactive rebase. Any range will do.\n\n- Mark the commit.\n\n- already marked" in text
+    assert "Then run:\n\n    git fetch origin\n    git merge v1.2.3" in text
+
+
+def test_a_definitions_description_is_not_a_list_item_though_unstructured_calls_it_one() -> None:
+    from ingest.webpages import HtmlLoader
+
+    html = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<html><body><h1>Variables</h1><div class="dlist"><dl>'
+        b"<dt>diff.renameLimit</dt><dd><p>The number of files to consider in the exhaustive portion of\n"
+        b"copy/rename detection; equivalent to the <em>git diff</em> option <code>-l</code>. If not set, the "
+        b"default value is currently 1000.</p></dd></dl></div>"
+        b"<p>To split a commit:</p><div class='olist'><ol><li><p>Start an <em>interactive</em>\nrebase.</p></li>"
+        b"<li><p>Mark the commit.</p></li></ol></div></body></html>"
+    )
+    text = "\n\n".join(s.text for s in HtmlLoader().load(Path("config.html"), html).sections)
+    assert "\n\nThe number of files to consider" in text and "- The number" not in text
+    assert "\n\n- Start an interactive rebase.\n\n- Mark the commit." in text
