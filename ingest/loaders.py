@@ -31,9 +31,10 @@ logger = logging.getLogger(__name__)
 # Bump a file type's version when its loader's output changes: the next ingest re-parses the files of that type.
 LOADER_VERSION = "1"
 # pdf 2: pypdfium2 instead of pypdf; 3: pages without a text layer read by OCR; docx/pptx/md 2: tables as rows with
-# their headers (ingest/tables.py); html 3: main content only (ingest/webpages.py) and its tables as rows
-LOADER_VERSIONS = {"pdf": "3", "docx": "3", "pptx": "3", "html": "4", "md": "3", "eml": "2"}
-
+# their headers (ingest/tables.py); html 3: main content only (ingest/webpages.py) and its tables as rows;
+# pdf 4: ruled tables as rows (ingest/pdftables.py); html 4, docx/pptx/md 3: list items keep a bullet, code stays
+# indented
+LOADER_VERSIONS = {"pdf": "4", "docx": "3", "pptx": "3", "html": "4", "md": "3", "eml": "2"}
 
 def loader_version(file_type: str) -> str:
     return LOADER_VERSIONS.get(file_type, LOADER_VERSION)
@@ -56,8 +57,9 @@ class TextLoader:
 class PdfLoader:
     """PDF through PDFium (pypdfium2): one section per page, page numbers from 1, the page's text as PDFium reads
     it (so offsets within a page are stable). A page without a usable text layer (a scan) is rendered and read by
-    OCR (ingest/ocr.py), its section marked ocr. pypdf is used only to say precisely why a file PDFium refuses
-    cannot be read (a password, or damage)."""
+    OCR (ingest/ocr.py), its section marked ocr. A page with ruling lines is searched for tables (ingest/pdftables.py):
+    each row becomes a section with its column headers; the page's section keeps the text outside the tables. pypdf
+    is used only to say precisely why a file PDFium refuses cannot be read (a password, or damage)."""
 
     file_types: tuple[str, ...] = ("pdf",)
     _lock = threading.Lock()  # PDFium is not thread-safe; one call at a time per process (OCR runs outside it)
@@ -75,9 +77,12 @@ class PdfLoader:
         """As load, with OCR time counted from budget.started and the text counted in the budget."""
         import pypdfium2 as pdfium
 
+        from ingest.pdftables import TableFinder
+
         if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
             raise SkipFile("not a PDF (no %PDF header); give it its real extension")
         reader = PageReader(self._engine, self._ocr, budget.started)
+        tables = TableFinder(path, data, budget)  # opens the file with pdfplumber on the first ruled page only
         with self._lock:
             try:
                 pdf = pdfium.PdfDocument(data)
@@ -87,18 +92,27 @@ class PdfLoader:
             with self._lock:
                 n_pages = len(pdf)
                 meta_title = str(pdf.get_metadata_dict(skip_empty=True).get("Title", ""))
-            sections = []
+            title = meta_title.strip() or path.stem
+            sections: list[Section] = []
+            row_chars = 0
             for number in range(1, n_pages + 1):
                 with self._lock:
-                    text, image = _pdf_page(pdf, number, path, self._ocr if reader.enabled else None)
+                    text, image, ruled = _pdf_page(pdf, number, path, self._ocr if reader.enabled else None)
                 if image is not None:
                     found = reader.read(image, number)
                     if found:
                         sections.append(Section(found, page=number, ocr=True))
                         continue
+                on_page = tables.read(number, title) if ruled and text else None  # pdfplumber: outside PDFium's lock
+                if on_page is not None:
+                    text = on_page.text
                 if text:
                     sections.append(Section(text, page=number))
+                if on_page is not None:
+                    row_chars += sum(len(r.text) for r in on_page.rows)  # already counted in the budget
+                    sections += on_page.rows
         finally:
+            tables.close()
             with self._lock:
                 pdf.close()
         warnings = reader.finish()
@@ -109,15 +123,17 @@ class PdfLoader:
             raise SkipFile(
                 f"no extractable text in {n_pages} page(s) (scanned? set ingest.ocr: auto to read it by OCR)"
             )
-        title = meta_title.strip() or path.stem
-        budget.take_chars(sum(len(s.text) for s in sections), "PDF")
+        budget.take_chars(sum(len(s.text) for s in sections) - row_chars, "PDF")
         return Document(path, "pdf", title, tuple(sections), pages=n_pages, warnings=tuple(warnings))
 
 
-def _pdf_page(pdf: Any, number: int, path: Path, ocr: OcrOptions | None) -> tuple[str, Any]:
-    """A page's text layer, and its rendering when the text layer is not usable and OCR is on (else None); the
-    rendering is bounded by ocr.max_pixels and ocr.max_side_px whatever size the page declares."""
+def _pdf_page(pdf: Any, number: int, path: Path, ocr: OcrOptions | None) -> tuple[str, Any, bool]:
+    """A page's text layer, its rendering when the text layer is not usable and OCR is on (else None), and whether
+    it is worth searching for ruled tables; the rendering is bounded by ocr.max_pixels and ocr.max_side_px whatever
+    size the page declares."""
     import pypdfium2 as pdfium
+
+    from ingest.pdftables import MAX_CHARS, ruled
 
     page = pdf[number - 1]
     try:
@@ -129,13 +145,13 @@ def _pdf_page(pdf: Any, number: int, path: Path, ocr: OcrOptions | None) -> tupl
             logger.warning("%s: page %d has no readable text (%s)", path, number, exc)
             text = ""
         if ocr is None or len("".join(text.split())) >= ocr.min_chars:
-            return text, None
+            return text, None, bool(text) and len(text) <= MAX_CHARS and ruled(page)
         width, height = page.get_size()  # points
         scale = ocr.dpi / 72
         scale = min(
             scale, ocr.max_side_px / max(width, height, 1.0), (ocr.max_pixels / max(width * height, 1.0)) ** 0.5
         )
-        return text, page.render(scale=scale, grayscale=True).to_pil()
+        return text, page.render(scale=scale, grayscale=True).to_pil(), False
     finally:
         page.close()
 

@@ -1,0 +1,173 @@
+"""Ruled tables on PDF pages kept as tables: each row a section that carries its column headers (ingest/tables.py).
+
+PDFium reads a page's text as runs of cells, so a retrieved row would lose its headers. pdfplumber's "lines" strategy
+finds tables drawn with ruling lines or cell borders, but it parses the page again in pure Python (about 50-90 ms a
+page here, against 2 ms for PDFium's text), so it runs only on pages PDFium shows to have horizontal and vertical
+rules (`ruled`, about 1 ms a page). A table found becomes rows titled by the heading-like line above it (else
+"<document title> page N"), and its cells leave the page's text so they are not indexed twice. Anything that goes
+wrong on a page costs only its tables: the page keeps PDFium's text.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.budget import FileBudget
+from ingest.documents import Section, SkipFile, _clean
+from ingest.tables import make_table, table_sections
+
+logger = logging.getLogger(__name__)
+
+RULE_PT = 3.0  # a path this thin (points) across its length is a rule; thicker, a box with two edges of each kind
+RECT_SEGMENTS = 5  # a box is drawn in at most this many path segments (move, four lines, close); more: a curve
+MIN_RULES = 3  # distinct positions of horizontal and of vertical edges, each: two columns and two rows at least
+MAX_PATHS = 5000  # a page drawn with more vector paths (a chart, a map) is not searched for tables: too slow
+MAX_CHARS = 20_000  # likewise a page with more characters of text than this
+MAX_SECONDS = 60.0  # table finding time one file may spend; later pages keep their plain text
+HEADING_CHARS = 120  # a longer line above a table is prose, not its title
+
+
+def ruled(page: Any) -> bool:
+    """Whether a PDFium page has the horizontal and vertical rules a ruled table needs (cheap: path bounds only).
+    Boxes stacked at the same margins (code listings) stand at two x positions only and do not count as a grid."""
+    import pypdfium2.raw as pdfium_c
+
+    xs: set[int] = set()  # where vertical edges stand, to the point
+    ys: set[int] = set()
+    paths = 0
+    try:
+        for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,), max_depth=3):
+            paths += 1
+            if paths > MAX_PATHS:
+                return False
+            left, bottom, right, top = obj.get_bounds()
+            width, height = right - left, top - bottom
+            if height <= RULE_PT < width:
+                ys.add(round(bottom))
+            elif width <= RULE_PT < height:
+                xs.add(round(left))
+            elif width > RULE_PT and height > RULE_PT and pdfium_c.FPDFPath_CountSegments(obj.raw) <= RECT_SEGMENTS:
+                xs.update((round(left), round(right)))  # a cell border or a box (not a curve: a logo, a chart)
+                ys.update((round(bottom), round(top)))
+    except Exception as exc:  # PDFium errors on an odd object: the page is read as text
+        logger.debug("page objects not read (%s: %s)", type(exc).__name__, exc)
+        return False
+    return len(xs) >= MIN_RULES and len(ys) >= MIN_RULES
+
+
+@dataclass(frozen=True)
+class PageTables:
+    """A page's text outside its tables, and its tables' rows."""
+
+    text: str
+    rows: tuple[Section, ...]
+
+
+class TableFinder:
+    """Finds ruled tables on the pages of one PDF, opened with pdfplumber on the first page asked for."""
+
+    def __init__(self, path: Path, data: bytes, budget: FileBudget) -> None:
+        self._path = path
+        self._data = data
+        self._budget = budget
+        self._pdf: Any = None
+        self._broken = False
+        self._spent = 0.0
+
+    def read(self, number: int, title: str) -> PageTables | None:
+        """Page `number` (from 1) with its tables as rows (a table with no heading above it is titled "`title` page
+        N"); None: no table found, or not searched (the page keeps its text)."""
+        if self._broken or self._spent > MAX_SECONDS:
+            return None
+        started = time.monotonic()
+        try:
+            return self._read(number, title)
+        except SkipFile:  # the file's budget is spent: the file is refused, as any loader does
+            raise
+        except Exception as exc:  # pdfplumber / pdfminer raise many types on odd pages: the page keeps its text
+            logger.debug("%s: page %d tables not read (%s: %s)", self._path, number, type(exc).__name__, exc)
+            return None
+        finally:
+            self._spent += time.monotonic() - started
+            if self._spent > MAX_SECONDS:
+                logger.info(
+                    "%s: table finding stopped after %.0f s; later pages are plain text", self._path, self._spent
+                )
+
+    def _open(self) -> Any:
+        if self._pdf is None:
+            import pdfplumber
+
+            try:
+                self._pdf = pdfplumber.open(io.BytesIO(self._data))
+            except Exception:
+                self._broken = True
+                raise
+        return self._pdf
+
+    def _read(self, number: int, doc_title: str) -> PageTables | None:
+        pages = self._open().pages
+        if number > len(pages):
+            return None
+        page = pages[number - 1]
+        try:
+            found = [t for t in page.find_tables() if t.rows]
+            rows: list[Section] = []
+            boxes: list[tuple[float, float, float, float]] = []
+            lines: list[dict[str, Any]] | None = None
+            for table in found:
+                cells = table.extract()
+                if len(cells) < 2 or max(len(r) for r in cells) < 2:
+                    continue  # one row or one column: a box around text, not a table
+                if lines is None:
+                    lines = page.extract_text_lines()
+                title = _heading_above(lines, table.bbox[1], [t.bbox for t in found]) or f"{doc_title} page {number}"
+                made = make_table(title, cells, budget=self._budget, kind="PDF")
+                if made is None or len(made.headers) < 2:
+                    continue
+                rows += table_sections(made, heading=title, page=number, budget=self._budget, kind="PDF")
+                boxes.append(table.bbox)
+            if not rows:
+                return None
+            outside = page.filter(lambda obj: obj.get("object_type") != "char" or not _inside(obj, boxes))
+            return PageTables(_clean(outside.extract_text()), tuple(rows))
+        finally:
+            page.close()
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            self._pdf.close()
+
+
+def _inside(obj: dict[str, Any], boxes: Sequence[tuple[float, float, float, float]]) -> bool:
+    x = (obj["x0"] + obj["x1"]) / 2
+    y = (obj["top"] + obj["bottom"]) / 2
+    return any(x0 <= x <= x1 and top <= y <= bottom for x0, top, x1, bottom in boxes)
+
+
+def _heading_above(
+    lines: list[dict[str, Any]], table_top: float, tables: Sequence[tuple[float, float, float, float]]
+) -> str:
+    """The nearest line above the table that reads as a heading: short, bold or larger than the page's text, and not
+    in a table (another table's bold header row)."""
+    sizes = [c.get("size", 0.0) for line in lines for c in line["chars"]]
+    body = statistics.median(sizes) if sizes else 0.0
+    for line in sorted(lines, key=lambda item: item["bottom"], reverse=True):
+        if line["bottom"] > table_top + 1 or _inside(line, tables):
+            continue
+        text = " ".join(line["text"].split())
+        if not text or len(text) > HEADING_CHARS or text.endswith((".", ",", ";")):
+            continue
+        chars = line["chars"]
+        size = max(c.get("size", 0.0) for c in chars)
+        bold = all("bold" in str(c.get("fontname", "")).lower() for c in chars if c.get("text", " ").strip())
+        if bold or size > body * 1.15:
+            return text
+    return ""
