@@ -31,6 +31,10 @@ MIN_RULES = 3  # distinct positions of horizontal and of vertical edges, each: t
 MAX_PATHS = 5000  # a page drawn with more vector paths (a chart, a map) is not searched for tables: too slow
 MAX_CHARS = 20_000  # likewise a page with more characters of text than this
 MAX_SECONDS = 60.0  # table finding time one file may spend; later pages keep their plain text
+# A gap between letters wider than this share of the font size is a space: pdfplumber's fixed 3 pt glued the words
+# of tightly set PDFs together ("displaythehelpfile" in the Debian Reference); PDFium had read them apart.
+SPACE_RATIO = 0.15
+OPEN_SIDED = 0.1  # a table with more of the characters level with it outside it than this is not trusted
 HEADING_CHARS = 120  # a longer line above a table is prose, not its title
 
 
@@ -123,9 +127,11 @@ class TableFinder:
             boxes: list[tuple[float, float, float, float]] = []
             lines: list[dict[str, Any]] | None = None
             for table in found:
-                cells = table.extract()
+                cells = table.extract(x_tolerance_ratio=SPACE_RATIO)
                 if len(cells) < 2 or max(len(r) for r in cells) < 2:
                     continue  # one row or one column: a box around text, not a table
+                if _open_sided(page.chars, table.bbox):
+                    continue  # only its inner rules were found: its outer columns would be lost
                 if lines is None:
                     lines = page.extract_text_lines()
                 title = _heading_above(lines, table.bbox[1], [t.bbox for t in found]) or f"{doc_title} page {number}"
@@ -137,13 +143,22 @@ class TableFinder:
             if not rows:
                 return None
             outside = page.filter(lambda obj: obj.get("object_type") != "char" or not _inside(obj, boxes))
-            return PageTables(_clean(outside.extract_text()), tuple(rows))
+            return PageTables(_clean(outside.extract_text(x_tolerance_ratio=SPACE_RATIO)), tuple(rows))
         finally:
             page.close()
 
     def close(self) -> None:
         if self._pdf is not None:
             self._pdf.close()
+
+
+def _open_sided(chars: list[dict[str, Any]], box: tuple[float, float, float, float]) -> bool:
+    """Whether text runs on beside the table, level with its rows: a table ruled only between its columns (no outer
+    border), of which the lines strategy finds the inner columns alone."""
+    x0, top, x1, bottom = box
+    level = [c for c in chars if top <= (c["top"] + c["bottom"]) / 2 <= bottom and c["text"].strip()]
+    beside = sum(1 for c in level if (c["x0"] + c["x1"]) / 2 < x0 or (c["x0"] + c["x1"]) / 2 > x1)
+    return beside > OPEN_SIDED * len(level)
 
 
 def _inside(obj: dict[str, Any], boxes: Sequence[tuple[float, float, float, float]]) -> bool:

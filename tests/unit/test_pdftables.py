@@ -107,3 +107,28 @@ def test_a_file_pdfplumber_cannot_read_costs_only_its_tables(tmp_path: Path, cap
         assert finder.read(2, "x") is None  # not tried again
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == [f"{tmp_path / 'x.pdf'}: page 1 tables not read"]
     finder.close()
+
+
+def test_a_table_ruled_only_between_its_columns_stays_text_rather_than_lose_its_outer_columns(tmp_path: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=10)
+    rows = [
+        ("package", "popcon", "size", "description"),
+        ("vim", "V:90", "3300", "the editor"),
+        ("ed", "V:2", "120", "old"),
+    ]
+    for r, row in enumerate(rows):
+        y = 20 + 8 * r
+        for c, text in enumerate(row):
+            pdf.text(22 + 40 * c, y + 6, text)
+        pdf.line(20, y, 180, y)
+    pdf.line(20, 44, 180, 44)
+    for x in (60, 100, 140):  # inner rules only: the lines strategy sees the two middle columns alone
+        pdf.line(x, 20, x, 44)
+    pdf.output(str(tmp_path / "p.pdf"))
+    sections = _load(tmp_path / "p.pdf")
+    assert len(sections) == 1 and not sections[0][1]
+    assert "vim V:90 3300 the editor" in " ".join(sections[0][2].split())
