@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 RULE_PT = 3.0  # a path this thin (points) across its length is a rule; thicker, a box with two edges of each kind
 RECT_SEGMENTS = 5  # a box is drawn in at most this many path segments (move, four lines, close); more: a curve
-MIN_RULES = 3  # distinct positions of horizontal and of vertical edges, each: two columns and two rows at least
+EDGE_PT = 2  # a vertical rule this close to where a horizontal one ends closes the table's side
+MAX_RULES_COMPARED = 400  # horizontal rules compared with each other on one page, at most
 MAX_PATHS = 5000  # a page drawn with more vector paths (a chart, a map) is not searched for tables: too slow
 MAX_CHARS = 20_000  # likewise a page with more characters of text than this
 MAX_SECONDS = 60.0  # table finding time one file may spend; later pages keep their plain text
@@ -39,31 +40,63 @@ HEADING_CHARS = 120  # a longer line above a table is prose, not its title
 
 
 def ruled(page: Any) -> bool:
-    """Whether a PDFium page has the horizontal and vertical rules a ruled table needs (cheap: path bounds only).
-    Boxes stacked at the same margins (code listings) stand at two x positions only and do not count as a grid."""
+    """Whether a PDFium page draws a ruled grid (cheap: path bounds only): horizontal rules of the same extent at two
+    heights or more, vertical rules at both their ends, and one between them, level with them (a column rule). A
+    framed code listing (no column rule) or a table ruled only between its columns (no rule where the horizontal
+    ones end, see _open_sided) is not worth parsing the page for."""
     import pypdfium2.raw as pdfium_c
 
-    xs: set[int] = set()  # where vertical edges stand, to the point
-    ys: set[int] = set()
+    across: list[tuple[int, int, int]] = []  # horizontal edges: left, right, height
+    down: list[tuple[int, int, int]] = []  # vertical edges: x, bottom, top
     paths = 0
     try:
         for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,), max_depth=3):
             paths += 1
             if paths > MAX_PATHS:
                 return False
-            left, bottom, right, top = obj.get_bounds()
+            left, bottom, right, top = (round(v) for v in obj.get_bounds())
             width, height = right - left, top - bottom
             if height <= RULE_PT < width:
-                ys.add(round(bottom))
+                across.append((left, right, bottom))
             elif width <= RULE_PT < height:
-                xs.add(round(left))
+                down.append((left, bottom, top))
             elif width > RULE_PT and height > RULE_PT and pdfium_c.FPDFPath_CountSegments(obj.raw) <= RECT_SEGMENTS:
-                xs.update((round(left), round(right)))  # a cell border or a box (not a curve: a logo, a chart)
-                ys.update((round(bottom), round(top)))
+                across += [(left, right, bottom), (left, right, top)]  # a cell border or a box (not a curve)
+                down += [(left, bottom, top), (right, bottom, top)]
     except Exception as exc:  # PDFium errors on an odd object: the page is read as text
         logger.debug("page objects not read (%s: %s)", type(exc).__name__, exc)
         return False
-    return len(xs) >= MIN_RULES and len(ys) >= MIN_RULES
+    return _grid(_joined(across), down)
+
+
+def _joined(across: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Horizontal edges at one height that touch, joined: a row of cell boxes is one rule across the table."""
+    out: list[tuple[int, int, int]] = []
+    for left, right, y in sorted(across, key=lambda e: (e[2], e[0])):
+        if out and out[-1][2] == y and left <= out[-1][1] + EDGE_PT:
+            out[-1] = (out[-1][0], max(out[-1][1], right), y)
+        else:
+            out.append((left, right, y))
+    return out[:MAX_RULES_COMPARED]
+
+
+def _grid(across: list[tuple[int, int, int]], down: list[tuple[int, int, int]]) -> bool:
+    def near(a: int, b: int) -> bool:
+        return abs(a - b) <= EDGE_PT
+
+    for left, right, _ in across:
+        heights = [y for lo, hi, y in across if near(lo, left) and near(hi, right)]
+        if len(heights) < 2:
+            continue
+        low, high = min(heights), max(heights)
+        level = [(x, b, t) for x, b, t in down if b < high and t > low]  # beside the rows of this rule's extent
+        if (
+            any(near(x, left) for x, _, _ in level)
+            and any(near(x, right) for x, _, _ in level)
+            and any(left + EDGE_PT < x < right - EDGE_PT for x, _, _ in level)
+        ):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
