@@ -36,6 +36,7 @@ LOADER_VERSION = "1"
 # indented
 LOADER_VERSIONS = {"pdf": "4", "docx": "3", "pptx": "3", "html": "4", "md": "3", "eml": "2"}
 
+
 def loader_version(file_type: str) -> str:
     return LOADER_VERSIONS.get(file_type, LOADER_VERSION)
 
