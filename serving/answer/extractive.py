@@ -154,6 +154,8 @@ class ExtractiveAnswerer:
         if lo == hi and not step(anchor):  # no procedure near the best sentence (a reference manual's entry)
             return self._how(candidates, scoring)
         steps = [candidates[i] for i in sequence[lo : hi + 1]]
+        if lo == hi and steps[0].sentence.role == "prose":  # one step in prose: the rest of its paragraph goes on
+            steps += _rest_of_paragraph(steps[0], candidates)  # with what follows ("... approves it within five days")
         return render_all(steps, scoring, whole_lists=True)
 
     def _how(self, candidates: Sequence[Candidate], scoring: Scoring) -> list[str]:
@@ -322,6 +324,29 @@ _DEFINED = re.compile(
 )
 
 COMPARED_CHARS = 300
+
+
+PARAGRAPH_FOLLOWERS = 2  # a one-sentence procedure brings at most this many sentences of its paragraph after it
+
+PARAGRAPH_WORDS = 60  # ...and only while the answer stays this short
+
+
+def _rest_of_paragraph(first: Candidate, candidates: Sequence[Candidate]) -> list[Candidate]:
+    """The prose sentences after `first` in its paragraph of the same passage, while short."""
+    s = first.sentence
+    words = len(s.text.split())
+    out: list[Candidate] = []
+    for c in sorted(candidates, key=lambda c: c.order):
+        o = c.sentence
+        if c.citation.index != first.citation.index or o.paragraph != s.paragraph or o.position <= s.position:
+            continue
+        words += len(o.text.split())
+        if o.position != s.position + len(out) + 1:  # a sentence between them is not quotable: stop there
+            break
+        if o.role != "prose" or o.block or len(out) == PARAGRAPH_FOLLOWERS or words > PARAGRAPH_WORDS:
+            break
+        out.append(c)
+    return out
 
 
 def compared(text: str) -> list[str]:

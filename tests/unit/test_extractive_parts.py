@@ -588,3 +588,18 @@ def test_a_procedure_brings_its_whole_list_though_an_item_has_several_sentences(
     assert lines[0].startswith("- Start an interactive rebase") and "any commit range will do" in lines[0]
     assert "git reset HEAD^" in lines[2] and "rewound by one" in lines[2]
     assert lines[-1].startswith("- Continue the rebase")
+
+
+REQUESTING_LEAVE = page(
+    "Requesting leave",
+    "Request leave in the HR portal at least two weeks in advance for periods longer than three days. Your manager "
+    "approves or declines within five business days. Up to 5 unused days can be carried over to the next year.",
+    "Part-time employees receive leave in proportion to their contracted hours.",
+)
+
+
+def test_a_procedure_of_one_sentence_in_prose_brings_what_its_paragraph_says_next(answerer: ExtractiveAnswerer) -> None:
+    answer = ask(answerer, "How do I request annual leave?", cite(1, REQUESTING_LEAVE, relpath="leave-policy.md"))
+    assert answer.startswith("Request leave in the HR portal"), answer
+    assert "within five business days" in answer  # the next sentence of its paragraph: what happens to the request
+    assert "Part-time" not in answer  # another paragraph
