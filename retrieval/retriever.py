@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +33,14 @@ MAX_QUERY_CHARS = 4000
 
 
 # The retriever's timing names -> the stage names answers and metrics use (kb_stage_seconds{stage=...}).
-STAGE_NAMES = {"embed": "embed_query", "dense": "dense", "bm25": "lexical", "fusion": "fusion", "rerank": "rerank"}
+STAGE_NAMES = {
+    "embed": "embed_query",
+    "dense": "dense",
+    "bm25": "lexical",
+    "fusion": "fusion",
+    "read": "read_chunks",
+    "rerank": "rerank",
+}
 
 
 @dataclass(frozen=True)
@@ -115,20 +122,26 @@ class Retriever:
         timings: dict[str, float] = {}
         lists = {}
         t0 = time.perf_counter()
+        known: dict[str, Chunk] = {}  # chunks already read, by id; the dense list is ids until fusion is done
         if fusion != "bm25":
             with _stage("embed_query", "embed", timings):
                 vector = self.embedder.embed_query(query)
             with _stage("dense", "dense", timings) as span:
-                lists["dense"], how = self._dense(vector, cfg.dense_k, flt)
+                dense, read, how = self._dense(vector, cfg.dense_k, flt)
+                known.update(read)
+                lists["dense"] = [(read.get(cid) or _unread(cid), score) for cid, score in dense]
                 span.set_attribute("kb.filter_path", how)
         if fusion != "dense":
             with _stage("lexical", "bm25", timings):
                 lexical = self.lexical
                 lists["bm25"] = lexical.search(query, cfg.lexical_k, flt) if lexical is not None else []
+                known.update((c.id, c) for c, _ in lists["bm25"])
         weights = {"dense": cfg.dense_weight, "bm25": cfg.lexical_weight}
         with _stage("fusion", "fusion", timings):
             hits = fuse(fusion, lists, weights, cfg.rrf_k)
         relevant = any(self._clears_floor(h) for h in hits[: max(k, cfg.rerank_top_n)])
+        with _stage("read_chunks", "read", timings):
+            hits = self._read(hits, max(k, cfg.rerank_top_n) if use_rerank else k, known, flt)
         warnings: tuple[str, ...] = ()
         if use_rerank and hits:
             assert self.reranker is not None
@@ -156,26 +169,30 @@ class Retriever:
             return {k: [] for k in keys}
         return lexical.facets(None if scope.collections is None else scoped.collections)
 
-    def _dense(self, vector: np.ndarray, k: int, flt: Filter) -> tuple[list[tuple[Chunk, float]], str]:
-        """The k nearest chunks that pass the filter, exactly, by the cheapest path for how many chunks pass (the
-        second value names it). The lexical index counts them and lists them (ids when few, keys when many):
+    def _dense(self, vector: np.ndarray, k: int, flt: Filter) -> tuple[list[tuple[str, float]], dict[str, Chunk], str]:
+        """The ids and similarities of the k nearest chunks that pass the filter, exactly, best first, by the
+        cheapest path for how many chunks pass (the third value names it), with the chunks a path had to read
+        anyway (the second value; the others are read by _read for the hits that win). The lexical index counts
+        the matching chunks and lists them (ids when few, keys when many):
+        - none (no filter): an HNSW search for ids and distances only (asking Chroma for the documents and
+          metadatas of all k results as well took most of the search's time at 500k chunks);
         - many (a deep search of at most _CHEAP_DEPTH candidates is expected to find k): an unfiltered HNSW
           search of about 2k/selectivity candidates, distances only, kept if their key matches;
         - fewer: the store searches among their ids (exhaustively when very few, else HNSW with an allow-list).
         Chroma's own `where` is the fallback (exact, but 350 ms at 500k chunks whatever the filter keeps)."""
         if flt.is_empty():
-            return self.store.query(vector, k), "unfiltered"
+            return self.store.nearest(vector, k), {}, "unfiltered"
         lexical = self.lexical
         if lexical is None:
-            return self.store.query(vector, k, flt), "where"
+            return _ids_of(self.store.query(vector, k, flt)) + ("where",)
         total = max(1, len(lexical))
         matching = lexical.matching(flt, ids_up_to=math.ceil(_DEPTH_MARGIN * k * total / _CHEAP_DEPTH))
         if matching.count == 0:
-            return [], "empty"
+            return [], {}, "empty"
         try:
             if matching.ids is not None:
                 hits = self.store.query(vector, k, None, ids=matching.ids)
-                return [(c, s) for c, s in hits if flt.matches(c.to_record())], "ids"
+                return _ids_of([(c, s) for c, s in hits if flt.matches(c.to_record())]) + ("ids",)
             depth = min(total, math.ceil(_DEPTH_MARGIN * k * total / matching.count))
             while True:
                 candidates = self.store.nearest(vector, depth)
@@ -185,12 +202,30 @@ class Retriever:
                 if depth >= _MAX_DEPTH:
                     raise LookupError(f"fewer than {k} matches among the {depth} nearest")
                 depth = min(total, depth * 4, _MAX_DEPTH)
-            chunks = self.store.fetch([cid for cid, _ in kept[:k]])
-            hits = [(chunks[cid], score) for cid, score in kept[:k] if cid in chunks]
-            return [(c, s) for c, s in hits if flt.matches(c.to_record())], "post-filter"
+            return kept[:k], {}, "post-filter"  # _read checks each winner's stored record against the filter
         except Exception as exc:  # the lexical index is a step ahead of the store mid-ingest, or too few matches
             logger.info("filtered search falls back to the store's where clause: %s", exc)
-            return self.store.query(vector, k, flt), "where"
+            return _ids_of(self.store.query(vector, k, flt)) + ("where",)
+
+    def _read(self, hits: list[Hit], n: int, known: dict[str, Chunk], flt: Filter) -> list[Hit]:
+        """The hits with the chunks of the first n read: those a list carried, the others fetched from the store
+        in one call. A fetched chunk is dropped (and the next hit read instead) when the store no longer has it,
+        or when its stored record does not pass the filter (the lexical index a step ahead of the store)."""
+        out: list[Hit] = []
+        pos = 0
+        while len(out) < n and pos < len(hits):
+            batch = hits[pos : pos + n - len(out)]
+            pos += len(batch)
+            missing = [h.chunk.id for h in batch if h.chunk.id not in known]
+            fetched = self.store.fetch(missing) if missing else {}
+            for hit in batch:
+                chunk = known.get(hit.chunk.id)
+                if chunk is None:
+                    chunk = fetched.get(hit.chunk.id)
+                    if chunk is None or not flt.matches(chunk.to_record()):
+                        continue
+                out.append(hit if hit.chunk is chunk else replace(hit, chunk=chunk))
+        return out + hits[pos:]
 
     def has_source(self, source: str, scope: Scope = EVERYTHING) -> bool:
         """Whether a file is indexed and inside the scope."""
@@ -212,6 +247,15 @@ class Retriever:
         return (dense is not None and dense >= self.settings.min_dense_score) or (
             lexical is not None and lexical >= self.settings.lexical_floor
         )
+
+
+def _unread(chunk_id: str) -> Chunk:
+    """A stand-in for a chunk known by id only (fusion needs ids; _read replaces it for the hits returned)."""
+    return Chunk(id=chunk_id, text="", source="")
+
+
+def _ids_of(hits: list[tuple[Chunk, float]]) -> tuple[list[tuple[str, float]], dict[str, Chunk]]:
+    return [(c.id, s) for c, s in hits], {c.id: c for c, _ in hits}
 
 
 @contextmanager

@@ -120,12 +120,40 @@ def test_filtered_dense_search_is_exact_on_every_path(tmp_path: Any) -> None:
     paths = set()
     for spec in ({"collections": ["hr"]}, {"sources": ["/docs/rare.txt"]}, {"collections": ["nope"]}):
         flt = Filter.parse(spec)
-        got, how = retriever._dense(vector, 10, flt)
+        got, _, how = retriever._dense(vector, 10, flt)
         paths.add(how)
-        assert [c.id for c, _ in got] == [c.id for c, _ in store.query(vector, 10, flt)]
+        assert [cid for cid, _ in got] == [c.id for c, _ in store.query(vector, 10, flt)]
     assert paths == {"post-filter", "ids", "empty"}
     # The lexical index a step ahead of the store (mid-ingest): still exact, through the store's where.
     store.delete(["c1", "c2", "c3"])
     flt = Filter.parse({"sources": ["/docs/f1.txt", "/docs/f2.txt"]})
-    got, how = retriever._dense(vector, 10, flt)
-    assert [c.id for c, _ in got] == [c.id for c, _ in store.query(vector, 10, flt)]
+    got, _, how = retriever._dense(vector, 10, flt)
+    assert [cid for cid, _ in got] == [c.id for c, _ in store.query(vector, 10, flt)]
+
+
+def test_a_winner_whose_stored_record_fails_the_filter_is_not_returned(tmp_path: Any) -> None:
+    """The dense list is ids until fusion; a winner read from the store whose record no longer passes the filter
+    (the lexical index a step behind it, mid-ingest) is left out and the next hit is read in its place."""
+    from configs.settings import RetrievalSettings
+    from retrieval.embeddings import FakeEmbedder
+    from retrieval.retriever import Retriever
+    from retrieval.store import InMemoryStore
+    from retrieval.types import Chunk
+
+    metas = _metas(600, seed=3)
+    chunks = [Chunk.from_record(f"c{i}", f"note {i} about topic {i % 13}", m) for i, m in enumerate(metas)]
+    store, embedder = InMemoryStore(), FakeEmbedder()
+    vectors = embedder.embed_documents([c.text for c in chunks])
+    store.upsert(chunks, vectors)
+    lexical_writer.build(tmp_path, ((c.id, c.text, c.text, c.to_record()) for c in chunks), 1)
+    retriever = Retriever(RetrievalSettings(fusion="dense", top_k=5), embedder, store, tmp_path)
+    flt = Filter.parse({"collections": ["hr"]})
+    before = [h.chunk.id for h in retriever.search("topic 5", flt).hits]
+    assert len(before) == 5 and retriever._dense(embedder.embed_query("topic 5"), 100, flt)[2] == "post-filter"
+    moved = int(before[1][1:])
+    record = {**chunks[moved].to_record(), "collection": "it"}
+    store.upsert([Chunk.from_record(chunks[moved].id, chunks[moved].text, record)], vectors[moved : moved + 1])
+    after = [h.chunk for h in retriever.search("topic 5", flt).hits]
+    assert [c.id for c in after[:4]] == [before[0], *before[2:]] and len(after) == 5
+    assert chunks[moved].id not in [c.id for c in after]
+    assert all(c.to_record()["collection"] == "hr" for c in after)
