@@ -33,8 +33,8 @@ LOADER_VERSION = "1"
 # pdf 2: pypdfium2 instead of pypdf; 3: pages without a text layer read by OCR; docx/pptx/md 2: tables as rows with
 # their headers (ingest/tables.py); html 3: main content only (ingest/webpages.py) and its tables as rows;
 # pdf 4: ruled tables as rows (ingest/pdftables.py); html 4, docx/pptx/md 3: list items keep a bullet, code stays
-# indented
-LOADER_VERSIONS = {"pdf": "4", "docx": "3", "pptx": "3", "html": "4", "md": "3", "eml": "2"}
+# indented; eml 3: its attachments are read by those loaders
+LOADER_VERSIONS = {"pdf": "4", "docx": "3", "pptx": "3", "html": "4", "md": "3", "eml": "3"}
 
 
 def loader_version(file_type: str) -> str:
@@ -83,15 +83,16 @@ class PdfLoader:
         if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF" not in data[:1024]:
             raise SkipFile("not a PDF (no %PDF header); give it its real extension")
         reader = PageReader(self._engine, self._ocr, budget.started)
-        tables = TableFinder(path, data, budget)  # opens the file with pdfplumber on the first ruled page only
         with self._lock:
             try:
                 pdf = pdfium.PdfDocument(data)
             except pdfium.PdfiumError as exc:
                 raise SkipFile(_why_unreadable(data, exc)) from exc
+        with self._lock:
+            n_pages = len(pdf)
+        tables = TableFinder(path, data, budget, n_pages)  # pdfplumber opens the file on the first ruled page only
         try:
             with self._lock:
-                n_pages = len(pdf)
                 meta_title = str(pdf.get_metadata_dict(skip_empty=True).get("Title", ""))
             title = meta_title.strip() or path.stem
             sections: list[Section] = []

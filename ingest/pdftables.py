@@ -29,9 +29,11 @@ RULE_PT = 3.0  # a path this thin (points) across its length is a rule; thicker,
 RECT_SEGMENTS = 5  # a box is drawn in at most this many path segments (move, four lines, close); more: a curve
 EDGE_PT = 2  # a vertical rule this close to where a horizontal one ends closes the table's side
 MAX_RULES_COMPARED = 400  # horizontal rules compared with each other on one page, at most
+MAX_SEGMENTS = 20_000  # likewise a page whose paths have more segments than this (one path can hold thousands)
+MAX_CROSSINGS = 10_000  # distinct rule heights x distinct rule positions across: 100 x 100 at most
 MAX_PATHS = 5000  # a page drawn with more vector paths (a chart, a map) is not searched for tables: too slow
 MAX_CHARS = 20_000  # likewise a page with more characters of text than this
-MAX_SECONDS = 60.0  # table finding time one file may spend; later pages keep their plain text
+MAX_SECONDS = 60.0  # table finding time one file may spend, checked between pages; later pages keep their text
 # A gap between letters wider than this share of the font size is a space: pdfplumber's fixed 3 pt glued the words
 # of tightly set PDFs together ("displaythehelpfile" in the Debian Reference); PDFium had read them apart.
 SPACE_RATIO = 0.15
@@ -48,11 +50,12 @@ def ruled(page: Any) -> bool:
 
     across: list[tuple[int, int, int]] = []  # horizontal edges: left, right, height
     down: list[tuple[int, int, int]] = []  # vertical edges: x, bottom, top
-    paths = 0
+    paths = segments = 0
     try:
         for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,), max_depth=3):
             paths += 1
-            if paths > MAX_PATHS:
+            segments += max(1, pdfium_c.FPDFPath_CountSegments(obj.raw))
+            if paths > MAX_PATHS or segments > MAX_SEGMENTS:
                 return False
             left, bottom, right, top = (round(v) for v in obj.get_bounds())
             width, height = right - left, top - bottom
@@ -65,6 +68,11 @@ def ruled(page: Any) -> bool:
                 down += [(left, bottom, top), (right, bottom, top)]
     except Exception as exc:  # PDFium errors on an odd object: the page is read as text
         logger.debug("page objects not read (%s: %s)", type(exc).__name__, exc)
+        return False
+    # pdfplumber's lines strategy pairs every horizontal edge with every vertical one (quadratic in their crossings,
+    # and one page cannot be stopped once it runs): a grid of more crossings than a real table has stays text
+    if len({y for _, _, y in across}) * len({x for x, _, _ in down}) > MAX_CROSSINGS:
+        logger.debug("a page of %d x %d rules is not searched for tables", len(across), len(down))
         return False
     return _grid(_joined(across), down)
 
@@ -110,7 +118,8 @@ class PageTables:
 class TableFinder:
     """Finds ruled tables on the pages of one PDF, opened with pdfplumber on the first page asked for."""
 
-    def __init__(self, path: Path, data: bytes, budget: FileBudget) -> None:
+    def __init__(self, path: Path, data: bytes, budget: FileBudget, pages: int | None = None) -> None:
+        self._pages = pages  # PDFium's page count: pdfplumber must see the same pages, or it is not used
         self._path = path
         self._data = data
         self._budget = budget
@@ -147,6 +156,9 @@ class TableFinder:
             except Exception:
                 self._broken = True
                 raise
+            if self._pages is not None and len(self._pdf.pages) != self._pages:
+                self._broken = True  # a damaged page tree read two ways: its page N may not be PDFium's page N
+                raise ValueError(f"pdfplumber sees {len(self._pdf.pages)} pages, PDFium {self._pages}")
         return self._pdf
 
     def _read(self, number: int, doc_title: str) -> PageTables | None:

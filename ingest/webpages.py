@@ -114,7 +114,11 @@ def list_item_texts(html: str) -> frozenset[str]:
                 own.append(child.text_content())
             own.append(child.tail or "")
         texts.add(" ".join("".join(own).split()))
-        texts.update(" ".join(p.text_content().split()) for p in li.iter("p", "div"))
+        texts.update(  # its own paragraphs, not those of a definition list or a list nested in it
+            " ".join(p.text_content().split())
+            for p in li.iter("p", "div")
+            if next(p.iterancestors("li", "dd", "dt"), None) is li
+        )
     return frozenset(texts)
 
 

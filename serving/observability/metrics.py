@@ -39,6 +39,7 @@ STAGES = {
     "dense": "dense",
     "lexical": "lexical",
     "fusion": "fusion",
+    "read_chunks": "read_chunks",
     "rerank": "rerank",
     "first_token": "llm_first_token",  # nosec B105  # a metric name, not a password
     "generate": "generate",

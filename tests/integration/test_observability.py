@@ -53,6 +53,7 @@ def test_metrics_show_the_stages_and_modes_of_an_answered_question(kb_index: Pat
     for stage in ("total", "embed_query", "dense", "lexical", "fusion", "extractive"):
         assert f'kb_stage_seconds_bucket{{le="0.005",stage="{stage}"}}' in text, stage
     assert 'kb_stage_seconds_count{stage="embed_query"} 3.0' in text  # two answers and one search
+    assert 'kb_stage_seconds_count{stage="read_chunks"} 3.0' in text  # the winners' text read, in both as well
     assert 'route="/v1/chat/completions",status="200"' in text and 'route="/v1/retrieve"' in text
     assert "kb_index_chunks" in text and "kb_index_files" in text and "kb_ingest_runs_total" in text
     assert "annual leave" not in text  # series carry labels, never questions

@@ -132,3 +132,43 @@ def test_a_table_ruled_only_between_its_columns_stays_text_rather_than_lose_its_
     sections = _load(tmp_path / "p.pdf")
     assert len(sections) == 1 and not sections[0][1]
     assert "vim V:90 3300 the editor" in " ".join(sections[0][2].split())
+
+
+def test_a_page_of_too_many_crossing_rules_is_not_handed_to_pdfplumber(tmp_path: Path) -> None:
+    """pdfplumber's lines strategy pairs every horizontal rule with every vertical one and cannot be stopped mid-page:
+    a 150 x 150 grid (22,500 crossings, a few hundred paths) stays text; the supplier table's page is still searched."""
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+
+    from ingest.pdftables import ruled
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_line_width(0.1)
+    for i in range(150):
+        pdf.line(10, 10 + i * 268 / 149, 200, 10 + i * 268 / 149)
+        pdf.line(10 + i * 190 / 149, 10, 10 + i * 190 / 149, 278)
+    pdf.set_font("helvetica", size=11)
+    pdf.text(20, 285, "A page of rules.")
+    pdf.output(str(tmp_path / "grid.pdf"))
+    grid = pdfium.PdfDocument(str(tmp_path / "grid.pdf"))
+    table = pdfium.PdfDocument(str(table_pdf(tmp_path / "table.pdf")))
+    try:
+        assert not ruled(grid[0])
+        assert ruled(table[0])
+    finally:
+        grid.close()
+        table.close()
+
+
+def test_text_level_with_a_table_beside_it_marks_the_table_open_sided() -> None:
+    """A table ruled only between its columns: the lines strategy finds its inner part, and the outer columns' text
+    stands level with its rows outside the box found."""
+    from ingest.pdftables import _open_sided
+
+    def char(x: float) -> dict[str, object]:
+        return {"top": 10.0, "bottom": 12.0, "x0": x, "x1": x + 5, "text": "a"}
+
+    inside, outside = [char(50), char(60)], [char(300), char(310)]
+    assert _open_sided(inside + outside, (40, 0, 100, 20))
+    assert not _open_sided(inside, (40, 0, 100, 20))
