@@ -11,25 +11,17 @@ import warnings
 from pathlib import Path
 
 from ingest.budget import FileBudget
-from ingest.documents import Document, Section, SkipFile
+from ingest.documents import Document, Section, SkipFile, file_type_of
 from ingest.ocr import OcrOptions, PageReader, build_engine
 
-IMAGE_TYPES = {
-    ".png": "png",
-    ".jpg": "jpg",
-    ".jpeg": "jpg",
-    ".tif": "tiff",
-    ".tiff": "tiff",
-    ".webp": "webp",
-    ".bmp": "bmp",
-}
+IMAGE_TYPES = ("bmp", "jpg", "png", "tiff", "webp")  # their extensions: ingest/documents.py
 _DECODERS = ["PNG", "JPEG", "TIFF", "WEBP", "BMP"]
 
 
 class ImageLoader:
     """An image's text by OCR; a multi-page TIFF gives one section per page (pages from 1)."""
 
-    file_types: tuple[str, ...] = tuple(sorted(set(IMAGE_TYPES.values())))
+    file_types: tuple[str, ...] = IMAGE_TYPES
 
     def __init__(self, ocr: OcrOptions | None = None) -> None:
         self._ocr = ocr or OcrOptions()
@@ -42,7 +34,7 @@ class ImageLoader:
         """As load, with OCR time counted from budget.started and the text counted in the budget."""
         from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-        file_type = IMAGE_TYPES.get(path.suffix.lower(), "png")
+        file_type = file_type_of(path) or "png"
         if self._engine is None:
             raise SkipFile("an image is read only by OCR, which is off; set ingest.ocr: auto (or rapidocr, tesseract)")
         try:
