@@ -57,7 +57,7 @@ class IngestSettings(Section):
     max_file_mb: float = Field(default=100.0, gt=0)
     extensions: tuple[str, ...] = (
         ".pdf", ".docx", ".pptx", ".html", ".htm", ".md", ".markdown", ".txt",
-        ".csv", ".tsv", ".xlsx", ".ods", ".eml",
+        ".csv", ".tsv", ".xlsx", ".ods", ".eml", ".epub", ".odt", ".rtf",
         ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp",
     )  # fmt: skip
     batch_chunks: int = Field(default=2048, ge=1)  # chunks embedded together (sorted by length) per write

@@ -94,6 +94,10 @@ _FILE_TYPES = {
     ".xlsx": "xlsx",
     ".ods": "ods",
     ".eml": "eml",
+    # converted to HTML by pandoc (ingest/pandoc.py)
+    ".epub": "epub",
+    ".odt": "odt",
+    ".rtf": "rtf",
     # images, read by OCR (ingest/images.py)
     ".png": "png",
     ".jpg": "jpg",

@@ -43,7 +43,7 @@ class IsolatedLoader:
     One child at a time, started on first use and reused until it is killed or dies; `close` ends it."""
 
     file_types: tuple[str, ...] = (
-        "pdf", "docx", "pptx", "html", "md", "txt", "csv", "tsv", "xlsx", "ods", "eml",
+        "pdf", "docx", "pptx", "html", "md", "txt", "csv", "tsv", "xlsx", "ods", "eml", "epub", "odt", "rtf",
         "png", "jpg", "tiff", "webp", "bmp",
     )  # fmt: skip
 
