@@ -5,7 +5,8 @@ A generated corpus (nothing large is committed; the same seed writes the same fi
 beside the sample knowledge base (data/sample) as distractors. Twenty questions each ask for one value of one row
 ("What is the lead time of Kovarin Metals Oy?"), five more ask which row has given values ("Which metals supplier
 in FI has a lead time of 8 days?"). A hit is a retrieved chunk that holds the whole row asked about
-(as the layout writes it): lenient to a layout that packs several rows into a chunk.
+(as the layout writes it): lenient to a layout that packs several rows into a chunk. For the shipped layout, each
+question is also answered by the extractive backend: is the asked row the answer's first line?
 
 Each layout is indexed with the real Indexer and searched with the real Retriever (fusion as configured, and BM25
 and dense alone): 'rows' is the loader's (one row per chunk, 'Title - Header: value; ...'); 'packed' puts as many
@@ -241,7 +242,30 @@ def measure(
     if layout == "rows":
         best = retriever.search(questions[0].text, top_k=1).hits
         out["example"] = {"question": questions[0].text, "top_hit": best[0].chunk.text if best else None}
+        out["answers"] = answered(settings, index_dir, questions)
     return out
+
+
+def answered(settings: Settings, index_dir: Path, questions: list[Question]) -> dict[str, Any]:
+    """The extractive answer to each question: does its first line quote the row asked about?"""
+    from serving.answer.markers import strip_markers
+    from serving.app import Assistant
+
+    index = settings.index.model_copy(update={"path": index_dir, "chroma_url": None})
+    llm = settings.llm.model_copy(update={"backend": "extractive"})
+    assistant = Assistant(settings.model_copy(update={"index": index, "llm": llm}), index_dir)
+    right, other, missed = 0, [], []
+    for q in questions:
+        text = strip_markers(assistant.chain.answer(q.text).text)
+        first = text.splitlines()[0] if text.strip() else ""
+        if q.found_in(first):
+            right += 1
+        elif " - " in first and ": " in first:
+            other.append({"question": q.text, "answer": first})
+        else:
+            missed.append({"question": q.text, "answer": first})
+    n = len(questions)
+    return {"row_first": round(right / n, 3), "other_row": other, "no_row": missed}
 
 
 def html_cost(settings: Settings, folder: Path, files: int, seed: int = 3) -> dict[str, Any]:

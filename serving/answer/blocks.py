@@ -30,6 +30,12 @@ TABLE_ROW = re.compile(r"^\s*\|.*\||\S\t+\S")
 TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
 
 
+# A row as ingest/tables.py writes it, its headers beside its values: "Lead times - Supplier: Acme GmbH; Lead time
+# (days): 14; Country: DE" (a title, then at least two "Header: value" cells). It reads on its own: no header row.
+_CELL = r"[^\n:;]{1,80}: [^\n;]*"
+RENDERED_ROW = re.compile(rf"^(?:[^\n]{{1,200}}? - )?{_CELL}(?:; {_CELL})+$")
+
+
 CODE = re.compile(
     r"^(?:\t| {4,})\S"  # indented
     r"|^\s*(?:\$|#!|>>>)\s"  # a shell or Python prompt

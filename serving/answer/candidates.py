@@ -15,6 +15,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.text import content_stems
+from serving.answer.blocks import RENDERED_ROW
 from serving.answer.citations import Citation
 from serving.answer.passages import Sentence, read
 from serving.answer.prompts import withhold_instructions
@@ -89,7 +90,7 @@ def candidates_of(citations: Sequence[Citation]) -> list[Candidate]:
                 s.position in asking
                 or s.role not in ("prose", "item", "row")
                 or (len(s.text.split()) < 4 and not (s.block and s.text.endswith(":")))
-                or (s.role == "row" and not s.header)  # a table's header row answers nothing alone
+                or (s.role == "row" and not s.header and not RENDERED_ROW.match(s.text))  # a header row alone
                 or s.fragment
                 or key in seen
                 or s.text.endswith("?")  # an FAQ's question, not its answer

@@ -71,7 +71,7 @@ def render(c: Candidate, scoring: Scoring, whole_lists: bool, shown: set[str]) -
     marker = f" [{s.source}]"
     brought = {s.text}
     if s.role == "row":
-        return f"{s.header}\n{with_markers(s.text, marker)}", brought
+        return f"{s.header}\n{with_markers(s.text, marker)}" if s.header else with_markers(s.text, marker), brought
     pieces: list[str] = []
     if s.referent and s.referent not in shown:
         pieces.append(mark(s.referent, marker))

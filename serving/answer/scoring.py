@@ -118,6 +118,8 @@ def unanswered(part: Part, candidates: Sequence[Candidate], scoring: Scoring) ->
     if not total:
         return False
     s = candidates[best].sentence
+    if s.role == "row" and _STATED.search(asking) and not lacks(candidates[best], set(_STATED.findall(asking))):
+        return False  # the row of the code or name asked about ("Who maintains the Boiler A9?")
     said = candidates[best].stems | s.heading_stems | content_stems(s.referent)
     return sum(scoring.idf(w) * weight for w, weight in asked.items() if w in said) / total < UNANSWERED_COVERAGE
 
@@ -153,6 +155,34 @@ STATES_DEFAULT = re.compile(
     r"|\b(?:if|when|unless) (?:neither|no|nothing|not|none)\b[^.;]{0,80}?\b(?:specif|configur|given|set)\w*",
     re.I,
 )
+
+
+ROW_MISMATCH = 0.5  # per value the question states that a table row lacks and another retrieved row holds
+
+# What a question states literally, that a row must hold to be the row asked about: numbers and codes ("46 days",
+# "MC-5708", "Boiler A9") and upper-case abbreviations ("in FI"); the case is kept, so "it" is not Italy
+_STATED = re.compile(r"(?<![\w.-])(?:[\w-]*\d(?:[\w.-]*\w)?|[A-Z]{2,})(?![\w-])")
+
+
+def lacks(candidate: Candidate, stated: set[str]) -> int:
+    """How many of the stated values the candidate's text does not hold as a word of its own."""
+    words = {w.rstrip(".") for w in re.findall(r"[\w.-]+", candidate.text)}
+    return sum(1 for t in stated if t.rstrip(".") not in words)
+
+
+def row_mismatch(candidates: Sequence[Candidate], asking: str) -> list[int]:
+    """For each table row among the candidates, how many of the values the question states it lacks, less the
+    fewest any row lacks (0 for every other sentence): "Which textiles supplier in FI has a lead time of 46 days?"
+    is answered by the row that says FI and 46, not by the textiles supplier whose row reads most alike."""
+    stated = set(_STATED.findall(asking))
+    rows = [i for i, c in enumerate(candidates) if c.sentence.role == "row"]
+    out = [0] * len(candidates)
+    if not stated or len(rows) < 2:
+        return out
+    for i in rows:
+        out[i] = lacks(candidates[i], stated)
+    fewest = min(out[i] for i in rows)
+    return [n - fewest if candidates[i].sentence.role == "row" else 0 for i, n in enumerate(out)]
 
 
 def score(
@@ -200,6 +230,7 @@ def score(
     named = 1.0 in about  # some heading names the asked setting: the others' values are other settings'
     subjects = [SUBJECT_BONUS if a > 0 else (-OTHER_SUBJECT if a < 0 and named else 0.0) for a in about]
     superseded = replaced_notes(candidates, q_stems)
+    mismatched = row_mismatch(candidates, asking)
     scores = []
     for i, c in enumerate(candidates):
         s = c.sentence
@@ -221,5 +252,6 @@ def score(
             score += STEP_BONUS
         if superseded[i]:
             score -= SUPERSEDED
+        score -= ROW_MISMATCH * mismatched[i]
         scores.append(score)
     return Scoring(np.asarray(scores), q_stems, terms, q_vector, tuple(steps), weight, idf, wants_number, faq)

@@ -135,6 +135,58 @@ def test_a_table_row_keeps_its_header(answerer: ExtractiveAnswerer) -> None:
     assert lines[1].startswith("| ROW SHARE | EXCLUSIVE, ACCESS EXCLUSIVE |") and marker_numbers(lines[1]) == [1]
 
 
+def test_a_row_indexed_with_its_headers_is_quoted_whole(answerer: ExtractiveAnswerer) -> None:
+    """A spreadsheet or document table is indexed one row per chunk, "Title - Header: value; ..." (ingest/tables.py):
+    the row is the answer, whatever full stops its cells hold, and not a fragment because it has no full stop."""
+    rows = [
+        "Lead times - Supplier: Praxiteles Marble Inc. Athens; Lead time (days): 63; Country: GR",
+        "Lead times - Supplier: Acme GmbH; Lead time (days): 14; Country: DE",
+        "Lead times - Supplier: Kestrel Optics; Lead time (days): 23; Country: UK",
+    ]
+    citations = [cite(i + 1, row, relpath="suppliers.xlsx", chunk=i) for i, row in enumerate(rows)]
+    steps = page("Returning goods", "- Open a return in the supplier portal.", "- Book the courier within 30 days.")
+    citations.append(cite(4, steps, relpath="returns.html"))
+    answer = ask(answerer, "What is the lead time of Praxiteles Marble?", *citations)
+    assert answer == f"{rows[0]} [1]"
+    answer = ask(answerer, "lead time of Kestrel Optics", *reversed(citations))
+    assert answer.splitlines()[0] == f"{rows[2]} [3]"
+
+
+CONTRACT_ROWS = [
+    "Maintenance contracts - Equipment: Boiler A9; Vendor: Servitec; Contract no.: MC-1746; Annual fee (EUR): 1100",
+    "Maintenance contracts - Equipment: Boiler C29; Vendor: Maintix; Contract no.: MC-6297; Annual fee (EUR): 6400",
+    "Maintenance contracts - Equipment: Boiler H11; Vendor: Voltserve; Contract no.: MC-5708; Annual fee (EUR): 2300",
+]
+SUPPLIER_ROWS = [
+    "Suppliers - Supplier: Solwick Textiles Oy; Country: FI; Category: Textiles; Lead time (days): 75",
+    "Suppliers - Supplier: Dorano Textiles Oy; Country: FI; Category: Textiles; Lead time (days): 46",
+    "Suppliers - Supplier: Brenex Textiles Ltd; Country: UK; Category: Textiles; Lead time (days): 46",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "rows", "right"),
+    [
+        ("Which textiles supplier in FI has a lead time of 46 days?", SUPPLIER_ROWS, 1),
+        ("What is the annual fee of maintenance contract MC-5708?", CONTRACT_ROWS, 2),
+        ("Who maintains the Boiler A9?", CONTRACT_ROWS, 0),
+    ],
+)
+def test_the_row_quoted_holds_the_values_and_codes_the_question_states(
+    answerer: ExtractiveAnswerer, question: str, rows: list[str], right: int
+) -> None:
+    """Rows of one table read alike: the row asked about is the one holding what the question states (FI and 46,
+    MC-5708, A9), not the one whose wording is closest; a row naming the asked code answers a "who" question."""
+    citations = [cite(i + 1, row, relpath="sheet.xlsx", chunk=i) for i, row in enumerate(reversed(rows))]
+    answer = ask(answerer, question, *citations)
+    assert answer.splitlines()[0] == f"{rows[right]} [{len(rows) - right}]", answer
+
+
+def test_a_code_no_row_holds_is_not_answered_by_a_neighbouring_row(answerer: ExtractiveAnswerer) -> None:
+    citations = [cite(i + 1, row, relpath="sheet.xlsx", chunk=i) for i, row in enumerate(CONTRACT_ROWS)]
+    assert ask(answerer, "Who maintains the Boiler Z99?", *citations) == ""
+
+
 def test_a_rule_with_cases_answers_with_the_case_the_asked_amount_meets(answerer: ExtractiveAnswerer) -> None:
     source = cite(1, EXPENSES, "finance/expenses.txt")
     big = ask(answerer, "Who must approve a 700 euro claim?", source).splitlines()[0]
