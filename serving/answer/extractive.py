@@ -81,7 +81,14 @@ class ExtractiveAnswerer:
             logger.debug("no source names %s: part %r not found", missing, part.text)
             return ""
         asking = asked(asking_part(part.text))
-        absent = absent_nouns(self._steps.nouns(asking), citations) if WH.match(asking.strip()) else []
+        nouns = self._steps.nouns(asking) if WH.match(asking.strip()) or part.kind == "yesno" else []
+        absent = absent_nouns(nouns, citations)
+        # a short yes/no part whose things are mostly not in the sources: "does the company pay for my home
+        # internet?" Not a title's ("Nasal polyposis: is there an inheritance pattern?"), whose words describe a
+        # claim that sources make in words of their own, nor a research question naming more things
+        named = len(absent_nouns(nouns, ()))
+        if part.kind == "yesno" and (":" in part.text or named > YESNO_NOUNS or len(absent) * 2 < named):
+            absent = []
         if len(absent) >= ABSENT_NOUNS:
             logger.debug("no source mentions %s: part %r not found", absent, part.text)
             return ""
@@ -289,6 +296,8 @@ class ExtractiveAnswerer:
         members.sort(key=lambda c: c.order)
         return render_all(members[: self._max_summary], scoring, whole_lists=False)
 
+
+YESNO_NOUNS = 4  # a yes/no part naming more things than this is not refused for the ones its sources lack
 
 COMPARISON_ENTRY = 2  # sentences of a compared side's own entry
 

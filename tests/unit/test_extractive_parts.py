@@ -238,6 +238,30 @@ def test_a_part_naming_something_no_source_mentions_is_not_found(answerer: Extra
     assert ask(answerer, "What is the default value of work_mem?", *sources) != ""  # named, so answered
 
 
+BENEFITS = page(
+    "Benefits",
+    "The company pays 80 percent of the premium for the group health plan, for the employee and their dependants.",
+    "Sick leave does not reduce annual leave. From the fourth consecutive day of sick leave a doctor's note is "
+    "required.",
+)
+
+
+def test_a_yes_no_part_about_things_no_source_mentions_is_not_found(answerer: ExtractiveAnswerer) -> None:
+    """ "Does the company pay for my home internet?" is not answered by what the company pays for something else."""
+    sources = [cite(1, BENEFITS, "hr/benefits.md"), cite(2, LEAVE, "hr/leave.md")]
+    assert ask(answerer, "does the company pay for my home internet?", *sources) == ""
+    assert "does not reduce annual leave" in ask(answerer, "Does sick leave reduce my annual leave?", *sources)
+    assert "80 percent" in ask(answerer, "Does the company pay for the group health plan?", *sources)
+    # a title's question is a claim the abstract words its own way: answered, not refused
+    abstract = page(
+        "Nasal polyposis",
+        "Familial clustering of nasal polyposis was found in 52 percent of the probands' first-degree relatives, "
+        "which suggests that heredity plays a role in the disease.",
+    )
+    title = "Nasal polyposis: is there an inheritance pattern?"
+    assert "heredity plays a role" in ask(answerer, title, cite(1, abstract, "pubmed/1.txt"))
+
+
 def test_a_summary_gives_one_key_statement_per_theme_in_order(answerer: ExtractiveAnswerer) -> None:
     answer = ask(answerer, "Give me an overview of the expense policy.", cite(1, EXPENSES, "finance/expenses.txt"))
     lines = answer.splitlines()
