@@ -2,13 +2,15 @@
 
 pandoc comes inside the `pypandoc-binary` wheel (nothing to install apart from the package). It runs as a child
 process with `--sandbox` (it reads nothing but its standard input and fetches nothing), a heap limit and a time
-limit, so a hostile file costs at most those. EPUB and ODT are zip packages: they are held to the archive limits
+limit (120 s for a file and everything it carries, such as an e-mail's attachments), so a hostile file costs at
+most those. EPUB and ODT are zip packages: they are held to the archive limits
 (ingest.max_unpacked_mb, max_compression_ratio, max_archive_entries) before pandoc unpacks them.
 """
 
 from __future__ import annotations
 
 import subprocess  # nosec B404 - pandoc is run from the wheel's own path, on stdin, with --sandbox
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +42,8 @@ def pandoc_path() -> str:
 def to_html(data: bytes, file_type: str, timeout_s: float = PANDOC_TIMEOUT_S) -> str:
     """The file as a standalone HTML page (its title in <title>); SkipFile with pandoc's own reason on failure."""
     kind = file_type.upper()
+    if timeout_s <= 0:
+        raise SkipFile(f"no time left to convert this {kind} ({PANDOC_TIMEOUT_S:g} s per file); split the file")
     command = [pandoc_path(), "--sandbox", "-f", _READERS[file_type], "-t", "html5", "-s", "--wrap=none"]
     command += ["+RTS", f"-M{PANDOC_HEAP}", "-RTS"]
     try:
@@ -49,8 +53,9 @@ def to_html(data: bytes, file_type: str, timeout_s: float = PANDOC_TIMEOUT_S) ->
     except subprocess.TimeoutExpired as exc:
         raise SkipFile(f"{kind} took more than {timeout_s:g} s to convert; split the file") from exc
     if done.returncode != 0:
-        reason = " ".join(done.stderr.decode("utf-8", "replace").split())[:160] or f"exit status {done.returncode}"
-        if "heap" in reason.lower():
+        stderr = done.stderr.decode("utf-8", "replace")
+        reason = " ".join(stderr.split())[-160:] or f"pandoc stopped with exit status {done.returncode}"
+        if "heap exhausted" in stderr.lower():
             reason = f"needs more than {PANDOC_HEAP} of memory"
         raise SkipFile(f"cannot parse {kind} ({reason}); re-save it from its editor")
     return done.stdout.decode("utf-8", "replace")
@@ -83,9 +88,10 @@ class PandocLoader:
                 check_archive(data, kind, self._limits)
             except ArchiveRefused as exc:
                 raise SkipFile(str(exc)) from exc
-        elif not data.lstrip()[:5].startswith(b"{\\rtf"):
+        elif not data.lstrip().removeprefix(b"\xef\xbb\xbf").startswith(b"{\\rtf"):
             raise SkipFile("not a valid RTF (it does not begin with {\\rtf); re-save it from its editor")
-        html = to_html(data, file_type)
+        # one clock for the file and all it carries (an e-mail's attachments): the time left of PANDOC_TIMEOUT_S
+        html = to_html(data, file_type, PANDOC_TIMEOUT_S - (time.monotonic() - budget.started))
         budget.take_chars(len(html), kind)
         try:
             elements = partitioner("html")(text=html)

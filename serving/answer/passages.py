@@ -118,8 +118,9 @@ def read(citation: Citation, neighbours: Sequence[Citation] = ()) -> list[Senten
     """The sentences of one passage in order, each with its context. `neighbours` are other passages of the same
     document: a colon at the very end of this one finds its list at the start of the next."""
     text = citation.text
-    spans = _whole_rows(text, sentence_spans(text))
-    roles = [_role(text, a, b, citation) for a, b in spans]
+    row = rendered_row(text)
+    spans = [row] if row else sentence_spans(text)
+    roles: list[Role] = ["row"] if row else [_role(text, a, b, citation) for a, b in spans]
     section = heading_name(citation.section) if citation.section else ""
     out: list[Sentence] = []
     heading = _carried_heading(citation, neighbours)
@@ -174,17 +175,15 @@ def read(citation: Citation, neighbours: Sequence[Citation] = ()) -> list[Senten
     return _members(out)
 
 
-def _whole_rows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """A table row with its headers is one sentence, whatever full stops its cells hold ("Acme Inc.", "v2.1. Beta")."""
-    out: list[tuple[int, int]] = []
-    for a, b in spans:
-        line_start, line_end = line_span(text, a)
-        same_line = bool(out) and out[-1][0] >= line_start and out[-1][1] <= line_end and b <= line_end
-        if same_line and RENDERED_ROW.match(text[line_start:line_end].strip()):
-            out[-1] = (out[-1][0], b)
-            continue
-        out.append((a, b))
-    return out
+def rendered_row(text: str) -> tuple[int, int] | None:
+    """The span of a passage that is one table row as the loaders write it, headers beside values ("Lead times -
+    Supplier: Acme GmbH; Lead time (days): 14"): one sentence whatever full stops its cells hold. The loaders give
+    each row a chunk of its own, so only a whole passage of one line is taken for a row, never a line of prose."""
+    body = text.strip()
+    if not body or "\n" in body or BULLET.match(body) or not RENDERED_ROW.match(body):
+        return None
+    start = text.index(body)
+    return start, start + len(body)
 
 
 def _carried_heading(citation: Citation, neighbours: Sequence[Citation]) -> str:
@@ -227,8 +226,6 @@ def _role(text: str, a: int, b: int, citation: Citation) -> Role:
     starts_line = not text[line_start:a].strip()
     one_line = b <= line_end
     if starts_line and one_line and TABLE_ROW.search(first_line) and not BULLET.match(first_line):
-        return "row"
-    if starts_line and one_line and RENDERED_ROW.match(first_line.strip()):
         return "row"
     if one_line and _is_heading(first_line, citation):
         return "heading"

@@ -118,8 +118,10 @@ def unanswered(part: Part, candidates: Sequence[Candidate], scoring: Scoring) ->
     if not total:
         return False
     s = candidates[best].sentence
-    if s.role == "row" and _STATED.search(asking) and not lacks(candidates[best], set(_STATED.findall(asking))):
-        return False  # the row of the code or name asked about ("Who maintains the Boiler A9?")
+    codes = {t for t in _STATED.findall(asking) if _CODE.match(t)}
+    holding = [c for c in candidates if c.sentence.role == "row" and codes and not lacks(c, codes)]
+    if s.role == "row" and holding == [candidates[best]]:
+        return False  # the one row of the code asked about ("Who maintains the Boiler A9?")
     said = candidates[best].stems | s.heading_stems | content_stems(s.referent)
     return sum(scoring.idf(w) * weight for w, weight in asked.items() if w in said) / total < UNANSWERED_COVERAGE
 
@@ -157,23 +159,27 @@ STATES_DEFAULT = re.compile(
 )
 
 
-ROW_MISMATCH = 0.5  # per value the question states that a table row lacks and another retrieved row holds
+ROW_MISMATCH = 0.5  # per stated value a table row lacks, beyond the fewest any retrieved row lacks
 
 # What a question states literally, that a row must hold to be the row asked about: numbers and codes ("46 days",
 # "MC-5708", "Boiler A9") and upper-case abbreviations ("in FI"); the case is kept, so "it" is not Italy
 _STATED = re.compile(r"(?<![\w.-])(?:[\w-]*\d(?:[\w.-]*\w)?|[A-Z]{2,})(?![\w-])")
 
 
+# A code: letters and digits in one word ("A9", "MC-5708", "ISO-27001"), not a year or an amount alone
+_CODE = re.compile(r"^(?=[\w.-]*\d)(?=[\w.-]*[A-Za-z])[\w.-]+$")
+
+
 def lacks(candidate: Candidate, stated: set[str]) -> int:
-    """How many of the stated values the candidate's text does not hold as a word of its own."""
-    words = {w.rstrip(".") for w in re.findall(r"[\w.-]+", candidate.text)}
-    return sum(1 for t in stated if t.rstrip(".") not in words)
+    """How many of the stated values the candidate's text does not hold as a word of its own (any case)."""
+    words = {w.rstrip(".").lower() for w in re.findall(r"[\w.-]+", candidate.text)}
+    return sum(1 for t in stated if t.rstrip(".").lower() not in words)
 
 
 def row_mismatch(candidates: Sequence[Candidate], asking: str) -> list[int]:
     """For each table row among the candidates, how many of the values the question states it lacks, less the
-    fewest any row lacks (0 for every other sentence): "Which textiles supplier in FI has a lead time of 46 days?"
-    is answered by the row that says FI and 46, not by the textiles supplier whose row reads most alike."""
+    fewest any retrieved row lacks (0 for every other sentence): "Which textiles supplier in FI has a lead time of
+    46 days?" is answered by the row that says FI and 46, not by the textiles supplier whose row reads most alike."""
     stated = set(_STATED.findall(asking))
     rows = [i for i, c in enumerate(candidates) if c.sentence.role == "row"]
     out = [0] * len(candidates)

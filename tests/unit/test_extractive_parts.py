@@ -187,6 +187,19 @@ def test_a_code_no_row_holds_is_not_answered_by_a_neighbouring_row(answerer: Ext
     assert ask(answerer, "Who maintains the Boiler Z99?", *citations) == ""
 
 
+def test_only_a_whole_passage_of_one_line_is_read_as_a_row() -> None:
+    """Lines of prose or list items that look like 'Header: value; Header: value' stay what they are."""
+    from serving.answer.passages import read
+
+    prose = page(
+        "Power supply", "Input: 100-240 V; Output: 12 V at most.", "- Torque: 25 Nm; Tool: T20 driver.", "Done."
+    )
+    assert [s.role for s in read(cite(1, prose))] == ["prose", "item", "prose"]
+    assert [s.role for s in read(cite(1, "- Torque: 25 Nm; Tool: T20 driver."))] == ["item"]
+    row = "Lead times - Supplier: Acme Inc. Berlin; Lead time (days): 14"
+    assert [(s.role, s.text) for s in read(cite(1, row))] == [("row", row)]
+
+
 def test_a_rule_with_cases_answers_with_the_case_the_asked_amount_meets(answerer: ExtractiveAnswerer) -> None:
     source = cite(1, EXPENSES, "finance/expenses.txt")
     big = ask(answerer, "Who must approve a 700 euro claim?", source).splitlines()[0]

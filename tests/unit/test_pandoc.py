@@ -104,3 +104,24 @@ def test_a_zip_bomb_is_refused_before_pandoc_unpacks_it(tmp_path: Path) -> None:
     loaders = default_loaders(ArchiveLimits(max_unpacked_mb=2))
     with pytest.raises(SkipFile, match=r"ingest\.max_(unpacked_mb|compression_ratio)"):
         loaders["epub"].load(tmp_path / "bomb.epub", buf.getvalue())
+
+
+def test_one_clock_for_a_file_and_what_it_carries(tmp_path: Path) -> None:
+    """An e-mail's attachments share the file's 120 s: a budget already spent refuses before pandoc runs."""
+    import time
+
+    from ingest.budget import FileBudget
+    from ingest.pandoc import PANDOC_TIMEOUT_S, PandocLoader
+
+    path = write(tmp_path, "rtf")
+    spent = FileBudget()
+    spent.started = time.monotonic() - PANDOC_TIMEOUT_S - 1
+    with pytest.raises(SkipFile, match="no time left"):
+        PandocLoader().load_within(path, path.read_bytes(), spent)
+    assert PandocLoader().load_within(path, path.read_bytes(), FileBudget()).sections  # a fresh clock reads it
+
+
+def test_an_rtf_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, "rtf")
+    doc = default_loaders()["rtf"].load(path, b"\xef\xbb\xbf" + path.read_bytes())
+    assert any("second quote" in s.text for s in doc.sections)
