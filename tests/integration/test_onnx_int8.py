@@ -3,6 +3,7 @@ version agrees with fp32, and it is built once per model."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,30 @@ def test_the_graph_is_the_one_onnx_runtime_runs_fast(embedder: Any) -> None:
     plain = [n for n in int8.graph.node if n.op_type == "MatMul"]
     assert quantized and all(n.input[1] in weights for n in quantized)
     assert len(plain) >= 2 and not any(n.input[1] in weights for n in plain)
+
+
+def test_auto_builds_the_onnx_copy_only_where_its_products_are_faster(
+    embedder: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A one-second probe of int8 against fp32 products in ONNX Runtime decides whether the model is exported at
+    all; where it is, auto times it against fp32 on the calibration texts and keeps what is faster and agrees.
+    ONNX Runtime's note about pre-processing, logged on the root logger, does not reach the console."""
+    from retrieval import onnx_int8, openvino_int8
+    from retrieval.embeddings import MIN_AGREEMENT, MIN_SPEEDUP, measured_precision, resolve_model_path
+
+    model_dir = resolve_model_path("bundled")
+    with caplog.at_level(logging.INFO):
+        choice = measured_precision(embedder._load(), model_dir, tmp_path, None, 32, ["fp32", "onnx-int8"])
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
+    entry = json.loads((tmp_path / "precision.json").read_text())[
+        f"{openvino_int8.cpu_signature()}|{model_dir}|fp32,onnx-int8"
+    ]
+    probe = entry["onnx-int8_probe"]
+    assert 0.2 < probe < 20 and entry["choice"] == choice
+    assert onnx_int8.built(model_dir, tmp_path) == (probe >= MIN_SPEEDUP), entry
+    if probe < MIN_SPEEDUP:
+        assert choice == "fp32" and entry["seconds"] == {}
+    else:
+        seconds, agreement = entry["seconds"], entry["agreement"]
+        fits = seconds["fp32"] / seconds["onnx-int8"] >= MIN_SPEEDUP and agreement["onnx-int8"] >= MIN_AGREEMENT
+        assert choice == ("onnx-int8" if fits else "fp32"), entry
