@@ -303,3 +303,47 @@ def test_links_out_of_the_root_or_into_another_collection_are_not_indexed(tmp_pa
     assert hr == {"hr/benefits.docx", "hr/code-of-conduct.pdf", "hr/leave-policy.md", "hr/leave-copy.md"}
     it_sources = {m["source"] for m in got["metadatas"] if m["collection"] == "it"}
     assert all("/docs/it/" in s for s in it_sources) and len(it_sources) == 3
+
+
+def test_a_batch_is_written_while_the_next_is_embedded_and_a_failed_write_stops_the_run(
+    tmp_path: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes run behind the encoder (one in flight, in order), yet a write that fails still fails the run with its
+    own error, nothing after it is written, and the next run ends with the index a clean run builds."""
+    from ingest.writer import IndexWriter
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE, docs)
+    real_write, real_embed = IndexWriter.write, type(embedder).embed_documents
+    events: list[tuple[str, float, float]] = []
+
+    def write(self: IndexWriter, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        if sum(1 for e in events if e[0] == "write") == 2:
+            events.append(("write", t0, t0))
+            raise OSError("disk full (test)")
+        out = real_write(self, *args, **kwargs)
+        time.sleep(0.3)  # a slow disk: the next batch's embedding must not wait for it
+        events.append(("write", t0, time.perf_counter()))
+        return out
+
+    def embed(self: Any, texts: Any) -> Any:
+        t0 = time.perf_counter()
+        out = real_embed(self, texts)
+        events.append(("embed", t0, time.perf_counter()))
+        return out
+
+    monkeypatch.setattr(IndexWriter, "write", write)
+    monkeypatch.setattr(type(embedder), "embed_documents", embed)
+    with pytest.raises(OSError, match="disk full"):
+        _indexer(tmp_path / "idx", embedder, ingest={"batch_chunks": 4}).run([docs])
+    writes = [e for e in events if e[0] == "write"]
+    embeds = [e for e in events if e[0] == "embed"]
+    assert len(writes) == 3 and len(embeds) >= 3
+    assert embeds[1][1] < writes[0][2]  # the second batch was embedded while the first was being written
+    monkeypatch.setattr(IndexWriter, "write", real_write)
+    resumed = _indexer(tmp_path / "idx", embedder, ingest={"batch_chunks": 4})
+    resumed.run([docs])
+    clean = _indexer(tmp_path / "clean", embedder, ingest={"batch_chunks": 4})
+    clean.run([docs])
+    assert _state(resumed) == _state(clean) and len(_state(clean)["manifest"]) > 0
