@@ -125,7 +125,7 @@ class RetrievalSettings(Section):
     lexical_k: int = Field(default=100, ge=1)
     fusion: Literal["rrf", "weighted", "zscore", "dense", "bm25"] = "zscore"
     rrf_k: int = Field(default=60, ge=1)
-    dense_weight: float = Field(default=1.5, ge=0)
+    dense_weight: float = Field(default=1.25, ge=0)
     lexical_weight: float = Field(default=1.0, ge=0)
     rerank: Literal["none", "cross-encoder", "http"] = "none"
     rerank_model: Path = Path("data/models/reranker")

@@ -272,7 +272,7 @@ def _tune(settings: Any, args: argparse.Namespace) -> int:
         dataset = load_dataset(_data_path(path), args.split)  # nosec B615  # eval.datasets.load_dataset: local files, not the Hub
         index_dir, embedder = _ingest_corpus(settings, dataset, args.index)
         corpora.append((make_retriever(settings, index_dir, embedder), dataset))
-    rows = tune_fusion(corpora, say=print)
+    rows = tune_fusion(corpora, say=print, depths=(settings.retrieval.dense_k, settings.retrieval.lexical_k))
     for row in rows[:10]:
         print(json.dumps(row))
     if args.json:

@@ -201,7 +201,14 @@ class RayExecutor:
         embedding_for_actor = embedding
         if gpus:
             options["num_gpus"] = 1
-            embedding_for_actor = embedding.model_copy(update={"device": "cuda"})
+            precision = embedding.precision if embedding.precision in ("auto", "fp32", "bf16") else "fp32"
+            if precision != embedding.precision:
+                logger.warning(
+                    "the GPU encoders compute fp32 vectors, but this index is labelled %s (this machine's arithmetic): "
+                    "set embedding.precision: fp32 when ingesting on a GPU cluster",
+                    embedding.precision,
+                )
+            embedding_for_actor = embedding.model_copy(update={"device": "cuda", "precision": precision})
         actor_class = ray.remote(**options)(_Encoder)
         self._actors: list[Any] = [actor_class.remote(embedding_for_actor, self._cache_dir) for _ in range(n)]
         self._task = ray.remote(num_cpus=1, max_retries=3)(_parse_files)

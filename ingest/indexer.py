@@ -368,8 +368,11 @@ class _WriteBehind:
             Indexer._count(self._report, written, seconds)
 
     def close(self) -> None:
-        """Waits for a write still in flight (after an error elsewhere: the store is not closed under it)."""
+        """Waits for a write still in flight (after an error elsewhere: the store is not closed under it); that
+        write's own error, which the run's error hides, is logged."""
         self._pool.shutdown(wait=True)
+        if self._pending is not None and self._pending.exception() is not None:
+            logger.error("a batch write failed too: %s", self._pending.exception())
 
 
 def build_indexer(
@@ -386,10 +389,15 @@ def build_indexer(
     if settings.ingest.ray_address:
         from ingest.executors import RayExecutor
 
+        embedding = settings.embedding
+        if embedding.precision == "auto" and embedding.device == "cpu":
+            # The workers and CPU encoders use this process's verdict, the one the index's fingerprint names: each
+            # measuring on its own busy node could choose another arithmetic and mix the index.
+            embedding = embedding.model_copy(update={"precision": getattr(embedder, "precision", "auto")})
         executor = RayExecutor(
             settings.ingest.ray_address,
             settings.chunking,
-            settings.embedding,
+            embedding,
             cache_dir,
             actors=settings.ingest.ray_encoders,
             limits=ArchiveLimits.of(settings.ingest),

@@ -111,13 +111,19 @@ def measured_precision(
 
     if key in (verdicts := known()):  # decided before: nothing is written (the cache may be read-only)
         return str(verdicts[key]["choice"])
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # One process measures and the others wait for its verdict: two processes timing each other on a busy machine
-    # could choose differently, and an index written by both would mix two fingerprints (chunk ids).
-    with FileLock(str(cache_dir / "precision.lock")):
-        if key in (verdicts := known()):
-            return str(verdicts[key]["choice"])
-        return _measure(model, path, cache_dir, threads, batch_size, candidates, verdicts, key, record_path)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # One process measures and the others wait for its verdict: two processes timing each other on a busy
+        # machine could choose differently, and an index written by both would mix two fingerprints (chunk ids).
+        with FileLock(str(cache_dir / "precision.lock")):
+            if key in (verdicts := known()):
+                return str(verdicts[key]["choice"])
+            return _measure(model, path, cache_dir, threads, batch_size, candidates, verdicts, key, record_path)
+    except OSError as exc:  # a read-only model cache: keep what this CPU was measured to use before, else fp32
+        before = [v["choice"] for k, v in verdicts.items() if k.rsplit("|", 1)[0] == key.rsplit("|", 1)[0]]
+        choice = str(before[-1]) if before else "fp32"
+        logger.warning("cannot measure the embedder's arithmetic in %s (%s); using %s", cache_dir, exc, choice)
+        return choice
 
 
 def _measure(
@@ -158,7 +164,12 @@ def _measure(
         else:
             logger.info("int8 products are %.2fx fp32 on this CPU: the int8 model is not built", verdict["int8_probe"])
     if "onnx-int8" in candidates and not onnx_int8.built(path, cache_dir):
-        verdict["onnx-int8_probe"] = round(onnx_int8.probe_speedup(threads), 2)
+        try:
+            verdict["onnx-int8_probe"] = round(onnx_int8.probe_speedup(threads), 2)
+        except Exception as exc:  # ONNX Runtime unusable here: the other arithmetics still run
+            logger.warning("cannot probe ONNX Runtime's int8 products (%s): onnx-int8 is not a candidate", exc)
+            verdict["onnx-int8_error"] = str(exc)[:200]
+            candidates = [c for c in candidates if c != "onnx-int8"]
     if "onnx-int8" in candidates and verdict.get("onnx-int8_probe", MIN_SPEEDUP) < MIN_SPEEDUP:
         logger.info("ONNX int8 products are %.2fx fp32 here: its model is not built", verdict["onnx-int8_probe"])
     elif "onnx-int8" in candidates:

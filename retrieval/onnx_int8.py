@@ -130,6 +130,11 @@ def _cache_key(model_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def model_dir_name(folder: Path) -> str:
+    """The model's folder name in the name of a cached copy ('<model>-onnx-<key>')."""
+    return folder.name.rsplit("-onnx-", 1)[0]
+
+
 def model_folder(model_dir: Path, cache_dir: Path) -> Path:
     """Where the ONNX copies (fp32 and int8) of this model are kept."""
     return cache_dir / f"{model_dir.name}-onnx-{_cache_key(model_dir)}"
@@ -169,7 +174,7 @@ class OnnxEncoder:
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        logger.warning("building the ONNX int8 embedder once (seconds); cached in %s", target)
+        logger.info("building the ONNX int8 embedder once (seconds); cached in %s", target)
         # Two texts of different lengths: the traced graph must keep the attention mask (padding present).
         example = self._tokenize(["an example", "another example text, longer"])
         names = list(example)  # the inputs this model's tokenizer makes (some have no token_type_ids)
@@ -224,6 +229,9 @@ class OnnxEncoder:
                     extra_options={"MatMulConstBOnly": True},
                 )
             tmp.rename(target)
+            for stale in target.parent.glob(f"{model_dir_name(target)}-onnx-*"):  # copies of an older recipe
+                if stale != target and ".tmp" not in stale.name:
+                    shutil.rmtree(stale, ignore_errors=True)
         except OSError:
             if not (target / INT8_FILE).exists():
                 raise

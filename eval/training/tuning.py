@@ -43,24 +43,37 @@ def ranked_lists(retriever: Retriever, dataset: Dataset) -> dict[str, dict[str, 
     return lists
 
 
-def _metrics(params: dict[str, Any], dataset: Dataset, lists: dict[str, dict[str, Any]]) -> dict[str, float]:
+def _metrics(
+    params: dict[str, Any], dataset: Dataset, lists: dict[str, dict[str, Any]], depths: tuple[int, int]
+) -> dict[str, float]:
     weights = {"dense": params["dense_weight"], "bm25": params["lexical_weight"]}
     run = {
-        qid: documents_ranked(fuse(params["fusion"], pair, weights, params.get("rrf_k", 60)))
+        qid: documents_ranked(
+            fuse(
+                params["fusion"],
+                {"dense": pair["dense"][: depths[0]], "bm25": pair["bm25"][: depths[1]]},
+                weights,
+                params.get("rrf_k", 60),
+            )
+        )
         for qid, pair in lists.items()
     }
     return evaluate_run(dataset.qrels, run)
 
 
-def tune_fusion(corpora: Sequence[tuple[Retriever, Dataset]], say: Say) -> list[dict[str, Any]]:
+def tune_fusion(
+    corpora: Sequence[tuple[Retriever, Dataset]], say: Say, depths: tuple[int, int] = (DEPTH, DEPTH)
+) -> list[dict[str, Any]]:
     """Every configuration's metrics on each corpus, best first by its least relative nDCG@10 gain over plain RRF
     (k=60, 1:1) across the corpora, so a setting that helps one corpus by hurting another ranks low (with one corpus
-    this is simply the best nDCG@10). Then the rerank blends on the first corpus, when a reranker is configured."""
+    this is simply the best nDCG@10). Each query's dense and BM25 lists are cut to `depths` (the configured dense_k
+    and lexical_k) before fusing: z-score and min-max fusion depend on how deep the lists are, so a setting is
+    tuned at the depth it will run at. Then the rerank blends on the first corpus, when a reranker is configured."""
     prepared = [(retriever, dataset, ranked_lists(retriever, dataset)) for retriever, dataset in corpora]
-    base = {dataset.name: _metrics(BASELINE, dataset, lists) for _, dataset, lists in prepared}
+    base = {dataset.name: _metrics(BASELINE, dataset, lists, depths) for _, dataset, lists in prepared}
     rows = []
     for params in fusion_grid():
-        per = {dataset.name: _metrics(params, dataset, lists) for _, dataset, lists in prepared}
+        per = {dataset.name: _metrics(params, dataset, lists, depths) for _, dataset, lists in prepared}
         gains = [(m["ndcg@10"] - base[n]["ndcg@10"]) / max(base[n]["ndcg@10"], 1e-9) for n, m in per.items()]
         mean = {key: round(sum(m[key] for m in per.values()) / len(per), 4) for key in next(iter(per.values()))}
         row = {**params, **mean, "min_gain_vs_rrf": round(min(gains), 4)}
@@ -69,6 +82,7 @@ def tune_fusion(corpora: Sequence[tuple[Retriever, Dataset]], say: Say) -> list[
         rows.append(row)
     rows.sort(key=lambda r: (-r["min_gain_vs_rrf"], -r["ndcg@10"]))
     names = ", ".join(f"{d.name} {d.split} ({len(lists)} queries)" for _, d, lists in prepared)
+    names += f", lists {depths[0]} dense / {depths[1]} BM25 deep"
     say(f"best on {names}: {rows[0]}")
     retriever, dataset, lists = prepared[0]
     if retriever.reranker is not None:

@@ -80,11 +80,13 @@ def test_a_model_without_token_type_ids_exports_too(distilbert: Path, tmp_path: 
 
 
 def test_the_copy_is_built_once_and_reused(distilbert: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A second encoder (another process, a restart) loads the cached copy: nothing is exported again."""
+    """A second encoder (another process, a restart) loads the cached copy: nothing is exported again; copies of
+    an older recipe are removed when the new one is built."""
     from retrieval import onnx_int8
 
     model = _st(distilbert)
     assert not onnx_int8.built(distilbert, tmp_path)
+    (tmp_path / f"{distilbert.name}-onnx-0000000000000000").mkdir()  # a copy of an older recipe: removed
     with caplog.at_level(logging.INFO, logger="retrieval.onnx_int8"):
         first = onnx_int8.OnnxEncoder(model, distilbert, tmp_path, None)
         assert [r.message for r in caplog.records if "building" in r.message]
@@ -99,20 +101,34 @@ def test_the_copy_is_built_once_and_reused(distilbert: Path, tmp_path: Path, cap
     assert np.allclose(first.encode(texts, 4), second.encode(texts, 4), atol=1e-5)
 
 
-def test_the_graph_is_the_one_onnx_runtime_runs_fast(embedder: Any) -> None:
+def test_the_graph_is_the_one_onnx_runtime_runs_fast(
+    embedder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The attention is exported in its plain form (no Where/IsNaN mask handling of PyTorch's SDPA, which cost 17%
     of the time), the model the fp32 path uses keeps its own attention, and only weight products are int8 (the
     attention's query-key and probability-value products stay fp32)."""
     from collections import Counter
 
     import onnx
+    import torch
 
     from retrieval.embeddings import resolve_model_path
     from retrieval.onnx_int8 import FP32_FILE, INT8_FILE, OnnxEncoder
 
     model = embedder._load()
     before = model[0].auto_model.config._attn_implementation
-    encoder = OnnxEncoder(model, resolve_model_path("bundled"), TEST_MODELS, None)
+    export = torch.onnx.export
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        assert model[0].auto_model.config._attn_implementation == "eager"
+        raise RuntimeError("the exporter failed (test)")
+
+    monkeypatch.setattr(torch.onnx, "export", failing)
+    with pytest.raises(RuntimeError, match="exporter failed"):
+        OnnxEncoder(model, resolve_model_path("bundled"), tmp_path, None)
+    assert model[0].auto_model.config._attn_implementation == before  # put back, even when the export fails
+    monkeypatch.setattr(torch.onnx, "export", export)
+    encoder = OnnxEncoder(model, resolve_model_path("bundled"), tmp_path, None)  # built here, not reused
     assert model[0].auto_model.config._attn_implementation == before
     ops = Counter(n.op_type for n in onnx.load(str(encoder.path / FP32_FILE)).graph.node)
     assert ops["IsNaN"] == 0 and ops["Where"] < ops["Softmax"], ops  # SDPA: one Where and IsNaN per layer

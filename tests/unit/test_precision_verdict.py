@@ -41,3 +41,31 @@ def test_processes_starting_together_share_one_measured_verdict(
     for t in threads:
         t.join()
     assert calls == ["int8"] and got == ["int8"] * 3
+
+
+def test_a_cache_that_cannot_be_written_keeps_this_cpus_earlier_verdict_or_fp32(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only model cache (a container's) must not stop the embedder from loading when the candidates change
+    (an upgrade adds one): the verdict this CPU got before is kept, and with none, fp32."""
+
+    def measure(*args: Any) -> str:
+        raise AssertionError("nothing can be measured into a cache that cannot be written")
+
+    monkeypatch.setattr(embeddings, "_measure", measure)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    assert embeddings.measured_precision(None, Path("model"), blocked / "models", None, 32, ["fp32", "int8"]) == "fp32"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    from retrieval import openvino_int8
+
+    old = f"{openvino_int8.cpu_signature()}|model|fp32,int8"
+    (cache / "precision.json").write_text(json.dumps({old: {"choice": "int8"}}))
+    import filelock
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(filelock, "FileLock", refuse)
+    assert embeddings.measured_precision(None, Path("model"), cache, None, 32, ["fp32", "int8", "onnx-int8"]) == "int8"
