@@ -127,3 +127,25 @@ def test_verify_command_prints_one_json_line_per_row_in_order(tmp_path: Path) ->
         [sys.executable, "-m", "serving", "verify", str(bad)], cwd=ROOT, capture_output=True, text=True
     )
     assert err.returncode == 2 and "bad.jsonl:1" in err.stderr and len(err.stderr.strip().splitlines()) == 1
+
+
+def test_a_claim_only_two_sources_support_together_cites_those_two() -> None:
+    """An uncited sentence that all the sources support together, and none alone, is cited to the pair that holds
+    it: not to the first two sources whatever they say (a generated 'lock the screen after five minutes' was shown
+    with the sick-leave and insurance passages as its sources). With no supporting pair it is not supported. The
+    citation logic is tested with a verifier that supports a claim when the sources hold both of its facts."""
+    from serving.answer.verify.verifier import Verdict, check_sentence
+
+    class BothFacts:
+        def check(self, claim: str, sources: list[str], question: str = "") -> Verdict:
+            text = " ".join(sources)
+            held = "encryption" in text and "5 minutes" in text
+            return Verdict(held, 0.9 if held else 0.1, () if held else ("not in the sources",))
+
+    other = ["A doctor's note is needed from the fourth day.", "The company pays 80 percent of the premium."]
+    laptops, screen = "All laptops must use full-disk encryption.", "Laptops lock the screen after 5 minutes."
+    claim = "All laptops use encryption and lock the screen after 5 minutes."
+    verdict, cited = check_sentence(BothFacts(), claim, [*other, laptops, other[0], screen])  # type: ignore[arg-type]
+    assert verdict.supported and cited == [3, 5]
+    verdict, cited = check_sentence(BothFacts(), claim, [*other, laptops])  # type: ignore[arg-type]
+    assert not verdict.supported and cited == []

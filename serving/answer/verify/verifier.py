@@ -193,8 +193,21 @@ def check_sentence(
             single = verifier.check(plain, [source], question)
             if single.supported and (best is None or single.score > best[1].score):
                 best = (i, single)
+    if verdict.supported and best is None and n > 1:
+        # Supported by all the sources together and by none alone: cite the pair that supports it, so the reader
+        # is sent to sources that hold what it says (never to the first two whatever they hold).
+        pairs = [
+            (i, j, verifier.check(plain, [sources[i - 1], sources[j - 1]], question))
+            for i in range(1, n + 1)
+            for j in range(i + 1, n + 1)
+        ]
+        held = [(i, j, v) for i, j, v in pairs if v.supported]
+        if not held:
+            return Verdict(False, verdict.score, ("no source, nor any two, supports it",)), []
+        i, j, pair = max(held, key=lambda t: t[2].score)
+        return pair, [i, j]
     if verdict.supported:
-        return verdict, [best[0]] if best else list(range(1, min(n, 2) + 1))
+        return verdict, [best[0]] if best else list(range(1, n + 1))
     if best is not None:
         return best[1], [best[0]]
     return verdict, []
