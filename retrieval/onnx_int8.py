@@ -6,9 +6,10 @@ run time, the weight MatMuls only) runs about 2x fp32 PyTorch there, with cosine
 needs no calibration, so building it from the local weights takes seconds; it is cached on disk and nothing is
 downloaded. Two choices make the 2x (BENCHMARKS.md, 384 SciFact chunks on the AVX2 EPYC): the attention is exported
 in its plain ("eager") form, whose graph ONNX Runtime fuses, not as PyTorch's SDPA, whose mask handling exported as
-Where/IsNaN nodes took 17% of the time (1.55x -> 1.77x); and batches are small (4 texts), which keep the activations
-in cache (1.71x at 32 texts -> 2.07x at 4). Only the MatMuls with a constant weight are quantized (the attention's
-own products stay fp32; ONNX Runtime's dynamic default, stated here so that it stays).
+Where/IsNaN nodes took 17% of the time (1.55x -> 1.77x); and calls are small (one text each), which keeps the
+activations in cache (1.71x at 32 texts -> 2.07x at 4, 2.10x at 1) and a text's vector independent of its
+neighbours. Only the MatMuls with a constant weight are quantized (the attention's own products stay fp32; ONNX
+Runtime's dynamic default, stated here so that it stays).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ logger = logging.getLogger(__name__)
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
-BATCH = 4  # texts per ONNX Runtime call, whatever embedding.batch_size says (see the module's note)
+# One text per ONNX Runtime call, whatever embedding.batch_size says: dynamic quantization scales the activations by
+# each call's range, so a text encoded beside others got another vector (cosine 0.993 between two batchings, which
+# a query, encoded alone, and a Ray ingest, batched otherwise, both saw); alone it is as fast as 4 per call (2.10x
+# vs 2.08x torch fp32 at 32) and no padding is computed.
+BATCH = 1
 _RECIPE = "2"  # bump when the export or quantization below changes: cached copies are then rebuilt
 
 
@@ -243,6 +248,5 @@ class OnnxEncoder:
         return np.asarray(self._session.run(None, {k: v for k, v in batch.items() if k in self._inputs})[0])
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """Unit vectors, batches sorted by length so padding is minimal (as sentence-transformers does), at most
-        BATCH texts per call."""
+        """Unit vectors, BATCH texts per call (in length order, as sentence-transformers batches)."""
         return encode_by_length(texts, min(batch_size, BATCH), self._dim, self._tokenize, self._infer)

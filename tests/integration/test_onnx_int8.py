@@ -165,3 +165,16 @@ def test_auto_builds_the_onnx_copy_only_where_its_products_are_faster(
         seconds, agreement = entry["seconds"], entry["agreement"]
         fits = seconds["fp32"] / seconds["onnx-int8"] >= MIN_SPEEDUP and agreement["onnx-int8"] >= MIN_AGREEMENT
         assert choice == ("onnx-int8" if fits else "fp32"), entry
+
+
+def test_a_texts_vector_does_not_depend_on_what_is_encoded_beside_it(embedder: Any) -> None:
+    """Dynamic quantization scales activations by each call's range: a text batched with longer ones got a vector
+    at cosine 0.993 to itself encoded alone (a query is encoded alone; Ray batches otherwise than one process)."""
+    from retrieval.embeddings import resolve_model_path
+    from retrieval.onnx_int8 import OnnxEncoder
+
+    encoder = OnnxEncoder(embedder._load(), resolve_model_path("bundled"), TEST_MODELS, None)
+    texts = _calibration()
+    alone = encoder.encode(texts[:1], 32)[0]
+    crowded = encoder.encode([texts[0], *texts[-3:], *texts[1:12]], 32)[0]
+    assert float(alone @ crowded) > 0.99999
