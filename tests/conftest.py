@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +227,13 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
+
+
+def precision_verdict(cache: Path, model_dir: Path, candidates: Sequence[str]) -> dict[str, Any]:
+    """The verdict measured_precision recorded in cache for this CPU, model and candidates."""
+    import json
+
+    from retrieval import openvino_int8
+
+    record = json.loads((cache / "precision.json").read_text())
+    return dict(record[f"{openvino_int8.cpu_signature()}|{model_dir}|{','.join(candidates)}"])

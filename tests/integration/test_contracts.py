@@ -13,7 +13,7 @@ from configs.settings import IndexSettings, LLMSettings
 from retrieval.store import ChromaStore
 from serving.llm.llamacpp import LlamaCppChatModel
 from serving.llm.openai_compatible import OpenAIChatModel
-from tests.conftest import TEST_MODELS
+from tests.conftest import TEST_MODELS, precision_verdict
 from tests.contracts import ChatModelContract, EmbedderContract, StoreContract
 
 pytestmark = pytest.mark.integration
@@ -107,9 +107,7 @@ def test_an_int8_model_is_built_only_where_int8_products_are_measurably_faster(e
 
     model_dir = resolve_model_path("bundled")
     choice = measured_precision(embedder._load(), model_dir, tmp_path, None, 32, ["fp32", "int8"])
-    entry = json.loads((tmp_path / "precision.json").read_text())[
-        f"{openvino_int8.cpu_signature()}|{model_dir}|fp32,int8"
-    ]
+    entry = precision_verdict(tmp_path, model_dir, ["fp32", "int8"])
     probe = entry["int8_probe"]
     assert 0.2 < probe < 20 and entry["choice"] == choice
     assert openvino_int8.built(model_dir, tmp_path) == (probe >= MIN_SPEEDUP), entry

@@ -3,7 +3,6 @@ version agrees with fp32, and it is built once per model."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import TEST_MODELS
+from tests.conftest import TEST_MODELS, precision_verdict
 
 pytestmark = pytest.mark.integration
 
@@ -146,16 +145,14 @@ def test_auto_builds_the_onnx_copy_only_where_its_products_are_faster(
     """A one-second probe of int8 against fp32 products in ONNX Runtime decides whether the model is exported at
     all; where it is, auto times it against fp32 on the calibration texts and keeps what is faster and agrees.
     ONNX Runtime's note about pre-processing, logged on the root logger, does not reach the console."""
-    from retrieval import onnx_int8, openvino_int8
+    from retrieval import onnx_int8
     from retrieval.embeddings import MIN_AGREEMENT, MIN_SPEEDUP, measured_precision, resolve_model_path
 
     model_dir = resolve_model_path("bundled")
     with caplog.at_level(logging.INFO):
         choice = measured_precision(embedder._load(), model_dir, tmp_path, None, 32, ["fp32", "onnx-int8"])
     assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
-    entry = json.loads((tmp_path / "precision.json").read_text())[
-        f"{openvino_int8.cpu_signature()}|{model_dir}|fp32,onnx-int8"
-    ]
+    entry = precision_verdict(tmp_path, model_dir, ["fp32", "onnx-int8"])
     probe = entry["onnx-int8_probe"]
     assert 0.2 < probe < 20 and entry["choice"] == choice
     assert onnx_int8.built(model_dir, tmp_path) == (probe >= MIN_SPEEDUP), entry
