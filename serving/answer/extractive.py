@@ -142,6 +142,8 @@ class ExtractiveAnswerer:
             s = candidates[i].sentence
             if s.role != "item" and is_signature(s.heading):  # "Return the ...", "Prompt the user ...": what an
                 return False  # API entry does, not a step for the reader
+            if s.block_kind == "list" and s.block and all(is_signature(line) for line in s.block):
+                return False  # "The getpass module provides two functions:" and their signatures: entries, not steps
             return scoring.steps[i] and (troubleshooting or not _CONDITIONAL.match(s.text))
 
         # The steps are anchored on the best step when it is close enough to the best sentence ("What should I do in

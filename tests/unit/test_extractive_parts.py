@@ -360,6 +360,21 @@ def test_an_api_entry_is_quoted_with_the_signature_it_describes(answerer: Extrac
     assert "¶" not in answer
 
 
+def test_a_list_of_api_entries_is_not_a_procedure(answerer: ExtractiveAnswerer) -> None:
+    # the module's intro says nearly what is asked and brings a list, but the list holds signatures, not steps: the
+    # entry that does it answers (the intro won by 0.6 of score under ONNX int8 embeddings with the original wording)
+    intro = page(
+        "getpass — Portable password input¶",
+        "The getpass module provides two functions for prompting the user for a password without echoing it:",
+        "getpass.getpass(prompt='Password: ', stream=None)¶",
+    )
+    before = cite(2, intro, "getpass.html", chunk=3)
+    entry = cite(1, GETPASS_NEXT, "getpass.html", chunk=4)
+    answer = ask(answerer, "How do I prompt for a password without echoing it?", entry, before)
+    assert answer.startswith("getpass.getpass(prompt='Password: ', stream=None): Prompt the user for a password")
+    assert "module provides" not in answer
+
+
 def test_a_long_signature_shows_its_first_and_asked_parameters_and_a_value_follows(
     answerer: ExtractiveAnswerer,
 ) -> None:
