@@ -7,8 +7,11 @@ BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.llm-installed
-# CPU torch first, then everything else under the lock file (torch pinned there too).
+# CPU torch first, then everything else under the lock file (torch pinned there too), installed by uv.
 CONSTRAINTS := constraints.txt
+UV_VERSION := 0.13.10
+# Wheels a machine's pip is pointed at (PIP_FIND_LINKS: a local CPU torch, say) are offered to uv too.
+UV := UV_LINK_MODE=copy $(BIN)/uv pip install -q --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),)
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 WHEEL_CACHE ?= $(HOME)/.cache/kb-wheels
@@ -28,12 +31,22 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11"; exit 1; }
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
-	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q torch==2.13.0
-	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
+	@# uv (from PyPI, into the venv) installs the same lock in seconds where pip took minutes (BENCHMARKS.md)
+	$(PYTHON) -m pip install -q uv==$(UV_VERSION)
+	$(UV) torch==2.13.0
+	$(UV) -c $(CONSTRAINTS) -e '.[dev]'
 	@# OCR: RapidOCR without its opencv-python requirement (libGL); opencv-python-headless, installed above, is its cv2
-	$(PYTHON) -m pip install -q -c $(CONSTRAINTS) --no-deps rapidocr-onnxruntime==1.4.4
+	$(UV) -c $(CONSTRAINTS) --no-deps rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
+
+# uv installs without byte-compiling (the first run compiles what it imports: make demo's page in 146 s rather than
+# 195 s). The suite starts many processes, and where PYTHONDONTWRITEBYTECODE is set Python never writes the compiled
+# files itself, so the tests compile the packages once, on all cores.
+BYTECODE := $(VENV)/.bytecode
+$(BYTECODE): $(STAMP)
+	@echo "byte-compiling the installed packages once (about a minute)"
+	@$(PYTHON) -m compileall -q -j 0 "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
+	touch $@
 
 # The embedded LLM (llama.cpp) and the bundled GGUF: only for the local backend, `make model` and the tests;
 # `make demo` answers without them (llm.backend: auto) and so does not wait for the build.
@@ -110,17 +123,17 @@ list: setup
 # The suite runs in TEST_WORKERS processes (pytest-xdist), each test file whole in one of them, so a file's
 # module-scoped servers start once; session fixtures (the embedder, the sample index) are built once per worker.
 TEST_WORKERS ?= 2
-test: setup-llm browser oidc-provider prometheus postgres tesseract security-lint layers verifier-data
+test: setup-llm $(BYTECODE) browser oidc-provider prometheus postgres tesseract security-lint layers verifier-data
 	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
-test-unit: setup tesseract
+test-unit: setup $(BYTECODE) tesseract
 	$(PYTHON) -m pytest -q tests/unit
 
-test-integration: setup-llm browser oidc-provider prometheus postgres tesseract
+test-integration: setup-llm $(BYTECODE) browser oidc-provider prometheus postgres tesseract
 	$(PYTHON) -m pytest -q -m integration tests/integration
 
 # Schemathesis against /v1 with more generated requests than the test suite's run (all checks, no failures).
-test-api: setup
+test-api: setup $(BYTECODE)
 	KB_TEST_API_EXAMPLES=300 $(PYTHON) -m pytest -q tests/integration/test_api_contract.py
 
 lint: setup security-lint layers
