@@ -10,8 +10,8 @@ LLM_STAMP := $(VENV)/.llm-installed
 # CPU torch first, then everything else under the lock file (torch pinned there too), installed by uv.
 CONSTRAINTS := constraints.txt
 UV_VERSION := 0.13.10
-# Wheels a machine's pip is pointed at (PIP_FIND_LINKS: a local CPU torch, say) are offered to uv too.
-UV := UV_LINK_MODE=copy $(BIN)/uv pip install -q --python $(PYTHON) $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),)
+# uv pip install into the venv, with the sources, certificates and timeout this machine's pip is configured with
+UV := $(PYTHON) scripts/uv_install.py
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 WHEEL_CACHE ?= $(HOME)/.cache/kb-wheels
@@ -39,13 +39,13 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(UV) -c $(CONSTRAINTS) --no-deps rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
-# uv installs without byte-compiling (the first run compiles what it imports: make demo's page in 146 s rather than
+# uv installs without byte-compiling (the first run compiles what it imports: make demo's page in 149 s rather than
 # 195 s). The suite starts many processes, and where PYTHONDONTWRITEBYTECODE is set Python never writes the compiled
 # files itself, so the tests compile the packages once, on all cores.
 BYTECODE := $(VENV)/.bytecode
 $(BYTECODE): $(STAMP)
 	@echo "byte-compiling the installed packages once (about a minute)"
-	@$(PYTHON) -m compileall -q -j 0 "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
+	@$(PYTHON) -m compileall -q -j 0 "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
 	touch $@
 
 # The embedded LLM (llama.cpp) and the bundled GGUF: only for the local backend, `make model` and the tests;

@@ -29,7 +29,7 @@ from retrieval.text import content_stems
 from serving.answer.candidates import Candidate, Scoring, candidates_of, near_duplicate, rarity
 from serving.answer.citations import Citation
 from serving.answer.cues import ABSENT_NOUNS, absent_nouns, asked, key_terms, uncovered
-from serving.answer.passages import is_signature, signature_name
+from serving.answer.passages import Sentence, is_signature, signature_name
 from serving.answer.question import Part, kind_of
 from serving.answer.quoting import render_all, top
 from serving.answer.scoring import MARGIN, WH, asking_part, score, unanswered
@@ -50,6 +50,19 @@ STEP_MARGIN = 0.5  # a procedure's further steps (next to the ones taken) must s
 STEP_ANCHOR_MARGIN = 0.6  # a procedure starts from its best step when that scores within this of the best sentence
 
 SIDE_WEIGHT = 0.6  # a comparison side's words, on top of the part's score
+
+
+def lists_entries(s: Sentence) -> bool:
+    """A sentence whose list is of API reference entries (each line a signature as reference pages mark them: its
+    permalink sign, or "class ..." / "exception ..."), not of steps: a list of calls to type ("quit()",
+    "conn.commit()") stays a procedure."""
+    return (
+        s.block_kind == "list"
+        and bool(s.block)
+        and all(
+            is_signature(line) and ("\u00b6" in line or line.split()[0] in ("class", "exception")) for line in s.block
+        )
+    )
 
 
 class ExtractiveAnswerer:
@@ -134,7 +147,7 @@ class ExtractiveAnswerer:
         for i in order:
             if scores[i] < best - MARGIN:
                 break
-            if candidates[i].sentence.block_kind in ("list", "code"):
+            if candidates[i].sentence.block_kind in ("list", "code") and not lists_entries(candidates[i].sentence):
                 return render_all([candidates[i]], scoring, whole_lists=True)
         troubleshooting = bool(_TROUBLE.search(part.query or part.text))
 
@@ -142,8 +155,8 @@ class ExtractiveAnswerer:
             s = candidates[i].sentence
             if s.role != "item" and is_signature(s.heading):  # "Return the ...", "Prompt the user ...": what an
                 return False  # API entry does, not a step for the reader
-            if s.block_kind == "list" and s.block and all(is_signature(line) for line in s.block):
-                return False  # "The getpass module provides two functions:" and their signatures: entries, not steps
+            if lists_entries(s):  # "The getpass module provides two functions:" and their signatures: entries
+                return False
             return scoring.steps[i] and (troubleshooting or not _CONDITIONAL.match(s.text))
 
         # The steps are anchored on the best step when it is close enough to the best sentence ("What should I do in
